@@ -1,0 +1,189 @@
+"""Core value types. ``Box`` is the currency between localizers, crops, features and metrics.
+
+Coordinates are pixel ``xyxy`` floats with the pixel-edge convention: a box covering pixel columns
+0..9 has ``x1=0, x2=10`` and width 10. ``crop`` rounds outward to whole pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import InvalidBoxError
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixel ``xyxy`` coordinates with a score and an optional label.
+
+    Degenerate boxes (NaN/inf coordinates, ``x2 <= x1`` or ``y2 <= y1``) raise :class:`InvalidBoxError`
+    at construction, so every ``Box`` in the library has a positive area.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    score: float = 1.0
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        coords = (self.x1, self.y1, self.x2, self.y2)
+        try:
+            vals = [float(c) for c in coords]
+        except (TypeError, ValueError):
+            raise InvalidBoxError(f"box coordinates must be numbers, got {coords}") from None
+        if not all(math.isfinite(v) for v in vals):
+            raise InvalidBoxError(f"box coordinates must be finite, got {coords}")
+        if vals[2] <= vals[0] or vals[3] <= vals[1]:
+            raise InvalidBoxError(
+                f"degenerate box {tuple(vals)}: need x2 > x1 and y2 > y1",
+                hint="boxes are pixel xyxy; check whether the source uses xywh",
+            )
+        for name, v in zip(("x1", "y1", "x2", "y2"), vals):
+            object.__setattr__(self, name, v)
+        object.__setattr__(self, "score", float(self.score))
+
+    # ---- constructors -------------------------------------------------------------------------
+    @classmethod
+    def from_xywh(cls, x: float, y: float, w: float, h: float, **kw: Any) -> "Box":
+        return cls(x, y, x + w, y + h, **kw)
+
+    @classmethod
+    def from_cxcywh(cls, cx: float, cy: float, w: float, h: float, **kw: Any) -> "Box":
+        return cls(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, **kw)
+
+    @classmethod
+    def from_normalized(cls, x1: float, y1: float, x2: float, y2: float, width: int, height: int,
+                        **kw: Any) -> "Box":
+        """From ``xyxy`` in [0, 1] relative to an image of ``width`` x ``height`` pixels."""
+        return cls(x1 * width, y1 * height, x2 * width, y2 * height, **kw)
+
+    @classmethod
+    def from_yolo(cls, cx: float, cy: float, w: float, h: float, width: int, height: int,
+                  **kw: Any) -> "Box":
+        """From a YOLO label line's normalised ``cx cy w h``."""
+        return cls.from_cxcywh(cx * width, cy * height, w * width, h * height, **kw)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Box":
+        return cls(d["x1"], d["y1"], d["x2"], d["y2"], score=d.get("score", 1.0), label=d.get("label"))
+
+    # ---- views --------------------------------------------------------------------------------
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    @property
+    def area(self) -> float:
+        return self.width * self.height
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.x1 + self.x2) / 2, (self.y1 + self.y2) / 2)
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Width / height."""
+        return self.width / self.height
+
+    def to_xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.x2, self.y2)
+
+    def to_xywh(self) -> tuple[float, float, float, float]:
+        return (self.x1, self.y1, self.width, self.height)
+
+    def to_cxcywh(self) -> tuple[float, float, float, float]:
+        cx, cy = self.center
+        return (cx, cy, self.width, self.height)
+
+    def to_normalized(self, width: int, height: int) -> tuple[float, float, float, float]:
+        return (self.x1 / width, self.y1 / height, self.x2 / width, self.y2 / height)
+
+    def to_yolo(self, width: int, height: int) -> tuple[float, float, float, float]:
+        cx, cy, w, h = self.to_cxcywh()
+        return (cx / width, cy / height, w / width, h / height)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    # ---- geometry -----------------------------------------------------------------------------
+    def intersection(self, other: "Box") -> float:
+        w = min(self.x2, other.x2) - max(self.x1, other.x1)
+        h = min(self.y2, other.y2) - max(self.y1, other.y1)
+        return max(w, 0.0) * max(h, 0.0)
+
+    def iou(self, other: "Box") -> float:
+        inter = self.intersection(other)
+        return inter / (self.area + other.area - inter)
+
+    def enlarge(self, factor: float) -> "Box":
+        """Scale width and height by ``factor`` about the centre (1.2 = the gastric paper's enlarged crop).
+
+        The result may extend past the image; call :meth:`clip` (``crop`` does) to keep it inside.
+        """
+        if not (factor > 0 and math.isfinite(factor)):
+            raise InvalidBoxError(f"enlarge factor must be a positive number, got {factor}")
+        cx, cy = self.center
+        return replace(self, x1=cx - self.width * factor / 2, y1=cy - self.height * factor / 2,
+                       x2=cx + self.width * factor / 2, y2=cy + self.height * factor / 2)
+
+    def clip(self, width: int, height: int) -> "Box":
+        """Clip to the image ``[0, width] x [0, height]``.
+
+        Raises :class:`InvalidBoxError` when nothing of the box lies inside the image (clipping would
+        leave an empty box); a box partly outside is cut back to the part inside.
+        """
+        x1, y1 = max(self.x1, 0.0), max(self.y1, 0.0)
+        x2, y2 = min(self.x2, float(width)), min(self.y2, float(height))
+        if x2 <= x1 or y2 <= y1:
+            raise InvalidBoxError(
+                f"box {self.to_xyxy()} lies outside the {width}x{height} image",
+                hint="check the box's coordinate convention and image size",
+            )
+        return replace(self, x1=x1, y1=y1, x2=x2, y2=y2)
+
+    def is_inside(self, width: int, height: int, tol: float = 0.5) -> bool:
+        return self.x1 >= -tol and self.y1 >= -tol and self.x2 <= width + tol and self.y2 <= height + tol
+
+    def pixel_slice(self, width: int, height: int) -> tuple[slice, slice]:
+        """Row and column slices of the clipped box, rounded outward to whole pixels (at least 1x1)."""
+        b = self.clip(width, height)
+        x1, y1 = int(math.floor(b.x1)), int(math.floor(b.y1))
+        x2, y2 = int(math.ceil(b.x2)), int(math.ceil(b.y2))
+        return slice(y1, max(y2, y1 + 1)), slice(x1, max(x2, x1 + 1))
+
+    def crop(self, image: np.ndarray, enlarge: float = 1.0) -> np.ndarray:
+        """The pixels under the box (optionally enlarged about its centre), clipped to the image."""
+        box = self.enlarge(enlarge) if enlarge != 1.0 else self
+        h, w = image.shape[:2]
+        rows, cols = box.pixel_slice(w, h)
+        return image[rows, cols]
+
+
+def boxes_to_array(boxes: Sequence[Box]) -> np.ndarray:
+    """``(N, 4)`` float array of ``xyxy`` coordinates."""
+    if len(boxes) == 0:
+        return np.zeros((0, 4), dtype=np.float64)
+    return np.array([b.to_xyxy() for b in boxes], dtype=np.float64)
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix ``(len(a), len(b))`` for two ``(N, 4)`` xyxy arrays (vectorised)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
