@@ -220,8 +220,6 @@ class Manifest:
             raise ManifestError(report.summary(), source=self.name or None, problems=report.problems,
                                 hint="fix the rows, or validate with strict=False to drop them")
         clean = Manifest(self.df.drop(index=report.bad_rows), self.root, name=self.name)
-        if "width" in self.df.columns:
-            pass
         clean.report = report
         return clean
 
