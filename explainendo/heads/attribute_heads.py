@@ -143,6 +143,20 @@ def encode_labels(spec: AttributeSpec, values: pd.Series) -> np.ndarray:
     return out
 
 
+def masked_head_loss(logits, labels, class_weights=None):
+    """Class-weighted cross-entropy over the labelled rows only (``labels >= 0``; -1 = unlabelled).
+
+    loss = sum_i w_{y_i} CE(logits_i, y_i) / sum_i w_{y_i} over labelled rows i (torch's weighted mean);
+    None when no row of the batch is labelled, so an unlabelled head adds nothing, not a zero.
+    """
+    import torch.nn.functional as F
+
+    mask = labels >= 0
+    if not bool(mask.any()):
+        return None
+    return F.cross_entropy(logits[mask], labels[mask], weight=class_weights)
+
+
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> float:
     """Macro-F1 over the classes that occur in ``y_true`` or ``y_pred`` (sklearn's default labels)."""
     from sklearn.metrics import f1_score
@@ -413,7 +427,6 @@ class AttributeHeads(BaseEstimator):
 
     def _train(self, data, val, generator, phase: str) -> None:
         import torch
-        import torch.nn.functional as F
 
         crops, frames, labels, _ = data
         n = crops.shape[0]
@@ -441,13 +454,9 @@ class AttributeHeads(BaseEstimator):
                 logits = self.net_(x.to(self.device), None if f is None else f.to(self.device))
                 loss = 0.0
                 for name, out in logits.items():
-                    y = label_t[name][idx].to(self.device)
-                    mask = y >= 0
-                    if mask.any():
-                        w = weights[name]
-                        # weighted mean over the labelled rows of this head
-                        loss = loss + F.cross_entropy(out[mask], y[mask], weight=w, reduction="sum") \
-                            / w[y[mask]].sum().clamp_min(1e-8)
+                    head_loss = masked_head_loss(out, label_t[name][idx].to(self.device), weights[name])
+                    if head_loss is not None:
+                        loss = loss + head_loss
                 optimiser.zero_grad(set_to_none=True)
                 if torch.is_tensor(loss):
                     loss.backward()
@@ -571,9 +580,10 @@ class AttributeHeads(BaseEstimator):
                 for j, column in enumerate(spec.columns):
                     columns[column] = p[:, j]
             else:
+                unusable = np.isnan(p).any(1)
                 for loc in self._locations(table):
                     members = [j for j, c in enumerate(spec.classes) if table[c] == loc]
-                    columns[f"location.p_{loc}"] = p[:, members].sum(1)
+                    columns[f"location.p_{loc}"] = np.where(unusable, np.nan, p[:, members].sum(1))
         return pd.DataFrame(columns, columns=self.columns_)
 
     def fit_transform(self, samples: LesionSamples, **kw) -> pd.DataFrame:
@@ -699,7 +709,7 @@ class AttributeHeads(BaseEstimator):
                 "columns": list(self.columns_),
                 "history": json.loads(json.dumps(self.history_)),
                 "pseudo_label_counts": dict(getattr(self, "pseudo_label_counts_", {})),
-                "provenance": {"explainendo": __version__, "torch": torch.__version__, "seed": self.seed}}
+                "provenance": {"explainendo": __version__, "torch": str(torch.__version__), "seed": self.seed}}
 
     def save(self, directory: str | Path, kind: str = "attribute_heads", extra: dict | None = None) -> Path:
         """``directory/model.safetensors`` (weights) + ``directory/component.yaml`` (kind, specs, params)."""
