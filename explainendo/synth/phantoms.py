@@ -164,9 +164,10 @@ def _ensure_registered() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
-    from . import gastric
+    from . import colon, ercp, eus, gastric
 
-    for name, fn in (("gastric", gastric.generate_gastric),):
+    for name, fn in (("gastric", gastric.generate_gastric), ("colon", colon.generate_colon),
+                     ("ercp", ercp.generate_ercp), ("eus", eus.generate_eus)):
         if name not in GENERATORS:
             GENERATORS.register(name)(fn)
     _REGISTERED = True
