@@ -125,8 +125,8 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
     # (beams are radial; near the axis the vertical below the cyst is a fair approximation)
     below = np.clip((yy - cy) / 0.6, 0, 1) * np.exp(-((xx - cx) / (radius * aspect)) ** 2) * (rho > 1)
     echo = echo * (1 + 0.45 * below)
-    if shadow_from.any():
-        ys, xs = np.nonzero(shadow_from > 0.3)
+    ys, xs = np.nonzero(shadow_from > 0.3)
+    if ys.size:  # (a calcification too small to resolve at this size casts none)
         sy, sx = yy[ys, xs].max(), xx[ys, xs].mean()
         half_w = max(float(np.ptp(xx[ys, xs])) / 2, 0.03)
         shadow = (yy > sy) * np.exp(-((xx - sx) / half_w) ** 4) * (shadow_from < 0.3)
