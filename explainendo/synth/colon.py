@@ -113,10 +113,10 @@ def _spoil(rgb, artifact: str, rng: np.random.Generator, size: int):
     if artifact == "defocus":
         return cv2.GaussianBlur(rgb, (0, 0), rng.uniform(0.025, 0.05) * size)
     if artifact == "fluid":
-        turbid = np.clip(0.55 + 0.3 * R.smooth_noise(rng, size, 3, 2), 0, 1)[..., None]
+        turbid = np.clip(0.65 + 0.25 * R.smooth_noise(rng, size, 3, 2), 0, 1)[..., None]
         debris = np.clip(R.smooth_noise(rng, size, max(16, size // 6)) - 1.2, 0, 1)[..., None]
         brown = np.float32([0.55, 0.42, 0.18])
-        out = cv2.GaussianBlur(rgb, (0, 0), 0.012 * size) * (1 - 0.8 * turbid) + 0.8 * turbid * brown
+        out = cv2.GaussianBlur(rgb, (0, 0), 0.012 * size) * (1 - 0.85 * turbid) + 0.85 * turbid * brown
         return out * (1 - debris) + debris * np.float32([0.35, 0.25, 0.08])
     if artifact == "bubbles":
         out = rgb.copy()
