@@ -27,7 +27,11 @@ COLUMNS = ["metric", "value", "ci_low", "ci_high", "numerator", "denominator"]
 
 def confusion_counts(y_true, y_pred, positive=1) -> dict[str, int]:
     """``{"tp", "fp", "tn", "fn"}`` for a binary task (at most two labels in ``y_true`` and ``y_pred``)."""
-    truth, called = binary_pair(y_true, y_pred, positive)
+    return counts_from_masks(*binary_pair(y_true, y_pred, positive))
+
+
+def counts_from_masks(truth: np.ndarray, called: np.ndarray) -> dict[str, int]:
+    """Confusion counts from boolean ``truth`` (is positive) and ``called`` (predicted positive)."""
     return {"tp": int(np.sum(truth & called)), "fp": int(np.sum(~truth & called)),
             "tn": int(np.sum(~truth & ~called)), "fn": int(np.sum(truth & ~called))}
 
