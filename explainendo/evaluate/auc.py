@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from ..errors import EvaluationError
 from ._checks import TestResult, as_1d, as_scores, binary_truth, check_confidence, require_both_classes, same_length
@@ -50,6 +49,7 @@ def delong_ci(y_true, score, confidence: float = 0.95, positive=1) -> AUCInterva
 
     Raises :class:`~explainendo.errors.EvaluationError` when only one class is present.
     """
+    from scipy import stats
     confidence = check_confidence(confidence)
     truth, scores = _prepare(y_true, {"score": score}, positive)
     aucs, cov = delong_covariance(truth, scores)
@@ -67,6 +67,7 @@ def delong_test(y_true, score_a, score_b, positive=1, confidence: float = 0.95) 
     distribution. When the two scores rank every pair identically the difference and its variance are both
     0 and p = 1.
     """
+    from scipy import stats
     confidence = check_confidence(confidence)
     truth, scores = _prepare(y_true, {"score_a": score_a, "score_b": score_b}, positive)
     aucs, cov = delong_covariance(truth, scores)
@@ -91,6 +92,7 @@ def delong_covariance(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray
     ``truth``: boolean, shape (N,), both classes present; ``scores``: shape (k, N). Returns ``(aucs (k,),
     cov (k, k))``.
     """
+    from scipy import stats
     scores = np.atleast_2d(np.asarray(scores, dtype=float))
     pos, neg = scores[:, truth], scores[:, ~truth]
     m, n = pos.shape[1], neg.shape[1]
@@ -145,6 +147,7 @@ def _prepare(y_true, named_scores: dict, positive) -> tuple[np.ndarray, np.ndarr
 
 
 def _auc_from_ranks(truth: np.ndarray, score: np.ndarray) -> float:
+    from scipy import stats
     m = int(truth.sum())
     n = truth.size - m
     ranks = stats.rankdata(score)
@@ -152,6 +155,7 @@ def _auc_from_ranks(truth: np.ndarray, score: np.ndarray) -> float:
 
 
 def _stratified_replicates(truth, score, n_boot, rng, chunk: int = 256) -> np.ndarray:
+    from scipy import stats
     pos, neg = score[truth], score[~truth]
     m, n = pos.size, neg.size
     out = np.empty(n_boot)

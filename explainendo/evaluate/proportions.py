@@ -17,7 +17,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from ..errors import EvaluationError
 from ._checks import check_confidence
@@ -65,6 +64,7 @@ def sample_size_one_proportion(p0: float, p1: float, alpha: float = 0.05, power:
     Example: to show an accuracy of 0.90 against a reference of 0.80 at alpha 0.05 (two-sided) with
     80% power, ``sample_size_one_proportion(0.80, 0.90)`` is 108.
     """
+    from scipy import stats
     for name, value in (("p0", p0), ("p1", p1)):
         if not 0.0 < float(value) < 1.0:
             raise EvaluationError(f"{name} must lie strictly between 0 and 1, got {value!r}",
