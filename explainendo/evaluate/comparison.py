@@ -58,6 +58,8 @@ class ModelComparison:
     percent: bool = True
     decimals: int = 1
     notes: list[str] = field(default_factory=list)
+    #: Cluster-bootstrap settings for the AUC interval (``None`` when DeLong was used).
+    bootstrap: dict[str, int] | None = None
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------------------- table
@@ -135,7 +137,7 @@ class ModelComparison:
             "title": self.title, "models": list(self.models), "reference": self.reference, "n": self.n,
             "n_positive": self.n_positive, "n_negative": self.n_negative, "positive": self.positive,
             "confidence": self.confidence, "results": self.results.to_dict(orient="records"),
-            "tests": self.tests.to_dict(orient="records"), "notes": list(self.notes)})
+            "tests": self.tests.to_dict(orient="records"), "notes": list(self.notes), "bootstrap": self.bootstrap})
 
     def to_json(self, path) -> Path:
         path = Path(path)
@@ -242,16 +244,17 @@ def compare_models(y_true, predictions: Mapping[str, Any], positive=1, groups=No
         for name, s in scores.items():
             fpr, tpr, _ = roc_curve(truth.astype(int), s)
             curves[name] = (fpr, tpr)
-    notes = []
+    notes, bootstrap = [], None
     if group_arr is not None:
-        notes.append(f"AUC intervals: cluster bootstrap over {len(np.unique(group_arr))} groups ({n_boot} "
+        bootstrap = {"n_groups": int(len(np.unique(group_arr))), "n_boot": int(n_boot), "seed": int(seed)}
+        notes.append(f"AUC intervals: cluster bootstrap over {bootstrap['n_groups']} groups ({n_boot} "
                      f"replicates, seed {seed}); the p-values treat the cases as independent.")
     if any(tests_frame["metric"].isin(["ppv", "npv"])):
         notes.append("PPV/NPV: the two models' calls overlap, so the chi-square p-value is approximate.")
     return ModelComparison(results=results, tests=tests_frame, models=models, reference=reference, n=int(t.size),
                            n_positive=int(truth.sum()), n_negative=int((~truth).sum()), positive=positive,
                            confidence=confidence, title=title, percent=percent, decimals=decimals, notes=notes,
-                           curves=curves)
+                           curves=curves, bootstrap=bootstrap)
 
 
 def compare_models_by_group(y_true, predictions: Mapping[str, Any], groups, how: str = "mean",
@@ -403,8 +406,11 @@ def _pair_tests(truth, called_a, called_b, score_a, score_b, name_a, name_b, con
         try:
             res = chi_square_test(xa, na, xb, nb)
             rows.append([metric, name_a, name_b, res.name, res.statistic, res.pvalue, ""])
-        except EvaluationError as exc:
-            rows.append([metric, name_a, name_b, "chi-square", np.nan, np.nan, exc.reason])
+        except EvaluationError:
+            who = " and ".join(name for name, den in ((name_a, na), (name_b, nb)) if den == 0)
+            kind = "positive" if metric == "ppv" else "negative"
+            rows.append([metric, name_a, name_b, "chi-square", np.nan, np.nan,
+                         f"no {metric.upper()}: {who} made no {kind} calls"])
     if score_a is not None and score_b is not None:
         res = delong_test(truth, score_a, score_b, positive=True, confidence=confidence)
         rows.append(["auc", name_a, name_b, res.name, res.statistic, res.pvalue, ""])

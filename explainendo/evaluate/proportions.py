@@ -44,8 +44,10 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     confidence = check_confidence(confidence)
     x, n = _check_count(successes, n)
     low, high = proportion_confint(x, n, alpha=1.0 - confidence, method="wilson")
-    # statsmodels returns tiny negative/over-one values from rounding at x = 0 or x = n.
-    return Interval(float(min(max(low, 0.0), 1.0)), float(min(max(high, 0.0), 1.0)))
+    # At x = 0 (x = n) the lower (upper) bound is exactly 0 (1); statsmodels' float arithmetic misses by 1e-16.
+    low = 0.0 if x == 0 else float(min(max(low, 0.0), 1.0))
+    high = 1.0 if x == n else float(min(max(high, 0.0), 1.0))
+    return Interval(low, high)
 
 
 def sample_size_one_proportion(p0: float, p1: float, alpha: float = 0.05, power: float = 0.8,
