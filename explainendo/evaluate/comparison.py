@@ -36,8 +36,41 @@ _RESULT_COLUMNS = ["model", "metric", "value", "ci_low", "ci_high", "numerator",
 _TEST_COLUMNS = ["metric", "model_a", "model_b", "test", "statistic", "pvalue", "note"]
 
 
+class _ReportFiles:
+    """File outputs shared by both reports; they build on ``to_frame``, ``to_dict``, ``to_markdown`` and
+    ``plot_roc``."""
+
+    def to_csv(self, path) -> Path:
+        """Write :meth:`to_frame` as CSV (numbers unrounded); returns the path."""
+        path = _parent_made(path)
+        self.to_frame().to_csv(path, index=False)
+        return path
+
+    def to_json(self, path) -> Path:
+        """Write :meth:`to_dict` as JSON; returns the path."""
+        path = _parent_made(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+        return path
+
+    def save(self, directory, stem: str = "comparison") -> dict[str, Path]:
+        """Write ``<stem>.md``, ``<stem>.csv``, ``<stem>.json`` and ``<stem>_roc.png`` into ``directory``."""
+        directory = Path(directory)
+        md = _parent_made(directory / f"{stem}.md")
+        md.write_text(self.to_markdown())
+        roc = directory / f"{stem}_roc.png"
+        self.plot_roc(roc)
+        return {"markdown": md, "csv": self.to_csv(directory / f"{stem}.csv"),
+                "json": self.to_json(directory / f"{stem}.json"), "roc": roc}
+
+
+def _parent_made(path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @dataclass
-class ModelComparison:
+class ModelComparison(_ReportFiles):
     """The outcome of :func:`compare_models`.
 
     ``results``: one row per (model, metric) with ``value, ci_low, ci_high, numerator, denominator,
@@ -124,13 +157,6 @@ class ModelComparison:
             on=["metric", "model"], how="left")
         return merged
 
-    def to_csv(self, path) -> Path:
-        """Write :meth:`to_frame` as CSV (numbers unrounded); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.to_frame().to_csv(path, index=False)
-        return path
-
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None) of everything the report shows."""
         return _json_safe({
@@ -138,12 +164,6 @@ class ModelComparison:
             "n_positive": self.n_positive, "n_negative": self.n_negative, "positive": self.positive,
             "confidence": self.confidence, "results": self.results.to_dict(orient="records"),
             "tests": self.tests.to_dict(orient="records"), "notes": list(self.notes), "bootstrap": self.bootstrap})
-
-    def to_json(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
-        return path
 
     def plot_roc(self, path=None, ax=None):
         """ROC curves of every model that has scores, with its AUC and interval in the legend.
@@ -177,8 +197,7 @@ class ModelComparison:
         ax.set_title(self.title)
         ax.legend(loc="lower right", fontsize=8)
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, bbox_inches="tight")
+            fig.savefig(_parent_made(path), bbox_inches="tight")
         return fig
 
 
@@ -283,7 +302,7 @@ def compare_models_by_group(y_true, predictions: Mapping[str, Any], groups, how:
 
 
 @dataclass
-class SplitComparison:
+class SplitComparison(_ReportFiles):
     """Several :class:`ModelComparison` (one per test split) reported together."""
 
     comparisons: dict[str, ModelComparison]
@@ -313,12 +332,6 @@ class SplitComparison:
         frame = pd.concat(frames, ignore_index=True)
         return frame[["split"] + [col for col in frame.columns if col != "split"]]
 
-    def to_csv(self, path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.to_frame().to_csv(path, index=False)
-        return path
-
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "splits": {name: c.to_dict() for name, c in self.comparisons.items()}}
 
@@ -331,8 +344,7 @@ class SplitComparison:
         for i, c in enumerate(self.comparisons.values()):
             c.plot_roc(ax=fig.add_subplot(1, k, i + 1))
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path, bbox_inches="tight")
+            fig.savefig(_parent_made(path), bbox_inches="tight")
         return fig
 
 

@@ -109,6 +109,9 @@ def test_csv_json_and_roc(tmp_path):
     ax = fig.axes[0]
     assert len(ax.lines) == 3  # two ROC curves and the diagonal
     assert "AUC" in ax.get_legend().get_texts()[0].get_text()
+    files = comp.save(tmp_path / "report", stem="internal")
+    assert sorted(p.name for p in files.values()) == ["internal.csv", "internal.json", "internal.md", "internal_roc.png"]
+    assert files["markdown"].read_text() == comp.to_markdown()
 
 
 def test_compare_splits_stacks_reports(tmp_path):
@@ -127,6 +130,8 @@ def test_compare_splits_stacks_reports(tmp_path):
     assert set(frame["split"]) == {"internal image", "external image", "internal video"}
     report.plot_roc(tmp_path / "roc.png")
     assert (tmp_path / "roc.png").exists()
+    assert len(report.plot_roc().axes) == 3
+    assert json.loads(report.save(tmp_path / "all")["json"].read_text())["splits"]["external image"]["n"] == 120
     json.dumps(report.to_dict())
     with pytest.raises(EvaluationError, match="different models"):
         compare_splits({"a": internal, "b": compare_models(y, {"hybrid": preds["hybrid"]}, positive="neoplastic")})
