@@ -56,6 +56,11 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo
     run_demo(out=out, data_root=data_root)
 
 
+from .synth.cli import synth_command  # noqa: E402  (light: the generators load when the command runs)
+
+app.command("synth")(synth_command)
+
+
 def main() -> None:  # console-script entry point
     app()
 

@@ -153,7 +153,7 @@ def render_colon(video: dict, t: int, label: str, rng: np.random.Generator, size
 
 
 def generate_colon(n: int, seed: int, size: int, proportions=None, frames_per_video: int = 16,
-                   videos_per_patient: int = 1):
+                   videos_per_patient: int = 1, progress=None):
     """Colon frames in videos; ``proportions`` maps normal / unclear / tumor to weights (normalised)."""
     props = dict(DEFAULT_PROPORTIONS if proportions is None else proportions)
     unknown = set(props) - set(LABELS)
@@ -173,6 +173,8 @@ def generate_colon(n: int, seed: int, size: int, proportions=None, frames_per_vi
         artifact = ARTIFACTS[int(rng.integers(len(ARTIFACTS)))] if label == "unclear" else None
         pedunculated = bool(rng.random() < 0.35) if label == "tumor" else False
         image, mask, box = render_colon(videos[v], t, label, rng, size, artifact, pedunculated)
+        if progress is not None:
+            progress(1)
         images.append(image)
         masks.append(mask)
         x1, y1, x2, y2 = box if box is not None else (np.nan,) * 4

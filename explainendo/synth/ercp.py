@@ -132,7 +132,7 @@ def render_ercp(attrs: dict, rng: np.random.Generator, size: int):
 
 
 def generate_ercp(n: int, seed: int, size: int, images_per_patient: int = 2, weights=None, thresholds=None,
-                  marginals=None):
+                  marginals=None, progress=None):
     """ERCP frames, ``images_per_patient`` views of the same papilla per patient."""
     rule = ercp_rule(weights, thresholds, marginals)
     n_patients = max(1, -(-n // images_per_patient))
@@ -150,6 +150,8 @@ def generate_ercp(n: int, seed: int, size: int, images_per_patient: int = 2, wei
         p = i // images_per_patient
         attrs = {k: patients.at[p, "attr." + k] for k in names}
         image, mask, box = render_ercp(attrs, np.random.default_rng([seed, 302, i]), size)
+        if progress is not None:
+            progress(1)
         images.append(image)
         masks.append(mask)
         x1, y1, x2, y2 = box

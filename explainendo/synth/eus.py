@@ -150,7 +150,8 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
 
 
 def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification: float = 0.3,
-                 p_scar: float = 0.4, images_per_patient: int = 1, label_noise: float = 0.0):
+                 p_scar: float = 0.4, images_per_patient: int = 1, label_noise: float = 0.0,
+                 progress=None):
     """EUS frames; ``proportions`` maps mucinous / serous to weights (default equal)."""
     props = {"mucinous": 0.5, "serous": 0.5} if proportions is None else dict(proportions)
     if set(props) - set(LABELS) or any(v < 0 for v in props.values()) or sum(props.values()) <= 0:
@@ -172,6 +173,8 @@ def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification
             drawn[p] = (kind, calc if (kind == "mucinous" or scar) else False, scar, flip)
         kind, calc, scar, flip = drawn[p]
         image, mask, box = render_eus(kind, calc, scar, np.random.default_rng([seed, 402, i]), size)
+        if progress is not None:
+            progress(1)
         images.append(image)
         masks.append(mask)
         label = LABELS[1 - LABELS.index(kind)] if flip else kind

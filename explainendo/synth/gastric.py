@@ -368,7 +368,7 @@ def render_gastric(attrs: dict, shape: dict, rng: np.random.Generator, size: int
 
 
 def generate_gastric(n: int, seed: int, size: int, images_per_patient: int = 4, weights=None, intercept=None,
-                     marginals=None, fov: str = "random"):
+                     marginals=None, fov: str = "random", progress=None):
     """The gastric phantom set (see the module docstring); returns the pieces of a ``PhantomSet``."""
     rule = gastric_rule(weights, intercept, marginals)
     n_patients = max(1, -(-n // images_per_patient))
@@ -388,6 +388,8 @@ def generate_gastric(n: int, seed: int, size: int, images_per_patient: int = 4, 
         p = i // images_per_patient
         attrs = {name: patients.at[p, "attr." + name] for name in ATTRIBUTE_ORDER}
         image, mask, box = render_gastric(attrs, shapes[p], np.random.default_rng([seed, 102, i]), size, fov)
+        if progress is not None:
+            progress(1)
         images.append(image)
         masks.append(mask)
         x1, y1, x2, y2 = box
