@@ -245,17 +245,15 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
     """
     yy_full, xx_full = R.grid(size)
     radius = shape["scale"] * rng.uniform(0.85, 1.2)  # zoom differs between views
-    # position: a random allowed spot, pulled inwards so the lesion stays inside the field of view
-    cand = np.flatnonzero(allowed.reshape(-1) > 0.5)
+    # position: a random allowed spot (clear of lumen, scope, fluid) far enough inside the field of view
+    lim = 0.80 - 1.25 * radius
+    ok = (allowed > 0.5) & (yy_full * yy_full + xx_full * xx_full <= lim * lim)
+    cand = np.flatnonzero(ok.reshape(-1))
     if cand.size:
         idx = cand[rng.integers(cand.size)]
         cy, cx = float(yy_full.reshape(-1)[idx]), float(xx_full.reshape(-1)[idx])
-    else:
-        cy, cx = (float(v) for v in rng.uniform(-0.3, 0.3, 2))
-    lim = 0.80 - 1.25 * radius
-    r_c = math.hypot(cy, cx)
-    if r_c > lim:
-        cy, cx = cy * lim / r_c, cx * lim / r_c
+    else:  # nothing allowed that far in (a crowded view): the most central spot of the allowed area
+        cy, cx = (float(v) for v in rng.uniform(-0.15, 0.15, 2))
     # the window: 1.7 radii around the centre (an unclear boundary fades out beyond the radius)
     half = 1.7 * radius * 1.15
     to_px = lambda t: int(round((t + 1) * size / 2))  # noqa: E731
