@@ -72,3 +72,29 @@ def test_bad_files(tmp_path: Path):
     typo.write_text("hog:\n  cell_sise: 8\n")
     with pytest.raises(ConfigError, match="typo.yaml.*unknown key hog.cell_sise"):
         load_params(typo)
+
+
+def test_a_new_extractor_registers_and_is_validated_like_the_built_in_ones():
+    from explainendo.handcrafted import Extractor, Param, register_extractor
+    from explainendo.handcrafted.base import EXTRACTORS
+
+    if "test_redness_ratio" not in EXTRACTORS:
+        @register_extractor("test_redness_ratio")
+        class RednessRatio(Extractor):
+            """``mean(R) / (mean(R) + mean(G) + mean(B) + eps)``."""
+            params = {"eps": Param(1e-6, float, "added to the denominator", minimum=0.0)}
+
+            def column_names(self):
+                return ["value"]
+
+            def compute(self, crop):
+                mean = crop.channels.mean(axis=1)
+                return [mean[0] / (mean.sum() + self.config["eps"])]
+
+    crop = np.zeros((2, 2, 3), np.uint8)
+    crop[..., 0] = 255  # pure red: 1 / (1 + 0 + 0) = 1
+    frame = extract([crop], params={"extractors": ["test_redness_ratio"], "test_redness_ratio": {"eps": 0.0}})
+    assert list(frame.columns) == ["test_redness_ratio.value"]
+    assert frame.iloc[0, 0] == 1.0
+    with pytest.raises(ConfigError, match="test_redness_ratio.eps"):
+        load_params({"test_redness_ratio": {"eps": -1.0}})
