@@ -144,6 +144,8 @@ def shannon_entropy_bits(counts: np.ndarray) -> float:
 def _as_rgb(crop: Any) -> np.ndarray:
     """Validate a crop and return it as an ``(H, W, 3)`` array (uint8, uint16 or float in [0, 1]).
 
+    Other integer dtypes with values in 0..255 are read as uint8; bool as 0 / 255.
+
     Greyscale (``(H, W)`` or ``(H, W, 1)``) is replicated to three channels; an alpha channel is dropped.
     """
     array = np.asarray(crop)
@@ -165,6 +167,12 @@ def _as_rgb(crop: Any) -> np.ndarray:
         if array.min() < 0.0 or array.max() > 1.0:
             raise InvalidImageError(f"float crop values lie in [{array.min():g}, {array.max():g}], not [0, 1]",
                                     hint="scale float crops to [0, 1] or pass uint8")
+    elif array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
+        # other integer types (int64 from np.array of Python ints...) are accepted as 8-bit values
+        if array.min() < 0 or array.max() > 255:
+            raise InvalidImageError(f"integer crop values lie in [{array.min()}, {array.max()}], not [0, 255]",
+                                    hint="pass uint8 (0..255), uint16 (0..65535) or float crops in [0, 1]")
+        array = array.astype(np.uint8)
     elif array.dtype not in (np.uint8, np.uint16):
         raise InvalidImageError(f"crop dtype {array.dtype} is not supported",
                                 hint="pass uint8, uint16 or float crops in [0, 1]")

@@ -25,6 +25,7 @@ DEFINED = {
     "float32": RNG.random((16, 16, 3)).astype(np.float32),
     "uint16": RNG.integers(0, 65536, (24, 24, 3), dtype=np.uint16),
     "bool": RNG.random((12, 12)) > 0.5,
+    "int64 0..255": RNG.integers(0, 256, (10, 12, 3)),
     "1 row": RNG.integers(0, 256, (1, 300, 3), dtype=np.uint8),
     "1 column": RNG.integers(0, 256, (300, 1, 3), dtype=np.uint8),
     "very large": RNG.integers(0, 256, (2400, 3000, 3), dtype=np.uint8),
@@ -39,6 +40,7 @@ BROKEN = {
     "5 channels": np.zeros((4, 4, 5), np.uint8),
     "1-D": np.zeros(10, np.uint8),
     "strings": np.array([["a", "b"]]),
+    "int64 out of range": np.full((4, 4, 3), 300),
 }
 
 
