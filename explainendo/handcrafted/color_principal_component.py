@@ -37,21 +37,24 @@ def kmeans_centres(points: np.ndarray, k: int, iterations: int, rng: np.random.G
     clusters. Lloyd iterations stop early when no assignment changes; a cluster that empties keeps its
     previous centre (deterministic, no re-seeding).
     """
-    # channel-major (d, n) arrays and plain ufuncs: at n ~ 1000, k = 10 this beats a BLAS distance
-    # matrix (thread start-up) and np.add.at (unbuffered) several times over
+    # at n ~ 500 points and k = 10 the cost is the number of numpy calls, not the arithmetic: channel-major
+    # (d, n) coordinates, one draw call, and a one-hot matmul for the cluster sums (np.add.at is far slower)
     coords = np.ascontiguousarray(points.T)
     dims, n = coords.shape
     centres = np.empty((k, dims))
     centres[0] = points[rng.integers(n)]
-    closest = _squared_distances(coords, centres[:1])[0]
+    draws = rng.random(k)  # one call, not one per centre: at this size numpy calls are the cost
+    # exact differences (not the |p|^2 - 2 p.c + |c|^2 expansion): a point equal to a centre must give
+    # exactly 0, or seeding could pick a duplicate colour through rounding residue
+    closest = ((coords - centres[0][:, None]) ** 2).sum(axis=0)
     found = 1
     for j in range(1, k):
         cumulative = np.cumsum(closest)
         if cumulative[-1] <= 0.0:  # every point is already a centre: fewer distinct colours than k
             break
-        pick = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")), n - 1)
+        pick = min(int(np.searchsorted(cumulative, draws[j] * cumulative[-1], side="right")), n - 1)
         centres[j] = points[pick]
-        np.minimum(closest, _squared_distances(coords, centres[j:j + 1])[0], out=closest)
+        np.minimum(closest, ((coords - centres[j][:, None]) ** 2).sum(axis=0), out=closest)
         found += 1
     centres = centres[:found]
     # Lloyd steps: |c|^2 - 2 c.p ranks centres like |p - c|^2 (|p|^2 is common to all); one-hot matmul
@@ -68,14 +71,6 @@ def kmeans_centres(points: np.ndarray, k: int, iterations: int, rng: np.random.G
         filled = counts > 0
         centres[filled] = (one_hot @ points)[filled] / counts[filled, None]
     return centres
-
-
-def _squared_distances(coords: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """``(k, n)`` squared Euclidean distances between centres ``(k, d)`` and points ``coords`` ``(d, n)``."""
-    out = (coords[0][None, :] - centres[:, 0:1]) ** 2
-    for d in range(1, coords.shape[0]):
-        out += (coords[d][None, :] - centres[:, d:d + 1]) ** 2
-    return out
 
 
 @register_extractor("color_principal_component")
