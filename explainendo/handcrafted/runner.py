@@ -9,8 +9,9 @@ shared by all extractors), then each extractor writes its columns. Failures neve
 * with ``strict=True`` either case raises :class:`~explainendo.errors.FeatureExtractionError` instead.
 
 Warnings go to the ``explainendo.handcrafted`` logger, never ``warnings.warn``, and numpy floating-point
-warnings are errors inside the extractors (``np.errstate(all="raise")``), so a division by zero cannot slip
-through as a silent ``inf`` or a ``RuntimeWarning``: it becomes an explicit NaN with its warning.
+warnings are errors inside the extractors (``np.errstate``: divide, invalid and overflow raise), so a
+division by zero cannot slip through as a silent ``inf`` or a ``RuntimeWarning``: it becomes an explicit
+NaN with its warning.
 """
 
 from __future__ import annotations
@@ -90,35 +91,41 @@ def run_extractors(extractors: Sequence[Extractor], preprocess: Mapping[str, Any
         spans.append((extractor, start, start + len(extractor.columns)))
         start += len(extractor.columns)
     table = np.full((n, len(columns)), np.nan, dtype=np.float64)
-    for i, crop in enumerate(crops):
-        name = None if names is None else names[i]
-        try:
-            prepared = PreparedCrop(crop, box=None if boxes is None else boxes[i],
-                                    mask=None if masks is None else masks[i], **preprocess)
-        except InvalidImageError as error:
-            where = _describe_crop(i, crop, name)
-            if strict:
-                raise FeatureExtractionError(f"{where}: {error}", hint=error.hint or "fix or drop this crop") from error
-            logger.warning("handcrafted: %s is not a usable image (%s); all its features are NaN", where, error)
-            continue
-        for extractor, lo, hi in spans:
-            try:
-                with np.errstate(all="raise"):
-                    values = np.asarray(extractor.compute(prepared), dtype=np.float64)
-                if values.shape != (hi - lo,):
-                    raise FeatureExtractionError(
-                        f"{extractor.name} returned {values.shape[0] if values.ndim else 'a scalar'} values "
-                        f"for {hi - lo} columns", hint="this is a bug in the extractor")
-                table[i, lo:hi] = values
-            except FeatureExtractionError:
-                raise
-            except Exception as error:  # noqa: BLE001 - one crop's failure must not kill the batch
-                where = _describe_crop(i, crop, name)
-                reason = str(error) if isinstance(error, UndefinedFeature) else f"{type(error).__name__}: {error}"
-                if strict:
-                    raise FeatureExtractionError(f"{extractor.name} is undefined for {where}: {reason}",
-                                                 source=extractor.name,
-                                                 hint="fix the input or run with strict=False to get NaN") from error
-                logger.warning("handcrafted: %s is undefined for %s (%s); its %d columns are NaN",
-                               extractor.name, where, reason, hi - lo)
+    # once per batch (entering it per call costs more than the small extractors); underflow to 0 is fine
+    with np.errstate(divide="raise", invalid="raise", over="raise", under="ignore"):
+        for i, crop in enumerate(crops):
+            _extract_one(i, crop, None if names is None else names[i], spans, table, preprocess,
+                         None if boxes is None else boxes[i], None if masks is None else masks[i], strict)
     return pd.DataFrame(table, columns=columns)
+
+
+def _extract_one(i: int, crop: Any, name: Any, spans: list, table: np.ndarray, preprocess: Mapping[str, Any],
+                 box: Any, mask: Any, strict: bool) -> None:
+    """Fill row ``i`` of ``table``; see :func:`extract` for the failure policy."""
+    try:
+        prepared = PreparedCrop(crop, box=box, mask=mask, **preprocess)
+    except InvalidImageError as error:
+        where = _describe_crop(i, crop, name)
+        if strict:
+            raise FeatureExtractionError(f"{where}: {error}", hint=error.hint or "fix or drop this crop") from error
+        logger.warning("handcrafted: %s is not a usable image (%s); all its features are NaN", where, error)
+        return
+    for extractor, lo, hi in spans:
+        try:
+            values = np.asarray(extractor.compute(prepared), dtype=np.float64)
+            if values.shape != (hi - lo,):
+                raise FeatureExtractionError(
+                    f"{extractor.name} returned {values.shape[0] if values.ndim else 'a scalar'} values "
+                    f"for {hi - lo} columns", hint="this is a bug in the extractor")
+            table[i, lo:hi] = values
+        except FeatureExtractionError:
+            raise
+        except Exception as error:  # noqa: BLE001 - one crop's failure must not kill the batch
+            where = _describe_crop(i, crop, name)
+            reason = str(error) if isinstance(error, UndefinedFeature) else f"{type(error).__name__}: {error}"
+            if strict:
+                raise FeatureExtractionError(f"{extractor.name} is undefined for {where}: {reason}",
+                                             source=extractor.name,
+                                             hint="fix the input or run with strict=False to get NaN") from error
+            logger.warning("handcrafted: %s is undefined for %s (%s); its %d columns are NaN",
+                           extractor.name, where, reason, hi - lo)

@@ -101,3 +101,27 @@ def test_mismatched_lists_are_refused():
 def test_empty_batch_gives_an_empty_table_with_all_columns():
     frame = extract([])
     assert len(frame) == 0 and len(frame.columns) == 38
+
+
+def test_a_floating_point_error_in_an_extractor_becomes_nan_and_a_warning_not_a_runtime_warning(caplog):
+    from explainendo.handcrafted import Extractor, register_extractor
+    from explainendo.handcrafted.base import EXTRACTORS
+
+    if "test_zero_division" not in EXTRACTORS:
+        @register_extractor("test_zero_division")
+        class ZeroDivision(Extractor):
+            """``mean(R) / 0``: never defined."""
+            params = {}
+
+            def column_names(self):
+                return ["value"]
+
+            def compute(self, crop):
+                return crop.channels[0].mean(keepdims=True) / np.zeros(1)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with caplog.at_level(logging.WARNING, logger="explainendo.handcrafted"):
+            frame = extract([np.ones((4, 4, 3), np.uint8)], params={"extractors": ["test_zero_division", "hog"]})
+    assert np.isnan(frame.iloc[0, 0]) and frame.iloc[0, 1:].notna().all()
+    assert len(caplog.records) == 1 and "test_zero_division" in caplog.text and "FloatingPointError" in caplog.text
