@@ -13,6 +13,8 @@ app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+from .handcrafted_cli import handcrafted_app  # noqa: E402 (light: imports its libraries per command)
+app.add_typer(handcrafted_app, name="handcrafted")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
