@@ -13,6 +13,8 @@ app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+from .handcrafted_cli import handcrafted_app  # noqa: E402 (light: imports its libraries per command)
+app.add_typer(handcrafted_app, name="handcrafted")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
@@ -54,6 +56,11 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo
     """Run the demo on embedded defaults (phantoms, and the shared data when present)."""
     from .demo import run_demo
     run_demo(out=out, data_root=data_root)
+
+
+from .synth.cli import synth_command  # noqa: E402  (light: the generators load when the command runs)
+
+app.command("synth")(synth_command)
 
 
 def main() -> None:  # console-script entry point
