@@ -76,6 +76,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="tiny run: 96 images, 2 epochs")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: pretrain,semi,cam")
+    parser.add_argument("--init", default="both", choices=["both", "pretrained", "random"],
+                        help="which backbone init(s) to train in the pretrain part (run two processes in parallel)")
+    parser.add_argument("--verbose", action="store_true", help="print every epoch")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -99,13 +102,14 @@ def main(argv=None):
     print(f"phantoms: {len(samples)} lesions, {samples.table['patient'].nunique()} patients; "
           f"train {len(train)} / validation {len(val)} / test {len(test)} lesions (split by patient)")
     common = dict(specs=GASTRIC_ATTRIBUTES, image_size=args.image_size, epochs=args.epochs, batch_size=32,
-                  lr=2e-3, patience=2, seed=args.seed, num_threads=args.threads)
+                  lr=2e-3, patience=2, seed=args.seed, num_threads=args.threads, verbose=args.verbose)
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
     models = {}
     if "pretrain" not in skip:
         tables = {}
-        for pretrained in (True, False):
+        inits = {"both": (True, False), "pretrained": (True,), "random": (False,)}[args.init]
+        for pretrained in inits:
             label = "pretrained" if pretrained else "random init"
             start = time.perf_counter()
             model = AttributeHeads(pretrained=pretrained, **common).fit(train, validation=val)
@@ -149,7 +153,7 @@ def main(argv=None):
         results["semi"] = table.round(4).to_dict()
 
     if "cam" not in skip and models:
-        model = models["pretrained"]
+        model = next(iter(models.values()))
         test_wide = wide.subset(test_i)
         masks = [None if m is None else m.astype(bool) for m in test.masks]
         by_mask = heat_shares(model, test, masks)
@@ -163,7 +167,7 @@ def main(argv=None):
             inside[rows_.start - r0:rows_.stop - r0, cols_.start - c0:cols_.stop - c0] = True
             box_masks.append(inside)
         by_box = heat_shares(model, test_wide, box_masks)
-        print("\n### Grad-CAM heat inside the lesion (pretrained model, test crops, predicted class)\n")
+        print(f"\n### Grad-CAM heat inside the lesion ({next(iter(models))} model, test crops, predicted class)\n")
         print("lesion mask inside the 1.0x crop:\n")
         print(markdown(by_mask))
         print("\nlesion box inside the 1.5x crop:\n")
