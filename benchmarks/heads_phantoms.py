@@ -78,6 +78,7 @@ def main(argv=None):
     parser.add_argument("--skip", default="", help="comma list of parts to skip: pretrain,semi,cam")
     parser.add_argument("--init", default="both", choices=["both", "pretrained", "random"],
                         help="which backbone init(s) to train in the pretrain part (run two processes in parallel)")
+    parser.add_argument("--patience", type=int, default=2, help="early-stopping patience (epochs)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
@@ -102,7 +103,7 @@ def main(argv=None):
     print(f"phantoms: {len(samples)} lesions, {samples.table['patient'].nunique()} patients; "
           f"train {len(train)} / validation {len(val)} / test {len(test)} lesions (split by patient)")
     common = dict(specs=GASTRIC_ATTRIBUTES, image_size=args.image_size, epochs=args.epochs, batch_size=32,
-                  lr=2e-3, patience=2, seed=args.seed, num_threads=args.threads, verbose=args.verbose)
+                  lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose)
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
     models = {}
