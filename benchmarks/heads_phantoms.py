@@ -79,6 +79,8 @@ def main(argv=None):
     parser.add_argument("--init", default="both", choices=["both", "pretrained", "random"],
                         help="which backbone init(s) to train in the pretrain part (run two processes in parallel)")
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience (epochs)")
+    parser.add_argument("--enlarge", type=float, default=1.0, help="crop = box enlarged by this factor")
+    parser.add_argument("--crop-only", action="store_true", help="train the six crop heads only (no landmark)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
@@ -96,13 +98,14 @@ def main(argv=None):
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"torch threads {args.threads}, torch {torch.__version__}, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     phantoms = generate("gastric", args.n, seed=args.seed, size=args.size)
-    samples = phantoms.to_samples()
+    samples = phantoms.to_samples(enlarge=args.enlarge)
     wide = phantoms.to_samples(enlarge=1.5)
     train_i, val_i, test_i = patient_split(samples, args.seed)
     train, val, test = samples.subset(train_i), samples.subset(val_i), samples.subset(test_i)
     print(f"phantoms: {len(samples)} lesions, {samples.table['patient'].nunique()} patients; "
           f"train {len(train)} / validation {len(val)} / test {len(test)} lesions (split by patient)")
-    common = dict(specs=GASTRIC_ATTRIBUTES, image_size=args.image_size, epochs=args.epochs, batch_size=32,
+    specs = [s for s in GASTRIC_ATTRIBUTES if s.input == "crop"] if args.crop_only else GASTRIC_ATTRIBUTES
+    common = dict(specs=specs, image_size=args.image_size, epochs=args.epochs, batch_size=32,
                   lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose)
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
