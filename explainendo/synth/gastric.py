@@ -12,7 +12,8 @@ How each attribute is drawn (inside the lesion mask ``alpha``):
   (saturation falls); unchanged keeps the background colour (small jitter).
 * surface: rough multiplies brightness by ``1 + 0.2 * n`` with ``n`` unit noise of 2-4 px grain;
   smooth adds none (every lesion has a faint coarse mottling, so an unremarkable lesion is still there).
-* boundary: clear = a 1 px edge with a thin demarcation line (22% darker); unclear = the alpha ramps over about 80% of the radius, ragged by noise.
+* boundary: clear = a 1 px edge with a thin demarcation line (22% darker); unclear = the alpha ramps over
+  about 80% of the radius, ragged by noise.
 * elevation: a dome height field lit from the upper left (bright upper-left, shadowed lower-right rim) and a
   specular highlight on the top; depression: a crater, its centre darkened by about 45%.
 * bleeding: 4-9 dark-red spots, sometimes with a streak running down from one.
@@ -32,7 +33,7 @@ import pandas as pd
 
 from ..specs import GASTRIC_LABELS, GASTRIC_LANDMARKS, location_of
 from . import render as R
-from .rules import LogisticRule, sample_attributes
+from .rules import LogisticRule, merge_marginals, sample_attributes
 
 #: default independent attribute distribution (landmark uniform over the 26 sites)
 DEFAULT_MARGINALS: dict[str, dict[str, float]] = {
@@ -60,11 +61,7 @@ ATTRIBUTE_ORDER = ("bleeding", "elevation", "depression", "boundary", "surface",
 
 def gastric_rule(weights=None, intercept=None, marginals=None) -> LogisticRule:
     """The gastric label rule; ``marginals`` entries override the defaults attribute by attribute."""
-    m = {k: dict(v) for k, v in DEFAULT_MARGINALS.items()}
-    for k, v in (marginals or {}).items():
-        if k not in m:
-            raise KeyError(f"unknown gastric attribute '{k}'; known: {list(m)}")
-        m[k] = dict(v)
+    m = merge_marginals(DEFAULT_MARGINALS, marginals, "gastric")
     return LogisticRule(dict(DEFAULT_WEIGHTS if weights is None else weights),
                         DEFAULT_INTERCEPT if intercept is None else float(intercept), m, GASTRIC_LABELS)
 
@@ -330,7 +327,8 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
             ex, ey = r_s * a * math.cos(t_s), r_s * b * math.sin(t_s)
             sx, sy = cx + ex * cr - ey * sr, cy + ex * sr + ey * cr
             pxy = (to_px(sx) - c0, to_px(sy) - r0)
-            cv2.circle(layer, pxy, max(2, size // 80, int(round(rng.uniform(0.14, 0.26) * b * size / 2))), 1.0, -1, cv2.LINE_AA)
+            spot = max(2, size // 80, int(round(rng.uniform(0.14, 0.26) * b * size / 2)))
+            cv2.circle(layer, pxy, spot, 1.0, -1, cv2.LINE_AA)
         if rng.random() < 0.5:
             end = (pxy[0] + int(rng.normal(0, 0.02) * size), pxy[1] + int(rng.uniform(0.04, 0.08) * size))
             cv2.line(layer, pxy, end, 1.0, max(2, size // 96), cv2.LINE_AA)
