@@ -187,7 +187,8 @@ class PreparedCrop:
     """A validated crop with lazily computed, shared derived images.
 
     * ``channels`` / ``color_pixels``: ``(3, N)`` / ``(N, 3)`` float64 RGB in [0, 1], a regular grid
-      subsample of the crop with at most ``max_color_pixels`` pixels (stride ``s = ceil(sqrt(H W / max_color_pixels))`` in both directions).
+      subsample of the crop with at most ``max_color_pixels`` pixels (stride
+      ``s = ceil(sqrt(H W / max_color_pixels))`` in both directions).
       Nearest sampling, not averaging, keeps the colour distribution unbiased (averaging would shrink the
       standard deviation and the entropy); a 224 x 224 crop at the default 16384 gives stride 2.
     * ``grey``: ``(h, w)`` float64 grey in [0, 1] (BT.601 luma) at the working resolution: crops whose longer
