@@ -13,6 +13,9 @@ app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+from .evaluate.cli import evaluate_app  # noqa: E402  (typer only; metrics load when a command runs)
+
+app.add_typer(evaluate_app, name="evaluate")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
