@@ -62,6 +62,10 @@ def test_exports_resolve_and_import_is_light():
         assert getattr(evaluate, name) is not None
     for required in ("wilson_interval", "mcnemar_test", "delong_test", "fleiss_kappa"):
         assert required in evaluate.__all__
+    from explainendo.evaluate import statistics
+
+    for name in statistics.__all__:  # the one-namespace facade holds the same objects
+        assert getattr(statistics, name) is getattr(evaluate, name)
     code = ("import sys, explainendo.evaluate, explainendo.cli; "
             "print(sorted(m for m in ('pandas', 'scipy', 'statsmodels', 'matplotlib', 'sklearn') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
