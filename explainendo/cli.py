@@ -15,6 +15,9 @@ data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=Tr
 app.add_typer(data_app, name="data")
 from .handcrafted_cli import handcrafted_app  # noqa: E402 (light: imports its libraries per command)
 app.add_typer(handcrafted_app, name="handcrafted")
+from .evaluate.cli import evaluate_app  # noqa: E402  (typer only; metrics load when a command runs)
+
+app.add_typer(evaluate_app, name="evaluate")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
