@@ -1,0 +1,51 @@
+"""``WholeFrame``: the whole image as one box, for frame-level systems (the EUS cyst classifier)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import Box
+from .base import Localizer, register_kind
+
+
+def field_of_view_box(image: np.ndarray, level: int = 20, min_fraction: float = 0.1) -> Box:
+    """Bounding box of the circular / octagonal field of view: the rows and columns in which at least
+    ``min_fraction`` of the pixels are brighter than ``level`` (max over channels). Counting a share of
+    each row, not any pixel, keeps burnt-in text and markers in the black border out. Falls back to the
+    whole image when no row or column qualifies."""
+    h, w = image.shape[:2]
+    bright = (image.max(axis=2) if image.ndim == 3 else image) > level
+    rows = np.flatnonzero(bright.mean(axis=1) >= min_fraction)
+    cols = np.flatnonzero(bright.mean(axis=0) >= min_fraction)
+    if rows.size == 0 or cols.size == 0:
+        return Box(0.0, 0.0, float(w), float(h))
+    return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+@register_kind
+class WholeFrame(Localizer):
+    """One box per image: the full frame, or (``remove_border=True``) the field of view without the
+    black border. Needs no training; ``fit`` only checks its input and returns ``self``."""
+
+    kind = "whole_frame"
+    needs_fit = False
+
+    def __init__(self, remove_border: bool = True, label: str | None = None):
+        super().__init__()
+        self.remove_border = remove_border
+        self.label = label
+
+    def params(self) -> dict:
+        return {"remove_border": self.remove_border, "label": self.label}
+
+    def fit(self, manifest=None, **kw) -> "WholeFrame":
+        self.fitted_ = True
+        return self
+
+    def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
+        out = []
+        for img in images:
+            h, w = img.shape[:2]
+            box = field_of_view_box(img) if self.remove_border else Box(0.0, 0.0, float(w), float(h))
+            out.append([Box(box.x1, box.y1, box.x2, box.y2, score=1.0, label=self.label)])
+        return out
