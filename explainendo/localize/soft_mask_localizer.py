@@ -138,7 +138,7 @@ class SoftMaskLocalizer(Localizer):
                 loss = loss_fn(net(x), y)
                 loss.backward()
                 opt.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 n += len(idx)
             sched.step()
             rec = {"epoch": epoch + 1, "loss": total / max(n, 1), "seconds": time.perf_counter() - t0}

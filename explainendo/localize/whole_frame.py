@@ -9,16 +9,23 @@ from .base import Localizer, register_kind
 
 
 def field_of_view_box(image: np.ndarray, level: int = 20, min_fraction: float = 0.1) -> Box:
-    """Bounding box of the circular / octagonal field of view: the rows and columns in which at least
-    ``min_fraction`` of the pixels are brighter than ``level`` (max over channels). Counting a share of
-    each row, not any pixel, keeps burnt-in text and markers in the black border out. Falls back to the
-    whole image when no row or column qualifies."""
+    """Bounding box of the circular / octagonal field of view: the largest connected region of pixels
+    brighter than ``level`` (max over channels). Taking the largest region keeps burnt-in text and markers
+    in the black border out. Falls back to the whole image when that region covers less than
+    ``min_fraction`` of it (a dark or borderless frame)."""
+    from scipy import ndimage
+
     h, w = image.shape[:2]
     bright = (image.max(axis=2) if image.ndim == 3 else image) > level
-    rows = np.flatnonzero(bright.mean(axis=1) >= min_fraction)
-    cols = np.flatnonzero(bright.mean(axis=0) >= min_fraction)
-    if rows.size == 0 or cols.size == 0:
+    labels, n = ndimage.label(bright)
+    if n == 0:
         return Box(0.0, 0.0, float(w), float(h))
+    sizes = np.bincount(labels.ravel())[1:]
+    if sizes.max() < min_fraction * h * w:
+        return Box(0.0, 0.0, float(w), float(h))
+    region = labels == (int(np.argmax(sizes)) + 1)
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
     return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
 
 
