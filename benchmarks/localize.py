@@ -109,6 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "localize"))
     ap.add_argument("--keep-weights", action="store_true")
+    ap.add_argument("--verbose", action="store_true", help="print per-epoch training figures")
     a = ap.parse_args(argv)
     if a.quick:
         a.yolo_epochs, a.yolo_imgsz, a.soft_epochs, a.soft_size = min(a.yolo_epochs, 3), 256, min(a.soft_epochs, 4), 128
@@ -135,10 +136,11 @@ def main(argv=None) -> int:
                                     conf=0.001, single_class=True, seed=a.seed, device=a.device,
                                     workdir=str(work / f"yolo-{ds}"))
             else:
+                # EDD2020 and DSOC frames can hold several lesions: one box per separate peak there
                 loc = SoftMaskLocalizer(a.encoder, image_size=a.soft_size, epochs=a.soft_epochs, lr=1e-3,
-                                        batch_size=16, seed=a.seed, device=a.device)
+                                        batch_size=16, multi=ds != "kvasir", seed=a.seed, device=a.device)
             t0 = time.perf_counter()
-            loc.fit(train, verbose=False)
+            loc.fit(train, verbose=a.verbose)
             fit_s = time.perf_counter() - t0
             epochs = a.yolo_epochs if method == "yolo" else a.soft_epochs
             res, curve, pred_s = evaluate(loc, test)
