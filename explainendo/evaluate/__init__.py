@@ -1,11 +1,54 @@
-"""Evaluation: detection / localization metrics (``detection``); classification and statistics live beside it."""
+"""Evaluation: classification metrics with confidence intervals, the statistical tests the papers use,
+reader-study helpers and the model-comparison report.
 
-from .detection import (area_precision, area_recall, average_precision, centroid_distance, confusion_matrices,
-                        detection_confusion_matrix, iou, localization_table, map50, map50_95,
-                        mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
+Which test answers which claim, with formulas and references: ``docs/evaluation.md``.
+Everything here is numpy / scipy / statsmodels / pandas; matplotlib loads only when a plot is drawn.
+"""
+
+from . import detection
+from ._checks import TestResult
+from .agreement import fleiss_kappa
+from .auc import AUCInterval, auc_score, bootstrap_auc_ci, delong_ci, delong_covariance, delong_test
+from .classification import (
+    aggregate_by_group,
+    binary_metrics,
+    classification_report,
+    confusion_counts,
+)
+from .comparison import (
+    ModelComparison,
+    SplitComparison,
+    compare_models,
+    compare_models_by_group,
+    compare_splits,
+    format_pvalue,
+)
+from .cv import cv_summary, format_mean_sd
+from .detection import (area_precision, area_recall, centroid_distance, confusion_matrices,
+                        detection_confusion_matrix, localization_table, map50, map50_95, mean_average_precision,
+                        mean_iou, plot_success, success_curve, success_rate)
+from .paired import chi_square_test, mcnemar_test
+from .proportions import Interval, sample_size_one_proportion, wilson_interval
+from .ranks import mann_whitney_u, wilcoxon_signed_rank
+from .readers import (
+    EXPERIENCE_LEVELS,
+    accuracy_with_without_ai,
+    compare_reader_groups,
+    man_machine_table,
+    reader_agreement,
+    reader_metrics,
+)
 
 __all__ = [
-    "iou", "area_precision", "area_recall", "centroid_distance", "localization_table", "mean_iou",
-    "success_rate", "success_curve", "plot_success", "average_precision", "mean_average_precision",
-    "map50", "map50_95", "detection_confusion_matrix", "confusion_matrices",
+    "AUCInterval", "EXPERIENCE_LEVELS", "Interval", "ModelComparison", "SplitComparison", "TestResult",
+    "accuracy_with_without_ai", "aggregate_by_group", "auc_score", "binary_metrics", "bootstrap_auc_ci",
+    "chi_square_test", "classification_report", "compare_models", "compare_models_by_group",
+    "compare_reader_groups", "compare_splits", "confusion_counts", "cv_summary", "delong_ci",
+    "delong_covariance", "delong_test", "fleiss_kappa", "format_mean_sd", "format_pvalue", "man_machine_table",
+    "mann_whitney_u", "mcnemar_test", "reader_agreement", "reader_metrics", "sample_size_one_proportion",
+    "wilcoxon_signed_rank", "wilson_interval",
+    # detection / localization (explainendo.evaluate.detection)
+    "detection", "area_precision", "area_recall", "centroid_distance", "confusion_matrices",
+    "detection_confusion_matrix", "localization_table", "map50", "map50_95", "mean_average_precision",
+    "mean_iou", "plot_success", "success_curve", "success_rate",
 ]
