@@ -28,12 +28,18 @@ _EXPORTS = {
     **dict.fromkeys(["mann_whitney_u", "wilcoxon_signed_rank"], "ranks"),
     **dict.fromkeys(["EXPERIENCE_LEVELS", "accuracy_with_without_ai", "compare_reader_groups", "man_machine_table",
                      "reader_agreement", "reader_metrics"], "readers"),
+    **dict.fromkeys(["area_precision", "area_recall", "centroid_distance", "confusion_matrices",
+                     "detection_confusion_matrix", "localization_table", "map50", "map50_95",
+                     "mean_average_precision", "mean_iou", "plot_success", "success_curve", "success_rate"],
+                    "detection"),
 }
 
 __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str):
+    if name == "detection":
+        return importlib.import_module(".detection", __name__)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -54,6 +60,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .comparison import (ModelComparison, SplitComparison, compare_models, compare_models_by_group,
                              compare_splits, format_pvalue)
     from .cv import cv_summary, format_mean_sd
+    from .detection import (area_precision, area_recall, centroid_distance, confusion_matrices,
+                            detection_confusion_matrix, localization_table, map50, map50_95,
+                            mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
     from .paired import chi_square_test, mcnemar_test
     from .proportions import Interval, sample_size_one_proportion, wilson_interval
     from .ranks import mann_whitney_u, wilcoxon_signed_rank
