@@ -1,0 +1,97 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from explainendo.errors import ExplainendoError, NotFittedError
+from explainendo.features import LesionSamples
+from explainendo.hybrid import HybridDiagnoser
+from explainendo.sources import ColumnFeatures
+from explainendo.types import Box, Diagnosis, Explanation
+
+from hybrid_data import make_tiny_phantoms
+
+ORACLE = ["attr.tone", "attr.surface", "size_mm"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    train = make_tiny_phantoms(folder / "train", n=160, seed=0)
+    test = make_tiny_phantoms(folder / "test", n=80, seed=1)
+    return train, test
+
+
+@pytest.fixture(scope="module")
+def oracle(data):
+    train, _ = data
+    return HybridDiagnoser(None, [ColumnFeatures(ORACLE)], fitter="auto", cv=4, seed=0,
+                           positive_label="neoplastic").fit(train)
+
+
+def test_oracle_features_reach_the_bayes_rate_and_shap_recovers_the_rule(data, oracle):
+    _, test = data
+    samples = LesionSamples.from_manifest(test)
+    table = oracle.predict_samples(samples)
+    accuracy = float((table["predicted"] == table["label"]).mean())
+    assert accuracy >= 0.95 - 0.08  # Bayes accuracy is 0.95 (5% label noise)
+    assert set(oracle.selection_["candidate"]) == {"logistic_regression", "decision_tree", "svm", "xgboost"}
+    assert oracle.fitter_name_ in set(oracle.selection_["candidate"])
+    assert oracle.selection_["selected"].sum() == 1
+    # SHAP: the groups of the generating rule dominate; no other group exists here, so check direction
+    row = test.df.iloc[int(np.flatnonzero((test.df["attr.tone"] == "reddened") & (test.df["attr.surface"] == "rough")
+                                         & (test.df["size_mm"] < 20))[0])]
+    ex = oracle.explain(test.path(row["image"]), box=test.boxes_for(row["image"])[0],
+                        table=test.df[test.df["image"] == row["image"]])
+    assert isinstance(ex, Explanation)
+    assert ex.explained_class == "neoplastic"
+    assert ex.group_shap["tone"] > 0 and ex.group_shap["surface"] > 0
+    assert ex.expected_value + sum(ex.group_shap.values()) == pytest.approx(ex.output, abs=1e-3)
+    assert any(s.startswith("tone: reddened, +") for s in ex.sentences())
+
+
+def test_predict_accepts_folder_list_stream_and_reports_broken_and_empty(tmp_path, data, oracle):
+    _, test = data
+    paths = [test.path(n) for n in test.images()[:5]]
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a png")
+    inputs = [paths[0], broken, paths[1], np.zeros((2, 2, 3), np.uint8), paths[2]]
+    results = oracle.predict(inputs, table=test.df)
+    assert [r.ok for r in results] == [True, False, True, False, True]
+    assert "broken.png" in results[1].image and results[1].error
+    good = [r for r in results if r.ok]
+    assert all(r.label in ("neoplastic", "non_neoplastic") and 0.5 <= r.probability <= 1 for r in good)
+    assert all(r.fitter == oracle.fitter_name_ for r in good)
+    d = good[0].to_dict()
+    assert d["box"] and "tone.reddened" in d["features"] and d["no_lesion"] is False
+    stream = oracle.predict(paths, table=test.df, stream=True)
+    assert not isinstance(stream, list)
+    assert [r.label for r in stream] == [r.label for r in oracle.predict(paths, table=test.df)]
+    # boxes=[] for one image: nothing to diagnose, and the diagnosis says so
+    empty = oracle.predict(paths[0], boxes=[], table=test.df)
+    assert isinstance(empty, Diagnosis) and empty.no_lesion and "no lesion" in empty.message
+    with pytest.raises(ExplainendoError, match="no lesion"):
+        oracle.explain(paths[0], box=[])
+
+
+def test_card_png_and_html(tmp_path, data, oracle):
+    _, test = data
+    name = test.images()[0]
+    ex = oracle.explain(test.path(name), table=test.df)
+    png = ex.save_card(tmp_path / "card.png")
+    html = ex.save_card(tmp_path / "card.html")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    text = html.read_text()
+    assert "data:image/png;base64," in text and "<script" not in text and "tone" in text
+    assert ex.to_dict()["contributions"][0]["group"] in {"tone", "surface", "size_mm"}
+
+
+def test_unfitted_and_skipped_sources(data):
+    train, _ = data
+    with pytest.raises(NotFittedError):
+        HybridDiagnoser(None, [ColumnFeatures(ORACLE)]).predict(np.zeros((32, 32, 3), np.uint8))
+    # a source whose column is missing is skipped and recorded; the other source carries the model
+    model = HybridDiagnoser(None, [ColumnFeatures(["attr.tone", "attr.surface"], name="attrs"),
+                                   ColumnFeatures(["biopsy_depth"], name="depth")], fitter="logistic_regression",
+                            seed=0).fit(train)
+    assert [s["name"] for s in model.sources_used_] == ["attrs"]
+    assert model.skipped_sources_[0]["name"] == "depth" and "biopsy_depth" in model.skipped_sources_[0]["reason"]
