@@ -56,6 +56,11 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo
     run_demo(out=out, data_root=data_root)
 
 
+from .commands import register as _register_model_commands  # noqa: E402  (train, diagnose, explain)
+
+_register_model_commands(app)
+
+
 def main() -> None:  # console-script entry point
     app()
 

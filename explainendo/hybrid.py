@@ -420,18 +420,26 @@ class HybridDiagnoser:
     def explain(self, image, box: Box | None = None, table: pd.DataFrame | None = None,
                 gradcam: bool = True) -> Explanation:
         """SHAP per feature and per group, and Grad-CAM per attribute head, for the primary lesion."""
-        from .explain.gradcam import source_gradcams
-
         diagnosis = self.predict(image, boxes=box, table=table)
         if isinstance(diagnosis, list):
             if len(diagnosis) != 1:
                 raise ConfigError("explain() takes one image", hint="loop over images, or use predict()")
             diagnosis = diagnosis[0]
+        return self.explain_diagnosis(diagnosis, table=table, gradcam=gradcam)
+
+    def explain_diagnosis(self, diagnosis: Diagnosis, table: pd.DataFrame | None = None,
+                          gradcam: bool = True) -> Explanation:
+        """Explain a :class:`Diagnosis` this model returned (no second prediction)."""
+        from .explain.gradcam import source_gradcams
+
         if diagnosis.error:
             raise InvalidImageError(diagnosis.error, source=diagnosis.image)
         if diagnosis.no_lesion:
             raise ExplainendoError("no lesion found in this image, nothing to explain", source=diagnosis.image,
                                    hint="give box=Box(...) to explain a region of your choice")
+        if diagnosis.frame is None:
+            raise ConfigError("the diagnosis holds no frame", source=diagnosis.image,
+                              hint="explain diagnoses returned by this model's predict()")
         explainer = self.shap_explainer()
         x = self._fitter_input(pd.DataFrame([diagnosis.features]).reindex(columns=self.feature_columns_))
         if len(self.classes_) > 2:  # multiclass: explain the predicted class

@@ -1,0 +1,1 @@
+"""Presets that wire the engine into the published systems (imported lazily from ``explainendo``)."""
