@@ -129,9 +129,6 @@ class HybridDiagnoser:
         lesion_rows = manifest
         if manifest.has_boxes:
             lesion_rows = manifest.subset(manifest.df[list(BOX_COLUMNS)].notna().all(axis=1))
-        elif self.localizer is not None:
-            raise ManifestError("the training manifest has no lesion boxes", source=manifest.name or None,
-                                hint="add x1, y1, x2, y2 columns (or use localizer=None for whole frames)")
         lesion_rows = lesion_rows.subset(lesion_rows.df["label"].notna())
         samples = self._training_samples(lesion_rows)
         labels = samples.table["label"].astype(str).to_numpy()
@@ -150,6 +147,7 @@ class HybridDiagnoser:
 
         X = self._fit_sources(samples, groups)
         self.feature_columns_ = list(X.columns)
+        self.training_features_ = X  # what the fitter was trained on (out-of-fold where supervised); not saved
         means = X.mean(axis=0, skipna=True)
         self.feature_means_ = means.fillna(0.0).to_dict()
         Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)
@@ -165,15 +163,21 @@ class HybridDiagnoser:
     def _training_samples(self, manifest: Manifest) -> LesionSamples:
         if manifest.has_boxes:
             return LesionSamples.from_manifest(manifest, enlarge=self.enlarge)
-        # no boxes and no localizer: every image is one whole-frame lesion
+        # no boxes (image-level labels): the localizer's most confident box, or the whole frame without one
         from .io.image import read_image
+        from .io.sources import Frame
         frames, boxes, rows = [], [], []
         for image_name, rows_of_image in manifest.iter_images():
             frame = read_image(manifest.path(image_name))
+            found = self._locate([Frame(image_name, frame)])[0]
+            if not found:
+                log.warning("no lesion found in training image %s: skipped", image_name)
+                continue
             frames.append(frame)
-            boxes.append(Box(0, 0, frame.shape[1], frame.shape[0]))
+            boxes.append(max(found, key=lambda b: b.score).clip(frame.shape[1], frame.shape[0]))
             rows.append(rows_of_image.iloc[0])
-        return LesionSamples.from_images(frames, boxes, enlarge=1.0, table=pd.DataFrame(rows).reset_index(drop=True))
+        return LesionSamples.from_images(frames, boxes, enlarge=self.enlarge,
+                                         table=pd.DataFrame(rows).reset_index(drop=True))
 
     def _fit_sources(self, samples: LesionSamples, groups: np.ndarray) -> pd.DataFrame:
         frames, used, skipped, seen_groups = [], [], [], {}

@@ -95,3 +95,49 @@ def test_unfitted_and_skipped_sources(data):
                             seed=0).fit(train)
     assert [s["name"] for s in model.sources_used_] == ["attrs"]
     assert model.skipped_sources_[0]["name"] == "depth" and "biopsy_depth" in model.skipped_sources_[0]["reason"]
+
+
+def test_image_level_labels_without_boxes_use_the_whole_frame(data):
+    train, _ = data
+    from explainendo.io import Manifest
+    no_boxes = Manifest(train.df.drop(columns=["x1", "y1", "x2", "y2"]), train.root)
+    model = HybridDiagnoser(None, [ColumnFeatures(ORACLE)], fitter="decision_tree", seed=0).fit(no_boxes)
+    assert model.n_training_lesions_ == len(train.df)
+    d = model.predict(train.path(train.images()[0]), table=train.df)
+    assert d.box.to_xyxy() == (0.0, 0.0, 64.0, 64.0)
+
+
+def test_out_of_fold_features_for_supervised_sources(data):
+    """A source that learns from labels gets out-of-fold features; the fold copies never see their fold."""
+    train, _ = data
+
+    class LabelMemory(ColumnFeatures):  # a real, deliberately leaky source: it memorises labels by tone
+        supervised = True
+
+        def fit(self, samples):
+            super().fit(samples)
+            t = samples.table
+            self.rate_ = (t["label"] == "neoplastic").groupby(t["attr.tone"]).mean().to_dict()
+            self.seen_ = set(t["image"])
+            return self
+
+        @property
+        def groups(self):
+            return {"memory": ["memory.rate"]}
+
+        def transform(self, samples):
+            return pd.DataFrame({"memory.rate": samples.table["attr.tone"].map(self.rate_).astype(float)})
+
+    model = HybridDiagnoser(None, [LabelMemory(["attr.tone"], name="memory")], fitter="logistic_regression",
+                            oof_folds=4, seed=0).fit(train)
+    assert model.sources_used_[0]["out_of_fold"] is True
+    assert model.sources_[0].seen_ == set(train.df["image"])  # the prediction copy saw everything
+    in_sample = model.sources_[0].transform(LesionSamples.from_manifest(train))["memory.rate"]
+    oof = model.training_features_["memory.rate"]
+    assert oof.notna().all() and not np.allclose(oof, in_sample)  # fold rates differ from the all-data rate
+    # each row's out-of-fold value is the label rate of its tone among the OTHER folds' patients only
+    from explainendo.hybrid import _patient_folds
+    t = train.df.reset_index(drop=True)
+    for tr, te in _patient_folds(t["patient"].to_numpy(), 4, 0):
+        rates = (t.iloc[tr]["label"] == "neoplastic").groupby(t.iloc[tr]["attr.tone"]).mean()
+        np.testing.assert_allclose(oof.iloc[te], t.iloc[te]["attr.tone"].map(rates).astype(float))
