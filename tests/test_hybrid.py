@@ -83,6 +83,12 @@ def test_card_png_and_html(tmp_path, data, oracle):
     text = html.read_text()
     assert "data:image/png;base64," in text and "<script" not in text and "tone" in text
     assert ex.to_dict()["contributions"][0]["group"] in {"tone", "surface", "size_mm"}
+    import matplotlib.pyplot as plt
+    fig = ex.plot()
+    assert len(fig.axes) >= 3
+    ax = ex.diagnosis.plot()
+    assert len(ax.patches) == 1 and ex.diagnosis.label in ax.get_title()
+    plt.close("all")
 
 
 def test_unfitted_and_skipped_sources(data):
