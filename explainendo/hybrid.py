@@ -115,10 +115,22 @@ class HybridDiagnoser:
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
-        """Train the localizer (if asked), the sources, then the fitter on out-of-fold features."""
-        manifest = _as_manifest(manifest)
+        """Train the localizer (if asked), the sources, then the fitter on out-of-fold features.
+
+        ``manifest``: a :class:`~explainendo.io.Manifest` (or its CSV path), or ready-made
+        :class:`~explainendo.features.LesionSamples` (e.g. ``PhantomSet.to_samples()``), in which case the
+        localizer is not trained (it needs the manifest's images and boxes).
+        """
         if not self.sources:
             raise ConfigError("HybridDiagnoser has no feature sources", hint="pass sources=[...]")
+        if isinstance(manifest, LesionSamples):
+            samples = manifest
+            if "label" not in samples.table or "patient" not in samples.table:
+                raise ManifestError("the samples' table needs 'label' and 'patient' columns")
+            samples = samples.subset(np.flatnonzero(samples.table["label"].notna().to_numpy()))
+            self.manifest_hash_ = hashlib.sha256(samples.table.to_csv(index=False).encode("utf-8")).hexdigest()
+            return self._fit_samples(samples, name="samples")
+        manifest = _as_manifest(manifest)
         if "label" not in manifest.df.columns or manifest.df["label"].isna().all():
             raise ManifestError("the training manifest has no 'label' column values", source=manifest.name or None,
                                 hint="give each lesion a diagnosis label")
@@ -130,11 +142,14 @@ class HybridDiagnoser:
         if manifest.has_boxes:
             lesion_rows = manifest.subset(manifest.df[list(BOX_COLUMNS)].notna().all(axis=1))
         lesion_rows = lesion_rows.subset(lesion_rows.df["label"].notna())
-        samples = self._training_samples(lesion_rows)
+        self.manifest_hash_ = manifest_hash(manifest)
+        return self._fit_samples(self._training_samples(lesion_rows), name=manifest.name)
+
+    def _fit_samples(self, samples: LesionSamples, name: str | None) -> "HybridDiagnoser":
         labels = samples.table["label"].astype(str).to_numpy()
         classes = sorted(set(labels))
         if len(classes) < 2:
-            raise ManifestError(f"only one label ({classes}) in the training manifest", source=manifest.name or None,
+            raise ManifestError(f"only one label ({classes}) in the training data", source=name or None,
                                 hint="a diagnoser needs at least two classes")
         if self.positive_label is not None:
             if self.positive_label not in classes:
@@ -155,7 +170,6 @@ class HybridDiagnoser:
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(Xf), size=min(100, len(Xf)), replace=False))
         self.background_ = Xf[keep]
-        self.manifest_hash_ = manifest_hash(manifest)
         self.n_training_lesions_ = len(samples)
         self._shap = None
         return self
@@ -420,6 +434,15 @@ class HybridDiagnoser:
             self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.feature_columns_, self.groups_,
                                               seed=self.seed)
         return self._shap
+
+    def explain_samples(self, samples: LesionSamples):
+        """Grouped SHAP for many lesions at once (a :class:`~explainendo.explain.grouped_shap.ShapResult`:
+        ``values``, ``group_values`` one row per lesion, ``expected_value``, ``output``); for evaluating
+        explanations over a test set. Binary tasks only (the positive class is explained)."""
+        if len(self.classes_) > 2:
+            raise ConfigError("explain_samples explains the positive class of a binary task",
+                              hint="use explain() per image for multiclass models")
+        return self.shap_explainer().explain(self._fitter_input(self.features(samples)))
 
     def explain(self, image, box: Box | None = None, table: pd.DataFrame | None = None,
                 gradcam: bool = True) -> Explanation:
