@@ -1,1 +1,1 @@
-"""Presets that wire the engine into the published systems (imported lazily from ``explainendo``)."""
+"""Presets wiring the engine into published systems, and the sole-DL baseline (``sole_dl``)."""
