@@ -65,6 +65,10 @@ from .synth.cli import synth_command  # noqa: E402  (light: the generators load 
 
 app.command("synth")(synth_command)
 
+from .commands import register as _register_model_commands  # noqa: E402  (train, diagnose, explain)
+
+_register_model_commands(app)
+
 
 def main() -> None:  # console-script entry point
     app()
