@@ -63,6 +63,10 @@ class FeatureExtractionError(ExplainendoError, RuntimeError):
     """A feature could not be computed for a crop (raised only with ``strict=True``)."""
 
 
+class EvaluationError(ExplainendoError, ValueError):
+    """Inputs to a metric or a statistical test are unusable (empty, mismatched lengths, one class only ...)."""
+
+
 def _describe(source: Any) -> str:
     if isinstance(source, (str, PathLike)):
         return f"'{source}'"
