@@ -215,9 +215,8 @@ class PreparedCrop:
         h, w = self.shape
         step = max(1, math.ceil(math.sqrt(h * w / self.max_color_pixels)))
         sample = self.rgb[::step, ::step] if step > 1 else self.rgb
-        channels = sample.transpose(2, 0, 1).reshape(3, -1).astype(np.float64)
-        scale = _scale(self.rgb.dtype)
-        return channels / scale if scale != 1.0 else channels
+        # one numpy call converts and scales (call count, not arithmetic, is the cost at this size)
+        return np.divide(sample.transpose(2, 0, 1), _scale(self.rgb.dtype), dtype=np.float64).reshape(3, -1)
 
     @property
     def color_pixels(self) -> np.ndarray:
@@ -235,7 +234,7 @@ class PreparedCrop:
             # OpenCV resizes uint8, uint16 and float32; float64 and float16 go through float32
             source = rgb if rgb.dtype in (np.uint8, np.uint16, np.float32) else rgb.astype(np.float32)
             rgb = cv2.resize(np.ascontiguousarray(source), size, interpolation=cv2.INTER_AREA)
-        r, g, b = (rgb[:, :, c].astype(np.float64) for c in range(3))
-        grey = LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
-        scale = _scale(self.rgb.dtype)
-        return grey / scale if scale != 1.0 else grey
+        rgb = np.divide(rgb, _scale(self.rgb.dtype), dtype=np.float64)
+        # element-wise, not a BLAS product: equal pixels must give bit-equal greys, or 1-ulp differences
+        # would flip LBP bits on flat areas
+        return LUMA_WEIGHTS[0] * rgb[:, :, 0] + LUMA_WEIGHTS[1] * rgb[:, :, 1] + LUMA_WEIGHTS[2] * rgb[:, :, 2]
