@@ -216,7 +216,9 @@ class PreparedCrop:
         step = max(1, math.ceil(math.sqrt(h * w / self.max_color_pixels)))
         sample = self.rgb[::step, ::step] if step > 1 else self.rgb
         # one numpy call converts and scales (call count, not arithmetic, is the cost at this size)
-        return np.divide(sample.transpose(2, 0, 1), _scale(self.rgb.dtype), dtype=np.float64).reshape(3, -1)
+        # order="C": channel-major in memory, so per-channel reductions run over contiguous rows
+        channels = np.divide(sample.transpose(2, 0, 1), _scale(self.rgb.dtype), dtype=np.float64, order="C")
+        return channels.reshape(3, -1)
 
     @property
     def color_pixels(self) -> np.ndarray:
