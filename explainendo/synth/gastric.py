@@ -12,7 +12,7 @@ How each attribute is drawn (inside the lesion mask ``alpha``):
   (saturation falls); unchanged keeps the background colour (small jitter).
 * surface: rough multiplies brightness by ``1 + 0.2 * n`` with ``n`` unit noise of 2-4 px grain;
   smooth adds none (every lesion has a faint coarse mottling, so an unremarkable lesion is still there).
-* boundary: clear = a 1 px edge with a thin demarcation line (22% darker); unclear = the alpha ramps over
+* boundary: clear = a 1 px edge with a thin demarcation line (30% darker); unclear = the alpha ramps over
   about 80% of the radius, ragged by noise.
 * elevation: a dome height field lit from the upper left (bright upper-left, shadowed lower-right rim) and a
   specular highlight on the top; depression: a crater, its centre darkened by about 45%.
@@ -296,7 +296,7 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
     out = patch * (1 - A) + target * A
     if attrs["boundary"] == "clear":  # a thin demarcation line
         line = np.exp(-((rho - 1) / (2.0 * px)) ** 2)
-        out = out * (1 - 0.22 * line)[..., None]
+        out = out * (1 - 0.3 * line)[..., None]
 
     if attrs["surface"] == "rough":  # granular / nodular surface: 2-4 px grain
         grain = R.smooth_noise(rng, wsize, max(8, wsize // 4), 2, 0.6)[:wh, :ww]
