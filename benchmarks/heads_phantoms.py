@@ -81,6 +81,7 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience (epochs)")
     parser.add_argument("--enlarge", type=float, default=1.0, help="crop = box enlarged by this factor")
     parser.add_argument("--crop-only", action="store_true", help="train the six crop heads only (no landmark)")
+    parser.add_argument("--balance-heads", action="store_true", help="AttributeHeads(balance_heads=True)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
@@ -106,7 +107,8 @@ def main(argv=None):
           f"train {len(train)} / validation {len(val)} / test {len(test)} lesions (split by patient)")
     specs = [s for s in GASTRIC_ATTRIBUTES if s.input == "crop"] if args.crop_only else GASTRIC_ATTRIBUTES
     common = dict(specs=specs, image_size=args.image_size, epochs=args.epochs, batch_size=32,
-                  lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose)
+                  lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose,
+                  balance_heads=args.balance_heads)
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
     models = {}

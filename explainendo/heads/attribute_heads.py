@@ -251,7 +251,8 @@ class AttributeHeads(BaseEstimator):
     Parameters: ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False or a local
     weight file), ``image_size`` (square input side; 96-128 px suffice for phantoms, 224 for real
     data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
-    ``semi_supervised`` (None or "pseudo_label"), ``pseudo_threshold``, ``patience`` (epochs without a
+    ``semi_supervised`` (None or "pseudo_label"), ``pseudo_threshold``, ``balance_heads`` (scale each
+    head's loss by log 2 / log k so the 26-class landmark head does not dominate), ``patience`` (epochs without a
     better validation macro-F1 before stopping), ``num_threads`` (torch threads while fitting and
     predicting), ``seed``.
     """
@@ -264,7 +265,7 @@ class AttributeHeads(BaseEstimator):
                  class_weight: str | None = "balanced", augment: bool = True, semi_supervised: str | None = None,
                  pseudo_threshold: float = 0.9, landmark_to_location: dict[str, str] | None = None,
                  seed: int = 0, device: str = "cpu", patience: int = 3, num_threads: int | None = 2,
-                 verbose: bool = False):
+                 verbose: bool = False, balance_heads: bool = False):
         self.specs = specs
         self.backbone = backbone
         self.pretrained = pretrained
@@ -284,6 +285,7 @@ class AttributeHeads(BaseEstimator):
         self.patience = patience
         self.num_threads = num_threads
         self.verbose = verbose
+        self.balance_heads = balance_heads
 
     # ------------------------------------------------------------------------------ checks / helpers
     def _check_params(self) -> list[AttributeSpec]:
@@ -440,6 +442,10 @@ class AttributeHeads(BaseEstimator):
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=steps,
                                                         pct_start=0.15)
         label_t = {k: torch.from_numpy(v) for k, v in labels.items()}
+        # balance_heads: scale each head's loss by log 2 / log k, so a 26-class head (chance loss log 26)
+        # does not outweigh the binary heads (chance loss log 2)
+        head_scale = {s.name: (np.log(2) / np.log(len(s.classes)) if self.balance_heads else 1.0)
+                      for s in self.net_specs_}
         best_score, best_state, since_best = -np.inf, None, 0
         for epoch in range(self.epochs):
             self.net_.train()
@@ -459,7 +465,7 @@ class AttributeHeads(BaseEstimator):
                 for name, out in logits.items():
                     head_loss = masked_head_loss(out, label_t[name][idx].to(self.device), weights[name])
                     if head_loss is not None:
-                        loss = loss + head_loss
+                        loss = loss + head_scale[name] * head_loss
                 optimiser.zero_grad(set_to_none=True)
                 if torch.is_tensor(loss):
                     loss.backward()
