@@ -112,10 +112,11 @@ def main(argv=None) -> int:
     ap.add_argument("--verbose", action="store_true", help="print per-epoch training figures")
     a = ap.parse_args(argv)
     if a.quick:
-        a.yolo_epochs, a.yolo_imgsz, a.soft_epochs, a.soft_size = min(a.yolo_epochs, 3), 256, min(a.soft_epochs, 4), 128
+        a.yolo_epochs, a.yolo_imgsz, a.soft_epochs, a.soft_size = min(a.yolo_epochs, 5), 192, min(a.soft_epochs, 6), 96
         a.max_train, a.max_test = a.max_train or 240, a.max_test or 100
     import torch
 
+    import explainendo.evaluate.detection  # noqa: F401 - import everything before hours of training
     from explainendo.localize import SoftMaskLocalizer, YoloLocalizer
 
     out = Path(a.out)

@@ -13,6 +13,8 @@ app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+from .localize.commands import localize_app  # noqa: E402 - typer only; torch loads when a command runs
+app.add_typer(localize_app, name="localize")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
