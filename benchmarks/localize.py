@@ -79,6 +79,7 @@ def evaluate(loc, test) -> tuple[dict, object, float]:
     from explainendo.evaluate.detection import localization_table, success_curve, summarize
     from explainendo.types import Box
 
+    test = test.validate(strict=False)  # fills width/height; drops (and reports) unusable rows
     imgs = test.images()
     t0 = time.perf_counter()
     preds = loc.locate_batch([test.path(i) for i in imgs])
@@ -143,6 +144,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             loc.fit(train, verbose=a.verbose)
             fit_s = time.perf_counter() - t0
+            loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose the model
             epochs = a.yolo_epochs if method == "yolo" else a.soft_epochs
             res, curve, pred_s = evaluate(loc, test)
             res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),

@@ -7,7 +7,7 @@ Coordinates are pixel ``xyxy`` floats with the pixel-edge convention: a box cove
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -187,3 +187,156 @@ def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / union, 0.0)
+
+
+# ---- diagnoses and their explanations -----------------------------------------------------------
+
+def describe_group(group: str, features: dict[str, float]) -> str:
+    """A group's value in plain words, from its feature columns ``<group>.<name>``.
+
+    Probability columns (``tone.p_reddened`` ...) give the most likely class; one-hot columns
+    (``tone.reddened`` = 1) the active category; a single ``<group>.value`` its number; anything
+    else (``lbp.hist_0`` ...) the number of values.
+    """
+    cols = {k[len(group) + 1:]: v for k, v in features.items() if k.startswith(group + ".")}
+    finite = {k: float(v) for k, v in cols.items() if v is not None and np.isfinite(v)}
+    if not finite:
+        return "unknown"
+    probs = {k[2:]: v for k, v in finite.items() if k.startswith("p_")}
+    if probs and len(probs) == len(finite):
+        if len(probs) == 1:
+            (name, p), = probs.items()
+            return f"{name} ({p:.2f})" if p >= 0.5 else f"not {name} ({1 - p:.2f})"
+        name = max(probs, key=probs.get)
+        return f"{name} ({probs[name]:.2f})"
+    if len(finite) == 1:
+        (name, v), = finite.items()
+        return f"{v:.3g}" if name == "value" else f"{name} = {v:.3g}"
+    if set(np.round(list(finite.values()), 9)) <= {0.0, 1.0}:
+        on = [k for k, v in finite.items() if v == 1.0]
+        return ", ".join(on) if on else "none of " + ", ".join(finite)
+    return f"{len(finite)} values"
+
+
+@dataclass
+class Diagnosis:
+    """The hybrid's answer for one image.
+
+    ``label`` / ``probability`` are for the primary lesion (the localizer's most confident box);
+    ``lesions`` holds every box's own result. ``no_lesion`` is True (with ``message``) when the
+    localizer found nothing; ``error`` is set (and everything else empty) when the image was unreadable.
+    """
+
+    image: str
+    label: str | None = None
+    probability: float | None = None
+    probabilities: dict[str, float] = field(default_factory=dict)
+    box: Box | None = None
+    boxes: list[Box] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+    lesions: list[dict] = field(default_factory=list)
+    fitter: str | None = None
+    no_lesion: bool = False
+    message: str | None = None
+    error: str | None = None
+    frame: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        """JSON-ready: plain floats, boxes as dicts, no pixels."""
+        return {"image": self.image, "label": self.label,
+                "probability": None if self.probability is None else float(self.probability),
+                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+                "box": None if self.box is None else self.box.to_dict(),
+                "boxes": [b.to_dict() for b in self.boxes],
+                "features": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.features.items()},
+                "lesions": [{**les, "box": les["box"].to_dict() if isinstance(les.get("box"), Box) else les.get("box")}
+                            for les in self.lesions],
+                "fitter": self.fitter, "no_lesion": self.no_lesion, "message": self.message, "error": self.error}
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.image}: error: {self.error}"
+        if self.no_lesion:
+            return f"{self.image}: no lesion found ({self.message})"
+        return f"{self.image}: {self.label} (p={self.probability:.2f}, {len(self.boxes)} lesion(s), {self.fitter})"
+
+    def plot(self, ax=None):
+        """The frame with every box and the primary label (matplotlib axes returned)."""
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4, 4))
+        if self.frame is not None:
+            ax.imshow(self.frame)
+        for b in self.boxes:
+            ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
+                                   color="yellow" if b == self.box else "white"))
+        ax.set_title(self.summary().split(": ", 1)[-1], fontsize=8)
+        ax.axis("off")
+        return ax
+
+
+@dataclass
+class Explanation:
+    """Why the hybrid said what it said, for one lesion.
+
+    ``shap`` (feature -> value) and ``group_shap`` (group -> summed value) explain the fitter's output
+    for ``explained_class`` in ``space`` ("log-odds" or "probability"): ``expected_value +
+    sum(group_shap.values())`` equals that output. ``gradcams`` maps attribute -> heatmap (crop
+    coordinates, values in [0, 1]) for sources that have them.
+    """
+
+    diagnosis: Diagnosis
+    shap: dict[str, float]
+    group_shap: dict[str, float]
+    expected_value: float
+    output: float
+    space: str
+    explainer: str
+    explained_class: str
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    gradcams: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    crop: np.ndarray | None = field(default=None, repr=False)
+
+    def contributions(self, top: int | None = None) -> list[tuple[str, str, float]]:
+        """``(group, value in words, contribution)``, largest |contribution| first."""
+        rows = [(g, describe_group(g, self.diagnosis.features), float(v)) for g, v in self.group_shap.items()]
+        rows.sort(key=lambda r: -abs(r[2]))
+        return rows[:top] if top else rows
+
+    def top_groups(self, k: int = 3) -> list[str]:
+        return [g for g, _, _ in self.contributions(k)]
+
+    def sentences(self, top: int | None = None) -> list[str]:
+        """Plain words: ``"tone: reddened (0.83), +0.21"``."""
+        return [f"{g}: {words}, {v:+.2f}" for g, words, v in self.contributions(top)]
+
+    def attribute_probabilities(self) -> dict[str, float]:
+        """Every ``<attribute>.p_<class>`` feature (the heads' outputs)."""
+        return {k: v for k, v in self.diagnosis.features.items() if ".p_" in k}
+
+    def to_dict(self) -> dict:
+        return {"diagnosis": self.diagnosis.to_dict(), "explained_class": self.explained_class,
+                "space": self.space, "explainer": self.explainer, "expected_value": self.expected_value,
+                "output": self.output, "group_shap": self.group_shap, "shap": self.shap,
+                "contributions": [{"group": g, "value": w, "contribution": v} for g, w, v in self.contributions()],
+                "gradcams": sorted(self.gradcams)}
+
+    def plot(self, top: int = 10):
+        """The explanation card as a matplotlib figure (see :mod:`explainendo.explain.card`)."""
+        from .explain.card import render_card
+        return render_card(self, top=top)
+
+    def save_card(self, path, top: int = 10):
+        """Write the card: ``.png`` (an image) or ``.html`` (self-contained, images embedded)."""
+        from .explain.card import save_card
+        return save_card(self, path, top=top)
+
+    def to_html(self, top: int = 10) -> str:
+        from .explain.card import card_html
+        return card_html(self, top=top)

@@ -1,0 +1,211 @@
+"""The model commands of the CLI: ``train``, ``diagnose`` and ``explain`` (registered in :mod:`explainendo.cli`).
+
+``diagnose`` writes as it goes: each image's row is appended (and flushed) to ``results.csv`` and
+``results.jsonl`` before the next image is read, and its card is written at once, so a run stopped
+half-way keeps everything it finished. ``results.json`` (the whole list) is written at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import ExplainendoError
+
+
+def _fail(exc: Exception) -> None:
+    typer.secho(f"error: {exc}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+# ---- train ------------------------------------------------------------------------------------------
+def _training_data(config: dict, out: Path):
+    from .io.manifest import Manifest
+    from .errors import ConfigError
+
+    data = config.get("data") or {}
+    bayes = None
+    if "manifest" in data:
+        manifest = Manifest.read_csv(data["manifest"])
+    elif "synth" in data:
+        from . import synth
+
+        opts = dict(data["synth"])
+        system = opts.pop("system", "gastric")
+        phantoms = synth.generate(system, **opts)
+        manifest = phantoms.write(out / "data")
+        bayes = getattr(phantoms, "bayes_rate", None)
+    else:
+        raise ConfigError("config 'data' needs 'manifest' or 'synth'", hint="see examples/gastric_phantoms.yaml")
+    return manifest.validate(strict=False, check_images=False), bayes, float(data.get("test_fraction", 0) or 0)
+
+
+def train_from_config(path: Path) -> tuple[object, dict]:
+    """Train the model a config describes and save it; returns (model, report)."""
+    from .config import build_model, read_config
+    from .features import LesionSamples
+    from .io.splits import train_val_test_split
+
+    config = read_config(path)
+    out = Path(config.get("out") or Path(path).with_suffix(""))
+    manifest, bayes, test_fraction = _training_data(config, out)
+    model = build_model(config)
+    seed = getattr(model, "seed", 0)
+    report: dict = {"out": str(out), "rows": len(manifest)}
+    test = None
+    if test_fraction > 0:
+        parts = train_val_test_split(manifest, val=0.0, test=test_fraction, seed=seed)
+        manifest, test = parts["train"], parts["test"]
+    model.fit(manifest)
+    model.save(out)
+    report.update({"fitter": model.fitter_name_, "sources": model.sources_used_, "skipped": model.skipped_sources_,
+                   "selection": None if model.selection_ is None else model.selection_, "bayes_rate": bayes})
+    if test is not None:
+        table = model.predict_samples(LesionSamples.from_manifest(test, enlarge=model.enlarge))
+        report["test_lesions"] = len(table)
+        report["test_accuracy"] = float((table["predicted"] == table["label"]).mean())
+    return model, report
+
+
+def train(config: Path = typer.Argument(..., help="a YAML config (see examples/)")) -> None:
+    """Train a diagnoser from a YAML config and save its bundle."""
+    try:
+        _, report = train_from_config(config)
+    except ExplainendoError as exc:
+        _fail(exc)
+    typer.echo(f"fitter: {report['fitter']}")
+    if report["selection"] is not None:
+        sel = report["selection"]
+        for _, row in sel.iterrows():
+            typer.echo(f"  {row['candidate']:>20}  {row['metric']} {row['mean']:.3f} +/- {row['std']:.3f}"
+                       f"{'  <- selected' if row['selected'] else ''}")
+    for s in report["sources"]:
+        typer.echo(f"source {s['name']}: {s['columns']} features" + (" (out-of-fold)" if s["out_of_fold"] else ""))
+    for s in report["skipped"]:
+        typer.echo(f"source {s['name']} skipped: {s['reason']}")
+    if "test_accuracy" in report:
+        line = f"held-out accuracy (ground-truth boxes): {report['test_accuracy']:.3f} on {report['test_lesions']} lesions"
+        if report.get("bayes_rate") is not None:
+            line += f" (Bayes rate {report['bayes_rate']:.3f})"
+        typer.echo(line)
+    typer.echo(f"model saved to {report['out']}")
+
+
+# ---- diagnose ---------------------------------------------------------------------------------------
+def _count_images(images: Path) -> Optional[int]:
+    from .io.sources import IMAGE_EXTENSIONS
+
+    if images.is_dir():
+        return sum(1 for f in images.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+    return None if images.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv") else 1
+
+
+def _row(d, classes: list[str]) -> dict:
+    status = "error" if d.error else "no_lesion" if d.no_lesion else "ok"
+    row = {"image": d.image, "status": status, "label": d.label or "",
+           "probability": "" if d.probability is None else f"{d.probability:.6f}"}
+    for c in classes:
+        p = d.probabilities.get(c)
+        row[f"p_{c}"] = "" if p is None else f"{p:.6f}"
+    box = d.box.to_xyxy() if d.box is not None else ("", "", "", "")
+    row.update({k: (f"{v:.1f}" if v != "" else "") for k, v in zip(("x1", "y1", "x2", "y2"), box)})
+    row.update({"lesions": len(d.boxes), "fitter": d.fitter or "", "message": d.error or d.message or ""})
+    return row
+
+
+def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Path] = None, cards: bool = True,
+                    card_format: str = "html", progress: bool = True) -> dict:
+    """Diagnose every image; write results.csv / results.jsonl (appended per image), cards, results.json."""
+    import pandas as pd
+    from rich.progress import Progress
+
+    from . import bundle
+    from .types import Diagnosis
+
+    model = bundle.load(model_dir)
+    measurements = pd.read_csv(table) if table is not None else None
+    out.mkdir(parents=True, exist_ok=True)
+    classes = list(model.classes_)
+    fields = list(_row(Diagnosis(image=""), classes))
+    summary = {"ok": 0, "no_lesion": 0, "error": 0, "broken": []}
+    all_rows = []
+    csv_path, jsonl_path = out / "results.csv", out / "results.jsonl"
+    with open(csv_path, "w", newline="") as fcsv, open(jsonl_path, "w") as fjson, \
+            Progress(disable=not progress, transient=True) as bar:
+        writer = csv.DictWriter(fcsv, fieldnames=fields)
+        writer.writeheader()
+        task = bar.add_task("diagnosing", total=_count_images(images))
+        for i, d in enumerate(model.predict(images, table=measurements, stream=True)):
+            row = _row(d, classes)
+            record = d.to_dict()
+            if cards and row["status"] == "ok":
+                try:
+                    card = out / "cards" / f"{i:05d}_{Path(d.image).stem}.{card_format}"
+                    model.explain_diagnosis(d, table=measurements).save_card(card)
+                    record["card"] = str(card)
+                except ExplainendoError as exc:
+                    record["card_error"] = str(exc)
+            writer.writerow(row)
+            fcsv.flush()
+            fjson.write(json.dumps(record) + "\n")
+            fjson.flush()
+            summary[row["status"]] += 1
+            if d.error:
+                summary["broken"].append({"image": d.image, "error": d.error})
+            all_rows.append(record)
+            bar.advance(task)
+    (out / "results.json").write_text(json.dumps(all_rows, indent=1))
+    if summary["broken"]:
+        (out / "broken.txt").write_text("".join(f"{b['image']}\t{b['error']}\n" for b in summary["broken"]))
+    return summary
+
+
+def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
+             images: Path = typer.Argument(..., help="an image, a folder of images or a video"),
+             out: Path = typer.Option(Path("diagnoses"), "--out", help="output folder"),
+             table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')"),
+             cards: bool = typer.Option(True, help="write one explanation card per image"),
+             card_format: str = typer.Option("html", help="html (self-contained) or png")) -> None:
+    """Diagnose images with a saved model: results.csv/.json and one card per image in --out."""
+    try:
+        summary = diagnose_images(model, images, out, table=table, cards=cards, card_format=card_format)
+    except ExplainendoError as exc:
+        _fail(exc)
+    typer.echo(f"{summary['ok']} diagnosed, {summary['no_lesion']} without a lesion, {summary['error']} unreadable; "
+               f"results in {out}")
+    for b in summary["broken"]:
+        typer.secho(f"skipped {b['image']}: {b['error']}", fg="yellow")
+
+
+# ---- explain ----------------------------------------------------------------------------------------
+def explain(model: Path = typer.Argument(..., help="a saved model folder"),
+            image: Path = typer.Argument(..., help="one image"),
+            out: Optional[Path] = typer.Option(None, help="card path (.html or .png); default <image>.card.html"),
+            table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')")) -> None:
+    """Explain one image: the diagnosis, the group contributions in words, and a card."""
+    import pandas as pd
+
+    from . import bundle
+
+    try:
+        m = bundle.load(model)
+        ex = m.explain(image, table=pd.read_csv(table) if table is not None else None)
+        card = ex.save_card(out or Path(f"{image.stem}.card.html"))
+    except ExplainendoError as exc:
+        _fail(exc)
+    d = ex.diagnosis
+    typer.echo(f"{d.image}: {d.label} (p={d.probability:.3f}, fitter {d.fitter})")
+    typer.echo(f"why ({ex.space} of '{ex.explained_class}', base {ex.expected_value:+.2f}):")
+    for sentence in ex.sentences(top=8):
+        typer.echo(f"  {sentence}")
+    typer.echo(f"card: {card}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)
+    app.command("diagnose")(diagnose)
+    app.command("explain")(explain)

@@ -1,0 +1,6 @@
+"""Interpretable fitters (LR, DT, SVM, xgboost) and their selection by patient-grouped cross-validation."""
+
+from .fitters import FITTERS, fitter_name, list_fitters, make_fitter
+from .selection import DEFAULT_CANDIDATES, FitterSelector
+
+__all__ = ["FITTERS", "make_fitter", "list_fitters", "fitter_name", "FitterSelector", "DEFAULT_CANDIDATES"]

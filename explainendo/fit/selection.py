@@ -1,0 +1,100 @@
+"""Choose the fitter by patient-grouped cross-validation, and keep every candidate's score.
+
+For each candidate, ``GroupKFold`` on the patient column (no patient on both sides of a fold) gives
+``cv`` held-out scores on ``metric`` (any scikit-learn scorer name: ``roc_auc``, ``balanced_accuracy``,
+``accuracy`` ...). The candidate with the best mean wins (ties: the earlier candidate, so list simpler
+models first) and is refit on all rows. ``cv_results_`` is the table of all candidates' scores, for the
+report that says why this fitter was chosen.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+
+from ..errors import ConfigError, NotFittedError
+from .fitters import FITTERS, fitter_name, make_fitter
+
+DEFAULT_CANDIDATES = ("logistic_regression", "decision_tree", "svm", "xgboost")
+
+
+class FitterSelector(ClassifierMixin, BaseEstimator):
+    """Pick the best of ``candidates`` (registry names or unfitted estimators) by grouped CV.
+
+    Fitted attributes: ``best_name_``, ``best_estimator_`` (refit on all rows), ``cv_results_``
+    (DataFrame: ``candidate``, ``mean``, ``std``, ``fold_0`` ...), ``classes_``.
+    """
+
+    def __init__(self, candidates=DEFAULT_CANDIDATES, metric: str = "roc_auc", cv: int = 5, seed: int = 0):
+        self.candidates = candidates
+        self.metric = metric
+        self.cv = cv
+        self.seed = seed
+
+    def _candidate_estimators(self) -> list[tuple[str, object]]:
+        out = []
+        for c in self.candidates:
+            if isinstance(c, str):
+                if c not in FITTERS:
+                    raise ConfigError(f"unknown fitter candidate {c!r}", hint=f"known: {FITTERS.list()}")
+                out.append((c, make_fitter(c, seed=self.seed)))
+            else:
+                out.append((fitter_name(c), clone(c)))
+        if not out:
+            raise ConfigError("FitterSelector needs at least one candidate")
+        return out
+
+    def fit(self, X, y, groups=None):
+        from sklearn.metrics import get_scorer
+        from sklearn.model_selection import GroupKFold
+
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y)
+        if groups is None:
+            groups = np.arange(len(y))  # every row its own group: plain K-fold
+        groups = np.asarray(groups)
+        self.classes_ = np.unique(y)
+        scorer = get_scorer(self.metric)
+        n_groups = len(np.unique(groups))
+        k = min(self.cv, n_groups)
+        if k < 2:
+            raise ConfigError(f"{n_groups} patient group(s) cannot make cross-validation folds",
+                              hint="give more patients, or choose a fitter by name instead of 'auto'")
+        # shuffle whole groups reproducibly (GroupKFold itself is deterministic by group size)
+        uniq = pd.unique(groups)
+        perm = dict(zip(uniq, np.random.default_rng(self.seed).permutation(len(uniq))))
+        folds = list(GroupKFold(n_splits=k).split(X, y, groups=np.array([perm[g] for g in groups])))
+        rows = []
+        for name, est in self._candidate_estimators():
+            scores = []
+            for tr, te in folds:
+                if len(np.unique(y[tr])) < len(self.classes_) or len(np.unique(y[te])) < 2:
+                    scores.append(np.nan)  # a fold missing a class says nothing about ranking
+                    continue
+                scores.append(float(scorer(clone(est).fit(X[tr], y[tr]), X[te], y[te])))
+            row = {"candidate": name, "mean": float(np.nanmean(scores)) if np.isfinite(scores).any() else np.nan,
+                   "std": float(np.nanstd(scores)) if np.isfinite(scores).any() else np.nan}
+            row.update({f"fold_{i}": s for i, s in enumerate(scores)})
+            rows.append((row, est))
+        table = pd.DataFrame([r for r, _ in rows])
+        if table["mean"].isna().all():
+            raise ConfigError("no cross-validation fold held both classes",
+                              hint="give more patients of each class, or choose a fitter by name")
+        best = int(table["mean"].fillna(-np.inf).to_numpy().argmax())
+        self.best_name_ = table.loc[best, "candidate"]
+        self.best_estimator_ = clone(rows[best][1]).fit(X, y)
+        self.cv_results_ = table.assign(metric=self.metric, selected=[i == best for i in range(len(table))])
+        return self
+
+    def _check(self):
+        if not hasattr(self, "best_estimator_"):
+            raise NotFittedError("FitterSelector is not fitted", hint="call fit(X, y, groups) first")
+
+    def predict(self, X):
+        self._check()
+        return self.best_estimator_.predict(np.asarray(X, dtype=float))
+
+    def predict_proba(self, X):
+        self._check()
+        return self.best_estimator_.predict_proba(np.asarray(X, dtype=float))

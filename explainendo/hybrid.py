@@ -1,0 +1,503 @@
+"""The hybrid diagnoser: localizer -> crops -> named features -> interpretable fitter -> SHAP.
+
+``HybridDiagnoser(localizer, sources, fitter="auto")`` joins a lesion localizer, feature sources (deep
+attribute heads, handcrafted extractors, user columns) and a fitter (LR / DT / SVM / xgboost, chosen by
+patient-grouped cross-validation) into a diagnosis whose every input is a named feature, so SHAP can say
+which features drove it.
+
+Leakage and out-of-fold features
+--------------------------------
+A supervised source (attribute heads) trained on the same lesions the fitter is trained on would hand
+the fitter over-confident, in-sample attribute probabilities, and the fitter would learn to trust them
+more than it should on new images. So, for sources that learn from labels, the fitter's training rows
+get **out-of-fold** features: the lesions are split into ``oof_folds`` patient-grouped folds; for each
+fold a fresh copy of the source is trained on the other folds and describes the held-out fold. The
+source used at prediction time is then trained once more on all lesions. Cost: a supervised source is
+trained ``oof_folds + 1`` times (5 folds: 6 trainings). Sources that do not learn from labels
+(``supervised = False``: handcrafted, columns) are fitted once. ``oof_folds=0`` turns this off (in-sample
+features: faster, leaky, for quick experiments only).
+
+Sources that cannot be trained (an attribute head with no labels in the manifest is skipped by the
+heads themselves; a source whose ``fit`` raises an :class:`~explainendo.errors.ExplainendoError` is
+dropped) are recorded in ``sources_used_`` / ``skipped_sources_``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, ExplainendoError, InvalidImageError, ManifestError, NotFittedError
+from .features import LesionSamples, check_feature_frame
+from .fit import DEFAULT_CANDIDATES, FitterSelector, fitter_name, make_fitter
+from .io.manifest import BOX_COLUMNS, Manifest
+from .types import Box, Diagnosis, Explanation
+
+log = logging.getLogger(__name__)
+
+#: sources known not to learn from labels, by name, for sources that do not say so (``supervised``)
+UNSUPERVISED_SOURCE_NAMES = frozenset({"handcrafted", "columns"})
+
+
+def is_supervised(source) -> bool:
+    """True when ``source.fit`` learns from labels (so the fitter needs out-of-fold features)."""
+    return bool(getattr(source, "supervised", getattr(source, "name", "") not in UNSUPERVISED_SOURCE_NAMES))
+
+
+def manifest_hash(manifest: Manifest) -> str:
+    """SHA-256 of the manifest table as CSV (the provenance of a trained model)."""
+    return hashlib.sha256(manifest.df.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
+def _as_manifest(data) -> Manifest:
+    if isinstance(data, Manifest):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        return Manifest.read_csv(data)
+    if hasattr(data, "write") and hasattr(data, "table"):  # a synth.PhantomSet
+        raise ConfigError("pass a Manifest (PhantomSet.write(folder)) to fit, not the PhantomSet itself",
+                          hint="manifest = phantoms.write('phantoms/'); model.fit(manifest)")
+    raise ConfigError(f"cannot train on a {type(data).__name__}", hint="pass a Manifest or a manifest CSV path")
+
+
+def _patient_folds(groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import GroupKFold
+
+    uniq = pd.unique(groups)
+    k = min(k, len(uniq))
+    perm = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq))))
+    return list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=np.array([perm[g] for g in groups])))
+
+
+class HybridDiagnoser:
+    """Localizer + feature sources + interpretable fitter (see the module docstring).
+
+    Parameters
+    ----------
+    localizer : an object with ``locate(image) -> list[Box]`` (and ``fit(manifest)``, ``save``/``load``),
+        or None: every image is one whole-frame lesion unless ``boxes=`` are given.
+    sources : feature sources (:class:`explainendo.features.FeatureSource`).
+    fitter : ``"auto"`` (select by patient-grouped CV among ``candidates`` on ``metric``), a fitter name
+        (``logistic_regression``, ``decision_tree``, ``svm``, ``xgboost``) or an unfitted sklearn classifier.
+    enlarge : crop enlargement about the box centre (ENDOANGEL-ED: 1.0; 1.2 adds context).
+    oof_folds : patient-grouped folds for out-of-fold features of supervised sources (0: in-sample).
+    positive_label : the class whose probability SHAP explains for binary tasks (default: the last
+        class in sorted order).
+    train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
+    """
+
+    registry_kind = "hybrid"
+
+    def __init__(self, localizer=None, sources: Sequence[Any] = (), fitter: Any = "auto", enlarge: float = 1.0,
+                 oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
+                 candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
+                 train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0):
+        self.localizer = localizer
+        self.sources = list(sources)
+        self.fitter = fitter
+        self.enlarge = enlarge
+        self.oof_folds = oof_folds
+        self.seed = seed
+        self.metric = metric
+        self.candidates = candidates
+        self.cv = cv
+        self.positive_label = positive_label
+        self.train_localizer = train_localizer
+        self.batch_size = batch_size
+        self.min_box_score = min_box_score
+
+    # ---- training -----------------------------------------------------------------------------
+    def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
+        """Train the localizer (if asked), the sources, then the fitter on out-of-fold features.
+
+        ``manifest``: a :class:`~explainendo.io.Manifest` (or its CSV path), or ready-made
+        :class:`~explainendo.features.LesionSamples` (e.g. ``PhantomSet.to_samples()``), in which case the
+        localizer is not trained (it needs the manifest's images and boxes).
+        """
+        if not self.sources:
+            raise ConfigError("HybridDiagnoser has no feature sources", hint="pass sources=[...]")
+        if isinstance(manifest, LesionSamples):
+            samples = manifest
+            if "label" not in samples.table or "patient" not in samples.table:
+                raise ManifestError("the samples' table needs 'label' and 'patient' columns")
+            samples = samples.subset(np.flatnonzero(samples.table["label"].notna().to_numpy()))
+            self.manifest_hash_ = hashlib.sha256(samples.table.to_csv(index=False).encode("utf-8")).hexdigest()
+            return self._fit_samples(samples, name="samples")
+        manifest = _as_manifest(manifest)
+        if "label" not in manifest.df.columns or manifest.df["label"].isna().all():
+            raise ManifestError("the training manifest has no 'label' column values", source=manifest.name or None,
+                                hint="give each lesion a diagnosis label")
+        train_localizer = self.train_localizer if train_localizer is None else train_localizer
+        if self.localizer is not None and train_localizer and hasattr(self.localizer, "fit"):
+            self.localizer.fit(manifest)
+
+        lesion_rows = manifest
+        if manifest.has_boxes:
+            lesion_rows = manifest.subset(manifest.df[list(BOX_COLUMNS)].notna().all(axis=1))
+        lesion_rows = lesion_rows.subset(lesion_rows.df["label"].notna())
+        self.manifest_hash_ = manifest_hash(manifest)
+        return self._fit_samples(self._training_samples(lesion_rows), name=manifest.name)
+
+    def _fit_samples(self, samples: LesionSamples, name: str | None) -> "HybridDiagnoser":
+        labels = samples.table["label"].astype(str).to_numpy()
+        classes = sorted(set(labels))
+        if len(classes) < 2:
+            raise ManifestError(f"only one label ({classes}) in the training data", source=name or None,
+                                hint="a diagnoser needs at least two classes")
+        if self.positive_label is not None:
+            if self.positive_label not in classes:
+                raise ConfigError(f"positive_label {self.positive_label!r} is not a label in the manifest",
+                                  hint=f"labels: {classes}")
+            classes = [c for c in classes if c != self.positive_label] + [self.positive_label]
+        self.classes_ = classes
+        y = np.array([classes.index(v) for v in labels])
+        groups = samples.table["patient"].astype(str).to_numpy()
+
+        X = self._fit_sources(samples, groups)
+        self.feature_columns_ = list(X.columns)
+        self.training_features_ = X  # what the fitter was trained on (out-of-fold where supervised); not saved
+        means = X.mean(axis=0, skipna=True)
+        self.feature_means_ = means.fillna(0.0).to_dict()
+        Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)
+        self._fit_fitter(Xf, y, groups)
+        rng = np.random.default_rng(self.seed)
+        keep = np.sort(rng.choice(len(Xf), size=min(100, len(Xf)), replace=False))
+        self.background_ = Xf[keep]
+        self.n_training_lesions_ = len(samples)
+        self._shap = None
+        return self
+
+    def _training_samples(self, manifest: Manifest) -> LesionSamples:
+        if manifest.has_boxes:
+            return LesionSamples.from_manifest(manifest, enlarge=self.enlarge)
+        # no boxes (image-level labels): the localizer's most confident box, or the whole frame without one
+        from .io.image import read_image
+        from .io.sources import Frame
+        frames, boxes, rows = [], [], []
+        for image_name, rows_of_image in manifest.iter_images():
+            frame = read_image(manifest.path(image_name))
+            found = self._locate([Frame(image_name, frame)])[0]
+            if not found:
+                log.warning("no lesion found in training image %s: skipped", image_name)
+                continue
+            frames.append(frame)
+            boxes.append(max(found, key=lambda b: b.score).clip(frame.shape[1], frame.shape[0]))
+            rows.append(rows_of_image.iloc[0])
+        return LesionSamples.from_images(frames, boxes, enlarge=self.enlarge,
+                                         table=pd.DataFrame(rows).reset_index(drop=True))
+
+    def _fit_sources(self, samples: LesionSamples, groups: np.ndarray) -> pd.DataFrame:
+        frames, used, skipped, seen_groups = [], [], [], {}
+        for source in self.sources:
+            name = getattr(source, "name", type(source).__name__)
+            prototype = copy.deepcopy(source)  # unfitted, for the out-of-fold copies
+            try:
+                source.fit(samples)
+                full = check_feature_frame(source.transform(samples), len(samples), name)
+            except ExplainendoError as exc:
+                log.warning("source %r skipped: %s", name, exc)
+                skipped.append({"name": name, "reason": str(exc)})
+                continue
+            if full.shape[1] == 0:
+                skipped.append({"name": name, "reason": "no feature columns (no attribute had labels)"})
+                continue
+            for g in source.groups:
+                if g in seen_groups:
+                    raise ConfigError(f"feature group {g!r} comes from both {seen_groups[g]!r} and {name!r}",
+                                      hint="give the sources distinct group names")
+                seen_groups[g] = name
+            oof = is_supervised(source) and self.oof_folds and self.oof_folds >= 2
+            if oof:
+                full = self._out_of_fold(prototype, samples, groups, list(full.columns), name)
+            info = {"name": name, "kind": getattr(source, "kind", type(source).__name__),
+                    "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof)}
+            trained = getattr(source, "trained_attributes_", None)
+            if trained is not None:
+                info["trained_attributes"] = list(trained)
+            used.append(info)
+            frames.append(full.reset_index(drop=True))
+        if not frames:
+            raise ConfigError("no feature source could be trained",
+                              hint="; ".join(f"{s['name']}: {s['reason']}" for s in skipped) or None)
+        self.sources_ = [s for s in self.sources if getattr(s, "name", type(s).__name__) in {u["name"] for u in used}]
+        self.sources_used_ = used
+        self.skipped_sources_ = skipped
+        self.groups_ = {g: cols for s in self.sources_ for g, cols in s.groups.items()}
+        return pd.concat(frames, axis=1)
+
+    def _out_of_fold(self, prototype, samples: LesionSamples, groups: np.ndarray, columns: list[str],
+                     name: str) -> pd.DataFrame:
+        out = pd.DataFrame(np.nan, index=range(len(samples)), columns=columns)
+        for train_idx, test_idx in _patient_folds(groups, self.oof_folds, self.seed):
+            fold_source = copy.deepcopy(prototype)
+            fold_source.fit(samples.subset(train_idx))
+            part = fold_source.transform(samples.subset(test_idx))
+            # a fold may lack an attribute's labels: its columns stay NaN (imputed with the mean later)
+            part = part.reindex(columns=columns)
+            out.iloc[test_idx] = part.to_numpy(dtype=float)
+        log.info("out-of-fold features for %r over %d folds", name, self.oof_folds)
+        return out
+
+    def _fit_fitter(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+        metric = self.metric
+        if len(self.classes_) > 2 and metric == "roc_auc":
+            metric = "roc_auc_ovr"
+        self.selection_ = None
+        if isinstance(self.fitter, str) and self.fitter == "auto":
+            selector = FitterSelector(candidates=self.candidates, metric=metric, cv=self.cv, seed=self.seed)
+            selector.fit(X, y, groups)
+            self.fitter_ = selector.best_estimator_
+            self.fitter_name_ = selector.best_name_
+            self.selection_ = selector.cv_results_
+        elif isinstance(self.fitter, str):
+            self.fitter_ = make_fitter(self.fitter, seed=self.seed).fit(X, y)
+            self.fitter_name_ = self.fitter
+        else:
+            from sklearn.base import clone
+            self.fitter_ = clone(self.fitter).fit(X, y)
+            self.fitter_name_ = fitter_name(self.fitter_)
+
+    # ---- features and probabilities -----------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fitter_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted",
+                                 hint="call fit(manifest) or explainendo.load(folder) first")
+
+    def features(self, samples: LesionSamples) -> pd.DataFrame:
+        """The raw feature table (NaN where a feature failed) for ``samples``, in the fitter's column order."""
+        self._check_fitted()
+        parts = [check_feature_frame(s.transform(samples), len(samples), getattr(s, "name", "?")).reset_index(drop=True)
+                 for s in self.sources_]
+        return pd.concat(parts, axis=1).reindex(columns=self.feature_columns_)
+
+    def _fitter_input(self, features: pd.DataFrame) -> np.ndarray:
+        return features.fillna(self.feature_means_).to_numpy(dtype=float)
+
+    def predict_proba_features(self, features: pd.DataFrame) -> np.ndarray:
+        return self.fitter_.predict_proba(self._fitter_input(features))
+
+    def predict_samples(self, samples: LesionSamples) -> pd.DataFrame:
+        """One row per lesion: ``image``, ``patient``, ``label`` (truth, when known), ``predicted``,
+        ``probability`` (of ``predicted``) and ``p_<class>`` for every class (for the benchmark harness)."""
+        feats = self.features(samples)
+        proba = self.predict_proba_features(feats)
+        out = pd.DataFrame({c: samples.labels(c).to_numpy() for c in ("image", "patient", "label")})
+        out["predicted"] = [self.classes_[i] for i in proba.argmax(1)]
+        out["probability"] = proba.max(1)
+        for i, c in enumerate(self.classes_):
+            out[f"p_{c}"] = proba[:, i]
+        return out
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def predict(self, images, boxes=None, table: pd.DataFrame | None = None, stream: bool = False):
+        """Diagnose ``images`` (a path, array, list, folder, video or generator of them).
+
+        ``boxes`` skips localization: for one image a ``Box`` or list of boxes; for many, a list (one
+        entry per image) or a dict keyed by image name. ``table`` gives per-image measurements for
+        :class:`~explainendo.sources.ColumnFeatures` (a DataFrame with an ``image`` column matched on the
+        full name or the file name). Returns one :class:`~explainendo.types.Diagnosis` for one image, a
+        list for many, or a generator with ``stream=True``. Unreadable images give a Diagnosis with
+        ``error`` set; images where the localizer finds nothing give ``no_lesion=True``.
+        """
+        from .io.sources import is_single_image
+
+        self._check_fitted()
+        results = self._iter_diagnoses(images, boxes, table)
+        if stream:
+            return results
+        results = list(results)
+        if is_single_image(images) and len(results) == 1:
+            return results[0]
+        return results
+
+    __call__ = predict
+
+    def _boxes_for(self, boxes, frame, position: int, single: bool) -> list[Box] | None:
+        if boxes is None:
+            return None
+        if isinstance(boxes, Box):
+            return [boxes]
+        if isinstance(boxes, dict):
+            found = boxes.get(frame.name, boxes.get(Path(frame.name).name))
+            return None if found is None else ([found] if isinstance(found, Box) else list(found))
+        boxes = list(boxes)
+        if single:  # the boxes of the one image
+            return [b for b in boxes if isinstance(b, Box)]
+        entry = boxes[position] if position < len(boxes) else None
+        return None if entry is None else ([entry] if isinstance(entry, Box) else list(entry))
+
+    def _table_rows(self, table: pd.DataFrame | None, name: str) -> pd.DataFrame:
+        if table is None:
+            return pd.DataFrame([{"image": name}])
+        if "image" not in table.columns:
+            raise ConfigError("predict(table=...) needs an 'image' column", hint="one row per image")
+        match = table[(table["image"].astype(str) == name) | (table["image"].astype(str) == Path(name).name)]
+        row = match.iloc[[0]].copy() if len(match) else pd.DataFrame([{"image": name}])
+        row["image"] = name
+        return row
+
+    def _iter_diagnoses(self, images, boxes, table) -> Iterator[Diagnosis]:
+        from .io.sources import is_single_image, iter_frames
+
+        single = is_single_image(images)
+        chunk = []
+        for position, frame in enumerate(iter_frames(images)):
+            chunk.append((position, frame))  # broken frames travel in the chunk too: results keep input order
+            if len(chunk) >= self.batch_size:
+                yield from self._diagnose_chunk(chunk, boxes, table, single)
+                chunk = []
+        if chunk:
+            yield from self._diagnose_chunk(chunk, boxes, table, single)
+
+    def _locate(self, frames) -> list[list[Box]]:
+        images = [f.image for f in frames]
+        if self.localizer is None:
+            return [[Box(0, 0, im.shape[1], im.shape[0])] for im in images]
+        if hasattr(self.localizer, "locate_batch"):
+            found = self.localizer.locate_batch(images)
+        else:
+            found = [self.localizer.locate(im) for im in images]
+        return [[b for b in bs if b.score >= self.min_box_score] for bs in found]
+
+    def _diagnose_chunk(self, chunk, boxes, table, single) -> Iterator[Diagnosis]:
+        good = [(pos, f) for pos, f in chunk if f.ok]
+        results: dict[int, Diagnosis] = {}
+        if good:
+            given = [self._boxes_for(boxes, f, pos, single) for pos, f in good]
+            to_locate = [f for (pos, f), g in zip(good, given) if g is None]
+            located = iter(self._locate(to_locate)) if to_locate else iter(())
+            per_image = [g if g is not None else next(located) for g in given]
+            try:
+                results.update(zip([pos for pos, _ in good], self._diagnose_located(good, per_image, table)))
+            except ExplainendoError:
+                for item, bxs in zip(good, per_image):  # isolate the image that fails, keep the rest
+                    try:
+                        results[item[0]] = self._diagnose_located([item], [bxs], table)[0]
+                    except ExplainendoError as exc:
+                        results[item[0]] = Diagnosis(image=item[1].name, error=str(exc), fitter=self.fitter_name_)
+        for pos, frame in chunk:
+            yield results[pos] if frame.ok else Diagnosis(image=frame.name, error=frame.error,
+                                                          fitter=self.fitter_name_)
+
+    def _diagnose_located(self, chunk, per_image, table) -> list[Diagnosis]:
+        frames, lesion_boxes, rows, owner = [], [], [], []
+        for k, ((_, frame), bxs) in enumerate(zip(chunk, per_image)):
+            h, w = frame.image.shape[:2]
+            for b in bxs:
+                frames.append(frame.image)
+                lesion_boxes.append(b.clip(w, h))
+                rows.append(self._table_rows(table, frame.name))
+                owner.append(k)
+        proba = feats = None
+        if lesion_boxes:
+            samples = LesionSamples.from_images(frames, lesion_boxes, enlarge=self.enlarge,
+                                                table=pd.concat(rows, ignore_index=True))
+            feats = self.features(samples)
+            proba = self.predict_proba_features(feats)
+        owner = np.asarray(owner)
+        out = []
+        for k, ((_, frame), bxs) in enumerate(zip(chunk, per_image)):
+            idx = np.flatnonzero(owner == k)
+            if len(idx) == 0:
+                out.append(Diagnosis(image=frame.name, fitter=self.fitter_name_, no_lesion=True,
+                                     message="the localizer found no lesion in this image", frame=frame.image))
+                continue
+            lesions = []
+            for i in idx:
+                p = proba[i]
+                lesions.append({"box": lesion_boxes[i], "label": self.classes_[int(p.argmax())],
+                                "probability": float(p.max()),
+                                "probabilities": {c: float(v) for c, v in zip(self.classes_, p)},
+                                "features": {c: float(v) for c, v in feats.iloc[i].items()}})
+            primary = max(range(len(lesions)), key=lambda j: lesions[j]["box"].score)
+            best = lesions[primary]
+            out.append(Diagnosis(image=frame.name, label=best["label"], probability=best["probability"],
+                                 probabilities=best["probabilities"], box=best["box"],
+                                 boxes=[les["box"] for les in lesions], features=best["features"], lesions=lesions,
+                                 fitter=self.fitter_name_, frame=frame.image))
+        return out
+
+    # ---- explanation --------------------------------------------------------------------------
+    def shap_explainer(self):
+        """The grouped SHAP explainer of the fitter (built once, on the stored training background)."""
+        from .explain.grouped_shap import GroupedShapExplainer
+
+        self._check_fitted()
+        if getattr(self, "_shap", None) is None:
+            self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.feature_columns_, self.groups_,
+                                              seed=self.seed)
+        return self._shap
+
+    def explain_samples(self, samples: LesionSamples):
+        """Grouped SHAP for many lesions at once (a :class:`~explainendo.explain.grouped_shap.ShapResult`:
+        ``values``, ``group_values`` one row per lesion, ``expected_value``, ``output``); for evaluating
+        explanations over a test set. Binary tasks only (the positive class is explained)."""
+        if len(self.classes_) > 2:
+            raise ConfigError("explain_samples explains the positive class of a binary task",
+                              hint="use explain() per image for multiclass models")
+        return self.shap_explainer().explain(self._fitter_input(self.features(samples)))
+
+    def explain(self, image, box: Box | None = None, table: pd.DataFrame | None = None,
+                gradcam: bool = True) -> Explanation:
+        """SHAP per feature and per group, and Grad-CAM per attribute head, for the primary lesion."""
+        diagnosis = self.predict(image, boxes=box, table=table)
+        if isinstance(diagnosis, list):
+            if len(diagnosis) != 1:
+                raise ConfigError("explain() takes one image", hint="loop over images, or use predict()")
+            diagnosis = diagnosis[0]
+        return self.explain_diagnosis(diagnosis, table=table, gradcam=gradcam)
+
+    def explain_diagnosis(self, diagnosis: Diagnosis, table: pd.DataFrame | None = None,
+                          gradcam: bool = True) -> Explanation:
+        """Explain a :class:`Diagnosis` this model returned (no second prediction)."""
+        from .explain.gradcam import source_gradcams
+
+        if diagnosis.error:
+            raise InvalidImageError(diagnosis.error, source=diagnosis.image)
+        if diagnosis.no_lesion:
+            raise ExplainendoError("no lesion found in this image, nothing to explain", source=diagnosis.image,
+                                   hint="give box=Box(...) to explain a region of your choice")
+        if diagnosis.frame is None:
+            raise ConfigError("the diagnosis holds no frame", source=diagnosis.image,
+                              hint="explain diagnoses returned by this model's predict()")
+        explainer = self.shap_explainer()
+        x = self._fitter_input(pd.DataFrame([diagnosis.features]).reindex(columns=self.feature_columns_))
+        if len(self.classes_) > 2:  # multiclass: explain the predicted class
+            explainer.class_index = self.classes_.index(diagnosis.label)
+        result = explainer.explain(x)
+        samples = LesionSamples.from_images([diagnosis.frame], [diagnosis.box], enlarge=self.enlarge,
+                                            table=self._table_rows(table, diagnosis.image))
+        cams = source_gradcams(self.sources_, samples) if gradcam else {}
+        return Explanation(diagnosis=diagnosis, shap=result.values.iloc[0].to_dict(),
+                           group_shap={g: float(v) for g, v in result.group_values.iloc[0].items()},
+                           expected_value=result.expected_value, output=float(result.output[0]),
+                           space=result.space, explainer=result.explainer,
+                           explained_class=self.classes_[result.class_index], groups=self.groups_,
+                           gradcams=cams, crop=samples.crops[0])
+
+    # ---- persistence --------------------------------------------------------------------------
+    def save(self, directory) -> Path:
+        """Write a model bundle (see :mod:`explainendo.bundle`)."""
+        from .bundle import save_bundle
+        return save_bundle(self, directory)
+
+    @classmethod
+    def load(cls, directory) -> "HybridDiagnoser":
+        from .bundle import load_bundle
+        model = load_bundle(directory)
+        if not isinstance(model, cls):
+            raise ConfigError(f"the bundle holds a {type(model).__name__}, not a {cls.__name__}", source=str(directory),
+                              hint="use explainendo.load(folder)")
+        return model
+
+    def __repr__(self) -> str:
+        state = f"fitter={self.fitter_name_!r}, {len(self.feature_columns_)} features" if hasattr(self, "fitter_") \
+            else "not fitted"
+        return f"{type(self).__name__}({state})"

@@ -1,0 +1,70 @@
+"""``GastricDiagnoser``: the ENDOANGEL-ED preset (Dong et al., npj Digit Med 2023).
+
+Neoplastic vs non-neoplastic focal gastric lesions in white light:
+
+* localizer: YOLO (:class:`explainendo.localize.YoloLocalizer`), trained from the manifest's boxes;
+* feature sources: the seven gastric attribute heads on one shared backbone
+  (:class:`explainendo.heads.AttributeHeads` with :data:`explainendo.specs.GASTRIC_ATTRIBUTES`: bleeding,
+  elevation, depression, boundary, surface, tone, landmark -> location) and the six handcrafted features
+  (:class:`explainendo.handcrafted.HandcraftedFeatures`: aspect ratio, dominant colour, HSI-S entropy,
+  LBP, HOG, colour moments);
+* fitter ``"auto"``: LR / DT / SVM / xgboost chosen by patient-grouped CV on ROC AUC;
+* crops not enlarged (``enlarge=1.0``), ``neoplastic`` the explained (positive) class.
+
+Training on your own data: see ``docs/hybrid.md`` (manifest columns ``image, patient, label, x1..y2`` are
+required; ``attr.<attribute>`` columns are optional, and a head without labels is skipped).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..fit import DEFAULT_CANDIDATES
+from ..hybrid import HybridDiagnoser
+
+DEFAULT = "default"
+
+
+def gastric_sources(seed: int = 0, heads: dict | None = None, handcrafted: dict | None = None) -> list:
+    """The preset's two feature sources: the gastric attribute heads and the handcrafted features."""
+    from ..handcrafted import HandcraftedFeatures
+    from ..heads import AttributeHeads
+    from ..specs import GASTRIC_ATTRIBUTES
+
+    heads = dict(heads or {})
+    heads.setdefault("specs", GASTRIC_ATTRIBUTES)
+    heads.setdefault("seed", seed)
+    return [AttributeHeads(**heads), HandcraftedFeatures(handcrafted)]
+
+
+def gastric_localizer(seed: int = 0, options: dict | None = None):
+    from ..localize import YoloLocalizer
+
+    return YoloLocalizer(**dict(options or {}))
+
+
+class GastricDiagnoser(HybridDiagnoser):
+    """The ENDOANGEL-ED hybrid (module docstring). ``localizer`` / ``sources`` default to the preset's;
+    ``heads``, ``handcrafted`` and ``localizer_options`` pass options to the default components (e.g.
+    ``heads={"epochs": 3, "pretrained": False}`` for a quick run). Other arguments as
+    :class:`~explainendo.hybrid.HybridDiagnoser`.
+    """
+
+    registry_kind = "gastric"
+
+    def __init__(self, localizer: Any = DEFAULT, sources: Sequence[Any] | str = DEFAULT, fitter: Any = "auto",
+                 enlarge: float = 1.0, oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
+                 candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5,
+                 positive_label: str | None = "neoplastic", train_localizer: bool = True, batch_size: int = 16,
+                 min_box_score: float = 0.0, heads: dict | None = None, handcrafted: dict | None = None,
+                 localizer_options: dict | None = None):
+        if isinstance(localizer, str) and localizer == DEFAULT:
+            localizer = gastric_localizer(seed, localizer_options)
+        if isinstance(sources, str) and sources == DEFAULT:
+            sources = gastric_sources(seed, heads, handcrafted)
+        self.heads = heads
+        self.handcrafted = handcrafted
+        self.localizer_options = localizer_options
+        super().__init__(localizer=localizer, sources=sources, fitter=fitter, enlarge=enlarge, oof_folds=oof_folds,
+                         seed=seed, metric=metric, candidates=candidates, cv=cv, positive_label=positive_label,
+                         train_localizer=train_localizer, batch_size=batch_size, min_box_score=min_box_score)

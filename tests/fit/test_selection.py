@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from explainendo.errors import ConfigError
+from explainendo.fit import FitterSelector, list_fitters, make_fitter
+
+
+def _data(kind: str, n: int = 240, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    if kind == "xor":  # no linear model can separate this; a tree can
+        y = ((X[:, 0] > 0) ^ (X[:, 1] > 0)).astype(int)
+    else:  # a smooth oblique boundary over all six features: axis-aligned splits struggle, LR does not
+        y = (X @ np.array([1.0, -1.0, 0.8, -0.8, 0.6, -0.6]) + 0.2 * rng.normal(size=n) > 0).astype(int)
+    groups = np.repeat(np.arange(n // 3), 3)  # three lesions per patient
+    return X, y, groups
+
+
+def test_all_fitters_give_probabilities():
+    X, y, _ = _data("linear", n=90)
+    for name in list_fitters():
+        p = make_fitter(name, seed=0).fit(X, y).predict_proba(X)
+        assert p.shape == (90, 2) and np.allclose(p.sum(1), 1)
+
+
+@pytest.mark.parametrize("kind,winner,loser", [("xor", "decision_tree", "logistic_regression"),
+                                                ("linear", "logistic_regression", "decision_tree")])
+def test_selector_picks_the_known_winner(kind, winner, loser):
+    X, y, groups = _data(kind)
+    sel = FitterSelector(candidates=["logistic_regression", "decision_tree"], metric="roc_auc", cv=4).fit(X, y, groups)
+    assert sel.best_name_ == winner
+    table = sel.cv_results_.set_index("candidate")
+    assert table.loc[winner, "mean"] > table.loc[loser, "mean"] + 0.1
+    assert table.loc[winner, "selected"] and not table.loc[loser, "selected"]
+    assert {"fold_0", "fold_3", "std", "metric"} <= set(sel.cv_results_.columns)
+    assert sel.predict_proba(X).shape == (len(y), 2)
+
+
+def test_selector_is_seeded_and_unknown_candidate_is_refused():
+    X, y, groups = _data("xor", n=120)
+    a = FitterSelector(candidates=["decision_tree", "xgboost"], cv=3, seed=1).fit(X, y, groups).cv_results_
+    b = FitterSelector(candidates=["decision_tree", "xgboost"], cv=3, seed=1).fit(X, y, groups).cv_results_
+    assert a.equals(b)
+    with pytest.raises(ConfigError, match="random_forest"):
+        FitterSelector(candidates=["random_forest"]).fit(X, y, groups)

@@ -1,0 +1,71 @@
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from explainendo.cli import app
+
+from hybrid_data import make_tiny_phantoms
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    train = make_tiny_phantoms(root / "train", n=80, seed=4)
+    config = {"model": "hybrid", "params": {"fitter": "auto", "cv": 3, "seed": 0, "positive_label": "neoplastic"},
+              "localizer": None,
+              "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "size_mm"]}],
+              "data": {"manifest": str(root / "train" / "manifest.csv"), "test_fraction": 0.25},
+              "out": str(root / "model")}
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(root / "config.yaml")])
+    assert result.exit_code == 0, result.output
+    return root, result.output
+
+
+def test_train_prints_selection_and_saves(trained):
+    root, output = trained
+    assert "<- selected" in output and "held-out accuracy" in output
+    assert (root / "model" / "config.yaml").is_file() and (root / "model" / "checksums.sha256").is_file()
+
+
+def test_diagnose_folder_with_a_broken_image(trained):
+    root, _ = trained
+    images = root / "test"
+    test = make_tiny_phantoms(images, n=6, seed=5)
+    (images / "zz_broken.png").write_bytes(b"\x89PNG broken")
+    out = root / "diag"
+    result = runner.invoke(app, ["diagnose", str(root / "model"), str(images), "--out", str(out),
+                                 "--table", str(images / "manifest.csv")])
+    assert result.exit_code == 0, result.output
+    assert "6 diagnosed" in result.output and "1 unreadable" in result.output and "zz_broken.png" in result.output
+    table = pd.read_csv(out / "results.csv")
+    assert len(table) == 7 and (table["status"] == "ok").sum() == 6
+    assert table.loc[table["status"] == "error", "image"].str.endswith("zz_broken.png").all()
+    assert set(table.loc[table["status"] == "ok", "label"]) <= {"neoplastic", "non_neoplastic"}
+    records = json.loads((out / "results.json").read_text())
+    assert len(records) == 7 and len((out / "results.jsonl").read_text().splitlines()) == 7
+    assert len(list((out / "cards").glob("*.html"))) == 6
+    assert "zz_broken.png" in (out / "broken.txt").read_text()
+    assert set(test.images()) == {p.split("/")[-1] for p in table.loc[table["status"] == "ok", "image"]}
+
+
+def test_explain_one_image_and_errors(trained, tmp_path):
+    root, _ = trained
+    images = root / "one"
+    test = make_tiny_phantoms(images, n=2, seed=6)
+    card = tmp_path / "card.png"
+    result = runner.invoke(app, ["explain", str(root / "model"), str(images / test.images()[0]), "--out", str(card),
+                                 "--table", str(images / "manifest.csv")])
+    assert result.exit_code == 0, result.output
+    assert "why (" in result.output and card.read_bytes()[:4] == b"\x89PNG"
+    result = runner.invoke(app, ["explain", str(tmp_path / "nope"), str(images / test.images()[0])])
+    assert result.exit_code == 2 and "model folder not found" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: hybrid\nfittr: auto\n")
+    result = runner.invoke(app, ["train", str(bad)])
+    assert result.exit_code == 2 and "fittr" in result.output
