@@ -97,7 +97,7 @@ def evaluate(loc, test) -> tuple[dict, object, float]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="kvasir,edd2020,dsoc")
-    ap.add_argument("--methods", default="softmask,yolo")
+    ap.add_argument("--methods", default="softmask,yolo", help="softmask, yolo, wholeframe (a no-training baseline)")
     ap.add_argument("--quick", action="store_true", help="small budgets for a 2-core CPU")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--yolo-epochs", type=int, default=100)
@@ -112,6 +112,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "localize"))
     ap.add_argument("--keep-weights", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print per-epoch training figures")
+    ap.add_argument("--evaluate-saved", default="", help="evaluate the models saved in this work folder "
+                    "by an earlier run (<dataset>-<method>/) instead of training")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch threads (0: torch's default; 1 is several times faster on a shared, loaded box)")
     a = ap.parse_args(argv)
@@ -136,7 +138,11 @@ def main(argv=None) -> int:
         print(f"\n== {ds}: {how}; train {train.df['image'].nunique()} images, test {test.df['image'].nunique()}",
               flush=True)
         for method in a.methods.split(","):
-            if method == "yolo":
+            if method == "wholeframe":  # trivial baseline: the field of view as the box
+                from explainendo.localize import WholeFrame
+
+                loc = WholeFrame(remove_border=True)
+            elif method == "yolo":
                 loc = YoloLocalizer("yolov8n.yaml", imgsz=a.yolo_imgsz, epochs=a.yolo_epochs, batch=a.yolo_batch,
                                     conf=0.001, single_class=True, seed=a.seed, device=a.device,
                                     workdir=str(work / f"yolo-{ds}"))
@@ -145,10 +151,19 @@ def main(argv=None) -> int:
                 loc = SoftMaskLocalizer(a.encoder, image_size=a.soft_size, epochs=a.soft_epochs, lr=1e-3,
                                         batch_size=16, multi=ds != "kvasir", seed=a.seed, device=a.device)
             t0 = time.perf_counter()
-            loc.fit(train, verbose=a.verbose)
-            fit_s = time.perf_counter() - t0
-            loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose the model
-            epochs = a.yolo_epochs if method == "yolo" else a.soft_epochs
+            if method == "wholeframe":
+                loc.fit(train)
+                fit_s = 0.0
+            elif a.evaluate_saved:  # re-evaluate models an earlier run saved (same split, same seed)
+                from explainendo.localize import Localizer
+
+                loc = Localizer.load(Path(a.evaluate_saved) / f"{ds}-{method}")
+                fit_s = float("nan")
+            else:
+                loc.fit(train, verbose=a.verbose)
+                fit_s = time.perf_counter() - t0
+                loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
+            epochs = {"yolo": a.yolo_epochs, "softmask": a.soft_epochs}.get(method, 1)
             res, curve, pred_s = evaluate(loc, test)
             res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),
                        test_images=int(test.df["image"].nunique()), epochs=epochs, fit_seconds=fit_s,
