@@ -163,12 +163,14 @@ def main(argv=None) -> int:
                 loc.fit(train, verbose=a.verbose)
                 fit_s = time.perf_counter() - t0
                 loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
-            epochs = {"yolo": a.yolo_epochs, "softmask": a.soft_epochs}.get(method, 1)
+            params = loc.params()
+            epochs = int(params.get("epochs", 0))
+            image_size = params.get("imgsz", params.get("image_size"))
             res, curve, pred_s = evaluate(loc, test)
             res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),
                        test_images=int(test.df["image"].nunique()), epochs=epochs, fit_seconds=fit_s,
-                       seconds_per_epoch=fit_s / epochs, predict_seconds_per_image=pred_s, device=a.device,
-                       image_size=a.yolo_imgsz if method == "yolo" else a.soft_size,
+                       seconds_per_epoch=fit_s / epochs if epochs else float("nan"), predict_seconds_per_image=pred_s, device=a.device,
+                       image_size=image_size,
                        history=getattr(loc, "history_", []))
             results.append(res)
             curves[f"{ds}/{method}"] = curve
