@@ -216,7 +216,7 @@ class HybridDiagnoser:
             oof = is_supervised(source) and self.oof_folds and self.oof_folds >= 2
             if oof:
                 full = self._out_of_fold(prototype, samples, groups, list(full.columns), name)
-            info = {"name": name, "kind": getattr(source, "kind", type(source).__name__),
+            info = {"name": name, "class": type(source).__name__,
                     "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof)}
             trained = getattr(source, "trained_attributes_", None)
             if trained is not None:
