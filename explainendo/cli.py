@@ -13,6 +13,11 @@ app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Inspect and validate datasets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+from .handcrafted_cli import handcrafted_app  # noqa: E402 (light: imports its libraries per command)
+app.add_typer(handcrafted_app, name="handcrafted")
+from .evaluate.cli import evaluate_app  # noqa: E402  (typer only; metrics load when a command runs)
+
+app.add_typer(evaluate_app, name="evaluate")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
@@ -55,6 +60,10 @@ def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo
     from .demo import run_demo
     run_demo(out=out, data_root=data_root)
 
+
+from .synth.cli import synth_command  # noqa: E402  (light: the generators load when the command runs)
+
+app.command("synth")(synth_command)
 
 from .commands import register as _register_model_commands  # noqa: E402  (train, diagnose, explain)
 

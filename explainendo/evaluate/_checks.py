@@ -120,6 +120,24 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+def check_count(successes, n) -> tuple[int, int]:
+    """``(successes, n)`` as ints with ``0 <= successes <= n`` and ``n >= 1``."""
+    try:
+        x_f, n_f = float(successes), float(n)
+    except (TypeError, ValueError):
+        raise EvaluationError(f"successes and n must be counts, got {successes!r} and {n!r}") from None
+    if not (np.isfinite(x_f) and np.isfinite(n_f)) or x_f != int(x_f) or n_f != int(n_f):
+        raise EvaluationError(f"successes and n must be whole numbers, got {successes!r} and {n!r}",
+                              hint="pass counts, not proportions")
+    x, n = int(x_f), int(n_f)
+    if n <= 0:
+        raise EvaluationError(f"n = {n}: a proportion needs at least one case",
+                              hint="the metric is undefined on an empty set; report it as not available")
+    if not 0 <= x <= n:
+        raise EvaluationError(f"successes = {x} is outside [0, n = {n}]", hint="check the counts")
+    return x, n
+
+
 def _unique(arr: np.ndarray) -> list:
     try:
         return sorted(set(arr.tolist()), key=lambda v: (str(type(v)), v))

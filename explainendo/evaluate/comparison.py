@@ -93,6 +93,8 @@ class ModelComparison(_ReportFiles):
     notes: list[str] = field(default_factory=list)
     #: Cluster-bootstrap settings for the AUC interval (``None`` when DeLong was used).
     bootstrap: dict[str, int] | None = None
+    #: what one row is, for the report's first line ("cases", "videos", "patients")
+    unit: str = "cases"
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     # ----------------------------------------------------------------------------------------- table
@@ -137,7 +139,7 @@ class ModelComparison(_ReportFiles):
     def to_markdown(self, level: int = 2) -> str:
         """The report: a heading, the case counts, the table and how intervals and p-values were made."""
         lines = [f"{'#' * level} {self.title}", "",
-                 f"{self.n} cases: {self.n_positive} positive ({self.positive!r}), {self.n_negative} negative.",
+                 f"{self.n} {self.unit}: {self.n_positive} positive ({self.positive!r}), {self.n_negative} negative.",
                  "", _markdown_table(self.table), ""]
         conf = f"{round(100 * self.confidence)}%"
         ci = set(self.results["ci_method"].dropna())
@@ -203,7 +205,7 @@ class ModelComparison(_ReportFiles):
 
 def compare_models(y_true, predictions: Mapping[str, Any], positive=1, groups=None, reference: str | None = None,
                    confidence: float = 0.95, n_boot: int = 2000, seed: int = 0, title: str = "Model comparison",
-                   percent: bool = True, decimals: int = 1) -> ModelComparison:
+                   percent: bool = True, decimals: int = 1, unit: str = "cases") -> ModelComparison:
     """Evaluate several models on the same cases and test each against the reference.
 
     ``predictions``: ``{name: (y_pred, score)}``; ``score`` (probability of the positive class) may be
@@ -211,7 +213,7 @@ def compare_models(y_true, predictions: Mapping[str, Any], positive=1, groups=No
     ``y_true`` and ``y_pred``. ``groups``: patient/video id per case; when given, AUC intervals come from a
     cluster bootstrap (``n_boot`` replicates, ``seed``) instead of DeLong, and the report notes that the
     p-values treat cases as independent. ``reference``: the model the others are tested against (default:
-    the first).
+    the first). ``unit`` names what one row is in the report ("cases", "images", "videos").
     """
     confidence = check_confidence(confidence)
     if not isinstance(predictions, Mapping) or not predictions:
@@ -273,7 +275,7 @@ def compare_models(y_true, predictions: Mapping[str, Any], positive=1, groups=No
     return ModelComparison(results=results, tests=tests_frame, models=models, reference=reference, n=int(t.size),
                            n_positive=int(truth.sum()), n_negative=int((~truth).sum()), positive=positive,
                            confidence=confidence, title=title, percent=percent, decimals=decimals, notes=notes,
-                           curves=curves, bootstrap=bootstrap)
+                           curves=curves, bootstrap=bootstrap, unit=unit)
 
 
 def compare_models_by_group(y_true, predictions: Mapping[str, Any], groups, how: str = "mean",
@@ -298,6 +300,7 @@ def compare_models_by_group(y_true, predictions: Mapping[str, Any], groups, how:
             level_truth = agg["y_true"].to_numpy()
         level_preds[str(name)] = (agg["y_pred"].to_numpy(), None if score is None else agg["score"].to_numpy())
     kwargs.setdefault("title", f"Model comparison by group ({how})")
+    kwargs.setdefault("unit", "groups")
     return compare_models(level_truth, level_preds, positive=positive, **kwargs)
 
 

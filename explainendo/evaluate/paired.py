@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EvaluationError
-from ._checks import TestResult, as_bool, same_length
+from ._checks import TestResult, as_bool, check_count, same_length
 
 #: Discordant pairs below which McNemar's exact binomial version is used by default.
 EXACT_MCNEMAR_BELOW = 25
@@ -85,11 +85,9 @@ def chi_square_test(successes_a: int, n_a: int, successes_b: int, n_b: int, corr
     """
     from scipy.stats import chi2_contingency, fisher_exact
 
-    from .proportions import _check_count
-
     try:
-        xa, na = _check_count(successes_a, n_a)
-        xb, nb = _check_count(successes_b, n_b)
+        xa, na = check_count(successes_a, n_a)
+        xb, nb = check_count(successes_b, n_b)
     except EvaluationError as exc:
         raise EvaluationError(f"cannot compare proportions: {exc.reason}",
                               hint="a model with no calls of that kind has no PPV/NPV to compare") from None

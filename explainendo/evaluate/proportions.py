@@ -16,10 +16,9 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import numpy as np
 
 from ..errors import EvaluationError
-from ._checks import check_confidence
+from ._checks import check_confidence, check_count
 
 
 class Interval(NamedTuple):
@@ -42,7 +41,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
     from statsmodels.stats.proportion import proportion_confint
 
     confidence = check_confidence(confidence)
-    x, n = _check_count(successes, n)
+    x, n = check_count(successes, n)
     low, high = proportion_confint(x, n, alpha=1.0 - confidence, method="wilson")
     # At x = 0 (x = n) the lower (upper) bound is exactly 0 (1); statsmodels' float arithmetic misses by 1e-16.
     low = 0.0 if x == 0 else float(min(max(low, 0.0), 1.0))
@@ -95,20 +94,3 @@ def sample_size_one_proportion(p0: float, p1: float, alpha: float = 0.05, power:
         raise EvaluationError(f"method must be 'normal' or 'arcsine', got {method!r}")
     # Guard against 108.0000000001 rounding up to 109.
     return int(math.ceil(float(n) - 1e-9))
-
-
-def _check_count(successes, n) -> tuple[int, int]:
-    try:
-        x_f, n_f = float(successes), float(n)
-    except (TypeError, ValueError):
-        raise EvaluationError(f"successes and n must be counts, got {successes!r} and {n!r}") from None
-    if not (np.isfinite(x_f) and np.isfinite(n_f)) or x_f != int(x_f) or n_f != int(n_f):
-        raise EvaluationError(f"successes and n must be whole numbers, got {successes!r} and {n!r}",
-                              hint="pass counts, not proportions")
-    x, n = int(x_f), int(n_f)
-    if n <= 0:
-        raise EvaluationError(f"n = {n}: a proportion needs at least one case",
-                              hint="the metric is undefined on an empty set; report it as not available")
-    if not 0 <= x <= n:
-        raise EvaluationError(f"successes = {x} is outside [0, n = {n}]", hint="check the counts")
-    return x, n

@@ -5,13 +5,27 @@
 >>> phantoms.table[["image", "patient", "label", "attr.tone"]].head()  # doctest: +SKIP
 >>> phantoms.bayes_rate  # doctest: +SKIP
 
-See ``docs/phantoms.md`` for what each generator draws and the rules behind its labels.
+See ``docs/phantoms.md`` for what each generator draws and the rules behind its labels. The names below
+load on first use, so ``import explainendo.synth`` (e.g. by the command line) stays cheap.
 """
 
-from .phantoms import GENERATORS, PhantomSet, generate, make_phantoms
-from .rules import LogisticRule, OrdinalLogisticRule, sample_attributes
+from __future__ import annotations
+
+import importlib
 
 SYSTEMS = ("gastric", "colon", "ercp", "eus")
 
-__all__ = ["GENERATORS", "LogisticRule", "OrdinalLogisticRule", "PhantomSet", "SYSTEMS", "generate",
-           "make_phantoms", "sample_attributes"]
+_LAZY = {
+    "GENERATORS": ".phantoms", "generator_options": ".phantoms", "PhantomSet": ".phantoms", "generate": ".phantoms", "make_phantoms": ".phantoms",
+    "LogisticRule": ".rules", "OrdinalLogisticRule": ".rules", "sample_attributes": ".rules",
+}
+
+__all__ = ["SYSTEMS", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

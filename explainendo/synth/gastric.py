@@ -245,17 +245,15 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
     """
     yy_full, xx_full = R.grid(size)
     radius = shape["scale"] * rng.uniform(0.85, 1.2)  # zoom differs between views
-    # position: a random allowed spot, pulled inwards so the lesion stays inside the field of view
-    cand = np.flatnonzero(allowed.reshape(-1) > 0.5)
+    # position: a random allowed spot (clear of lumen, scope, fluid) far enough inside the field of view
+    lim = 0.80 - 1.25 * radius
+    ok = (allowed > 0.5) & (yy_full * yy_full + xx_full * xx_full <= lim * lim)
+    cand = np.flatnonzero(ok.reshape(-1))
     if cand.size:
         idx = cand[rng.integers(cand.size)]
         cy, cx = float(yy_full.reshape(-1)[idx]), float(xx_full.reshape(-1)[idx])
-    else:
-        cy, cx = (float(v) for v in rng.uniform(-0.3, 0.3, 2))
-    lim = 0.80 - 1.25 * radius
-    r_c = math.hypot(cy, cx)
-    if r_c > lim:
-        cy, cx = cy * lim / r_c, cx * lim / r_c
+    else:  # nothing allowed that far in (a crowded view): the most central spot of the allowed area
+        cy, cx = (float(v) for v in rng.uniform(-0.15, 0.15, 2))
     # the window: 1.7 radii around the centre (an unclear boundary fades out beyond the radius)
     half = 1.7 * radius * 1.15
     to_px = lambda t: int(round((t + 1) * size / 2))  # noqa: E731
@@ -368,7 +366,7 @@ def render_gastric(attrs: dict, shape: dict, rng: np.random.Generator, size: int
 
 
 def generate_gastric(n: int, seed: int, size: int, images_per_patient: int = 4, weights=None, intercept=None,
-                     marginals=None, fov: str = "random"):
+                     marginals=None, fov: str = "random", progress=None):
     """The gastric phantom set (see the module docstring); returns the pieces of a ``PhantomSet``."""
     rule = gastric_rule(weights, intercept, marginals)
     n_patients = max(1, -(-n // images_per_patient))
@@ -388,6 +386,8 @@ def generate_gastric(n: int, seed: int, size: int, images_per_patient: int = 4, 
         p = i // images_per_patient
         attrs = {name: patients.at[p, "attr." + name] for name in ATTRIBUTE_ORDER}
         image, mask, box = render_gastric(attrs, shapes[p], np.random.default_rng([seed, 102, i]), size, fov)
+        if progress is not None:
+            progress(1)
         images.append(image)
         masks.append(mask)
         x1, y1, x2, y2 = box

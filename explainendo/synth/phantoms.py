@@ -130,24 +130,35 @@ def _check(system: str, n: int, seed: int, size: int) -> None:
                           hint="256 to 512 looks most like endoscopy frames")
 
 
-def generate(system: str, n: int, seed: int = 0, size: int = 256, **options) -> PhantomSet:
+def generate(system: str, n: int, seed: int = 0, size: int = 256, progress: Callable[[int], None] | None = None,
+             **options) -> PhantomSet:
     """``n`` phantoms of ``system`` (``gastric``, ``colon``, ``ercp``, ``eus``) in memory.
 
     ``options`` go to the system's generator (e.g. gastric ``images_per_patient``, ``weights``,
-    ``intercept``, ``marginals``); see ``docs/phantoms.md``.
+    ``intercept``, ``marginals``); see ``docs/phantoms.md``. ``progress(k)`` is called as images are drawn.
     """
     _ensure_registered()
     _check(system, n, seed, size)
     fn = GENERATORS.get(system)
-    try:
-        images, table, masks, rule = fn(int(n), int(seed), int(size), **options)
-    except TypeError as exc:
-        raise ConfigError(f"bad option for the {system} generator: {exc}",
-                          hint="see docs/phantoms.md for each generator's options") from None
+    known = generator_options(system)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"bad option(s) {unknown} for the {system} generator",
+                          hint=f"its options: {known} (see docs/phantoms.md)")
+    images, table, masks, rule = fn(int(n), int(seed), int(size), progress=progress, **options)
     bayes = getattr(fn, "bayes_rate", None)
     bayes_rate = bayes(rule, options) if bayes else (None if rule is None else rule.bayes_rate())
     return PhantomSet(system=system, images=images, table=table, masks=masks, rule=rule, bayes_rate=bayes_rate,
                       seed=int(seed), size=int(size), options=dict(options))
+
+
+def generator_options(system: str) -> list[str]:
+    """The keyword options a system's generator accepts (``generate(system, n, **options)``)."""
+    import inspect
+
+    _ensure_registered()
+    params = inspect.signature(GENERATORS.get(system)).parameters
+    return [k for k in params if k not in ("n", "seed", "size", "progress")]
 
 
 def make_phantoms(system: str, n: int, out: str | os.PathLike, seed: int = 0, size: int = 256,
@@ -164,9 +175,10 @@ def _ensure_registered() -> None:
     global _REGISTERED
     if _REGISTERED:
         return
-    from . import gastric
+    from . import colon, ercp, eus, gastric
 
-    for name, fn in (("gastric", gastric.generate_gastric),):
+    for name, fn in (("gastric", gastric.generate_gastric), ("colon", colon.generate_colon),
+                     ("ercp", ercp.generate_ercp), ("eus", eus.generate_eus)):
         if name not in GENERATORS:
             GENERATORS.register(name)(fn)
     _REGISTERED = True

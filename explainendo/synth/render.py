@@ -41,22 +41,35 @@ def field_of_view(size: int, kind: str) -> np.ndarray:
 
 def smooth_noise(rng: np.random.Generator, size: int, cells: int, octaves: int = 1,
                  persistence: float = 0.5) -> np.ndarray:
-    """Band-limited noise (zero mean, about unit std): random ``cells x cells`` grids upsampled bicubically,
+    """Band-limited noise (zero mean, about unit std): random ``(cells+1)^2`` grids upsampled bicubically,
     summed over ``octaves`` that double the frequency and scale the amplitude by ``persistence``."""
-    out = np.zeros((size, size), np.float32)
+    out = None
     amp, total = 1.0, 0.0
     for _ in range(octaves):
         cells_i = max(2, min(int(cells), size))
-        small = rng.standard_normal((cells_i + 3, cells_i + 3)).astype(np.float32)
-        big = cv2.resize(small, (size + 3 * size // cells_i, size + 3 * size // cells_i),
-                         interpolation=cv2.INTER_CUBIC)
-        o = big.shape[0] - size
-        oy, ox = rng.integers(0, o // 2 + 1, size=2)
-        out += amp * big[oy:oy + size, ox:ox + size]
+        small = rng.standard_normal((cells_i + 1, cells_i + 1), dtype=np.float32)
+        big = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
+        out = big * np.float32(amp) if out is None else cv2.scaleAdd(big, amp, out)
         total += amp * amp
         amp *= persistence
         cells *= 2
-    return out / np.float32(np.sqrt(total))
+    return out * np.float32(1.0 / np.sqrt(total))
+
+
+@lru_cache(maxsize=8)
+def _noise_bank(n: int) -> np.ndarray:
+    """A fixed block of unit Gaussian noise (seeded, so phantoms stay pure functions of their seed)."""
+    bank = np.random.default_rng(20231123).standard_normal(n, dtype=np.float32)
+    bank.setflags(write=False)
+    return bank
+
+
+def sensor_noise(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Unit Gaussian noise of ``shape``: a random window of a fixed noise bank (far cheaper than drawing)."""
+    n = int(np.prod(shape))
+    bank = _noise_bank(4 * n)
+    start = int(rng.integers(0, 3 * n))
+    return bank[start:start + n].reshape(shape)
 
 
 def ridges(noise: np.ndarray, width: float) -> np.ndarray:
@@ -116,7 +129,7 @@ def finish(image: np.ndarray, rng: np.random.Generator, fov: np.ndarray | None, 
     if blur_sigma > 0.05:
         image = cv2.GaussianBlur(image, (0, 0), blur_sigma)
     if noise_std > 0:
-        image = image + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise_std)
+        image = cv2.scaleAdd(sensor_noise(rng, image.shape), float(noise_std), image)
     if fov is not None:
         image = image * fov[..., None]
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

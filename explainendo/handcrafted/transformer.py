@@ -1,0 +1,117 @@
+"""``HandcraftedFeatures``: the six extractors as a feature source and a scikit-learn transformer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .._version import __version__
+from ..errors import ConfigError, ModelFileError
+from ..features import LesionSamples, check_feature_frame, groups_from_columns
+from .params import load_params
+from .runner import build_extractors, feature_columns, run_extractors
+
+COMPONENT_FILE = "component.yaml"
+KIND = "handcrafted"
+
+
+class HandcraftedFeatures(TransformerMixin, BaseEstimator):
+    """The handcrafted extractor suite as a :class:`~explainendo.features.FeatureSource` and an sklearn
+    transformer.
+
+    * Feature source: ``fit(samples)`` is a no-op returning self (nothing is learnt), ``transform(samples)``
+      takes a :class:`~explainendo.features.LesionSamples` and uses its ``crops``, ``boxes`` and ``masks``
+      (the aspect ratio comes from the mask when one is given, else from the box); ``groups`` maps each
+      extractor name to its columns.
+    * Transformer: ``transform(X)`` also takes a list of crops (or an ``(N, H, W, C)`` array) and returns a
+      DataFrame of float64 columns ``<group>.<name>``; ``get_feature_names_out()`` lists them, so it works
+      inside a ``Pipeline`` (crops in, fitter after). It is stateless: ``transform`` works without ``fit``.
+
+    Parameters
+    ----------
+    params : a params YAML path, a (partial) dict or ``None`` for the defaults (see ``load_params``).
+    strict : raise ``FeatureExtractionError`` instead of writing NaN plus a warning for an undefined value.
+    """
+
+    name = "handcrafted"
+
+    def __init__(self, params: Any = None, strict: bool = False):
+        self.params = params
+        self.strict = strict
+
+    # ---- configuration ----------------------------------------------------------------------------
+    def resolved_params(self) -> dict[str, Any]:
+        """The complete, validated params (``ConfigError`` naming a bad key)."""
+        return load_params(self.params)
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        return groups_from_columns(feature_columns(build_extractors(self.resolved_params())))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray(feature_columns(build_extractors(self.resolved_params())), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False  # nothing is learnt: transform works on an unfitted instance
+        return tags
+
+    # ---- fit / transform ----------------------------------------------------------------------------
+    def fit(self, X: Any = None, y: Any = None) -> "HandcraftedFeatures":
+        """Validate the params and return self (no state is learnt from the data)."""
+        self.resolved_params()
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        params = self.resolved_params()
+        extractors = build_extractors(params)
+        if isinstance(X, LesionSamples):
+            names = list(X.table["image"]) if "image" in X.table else None
+            frame = run_extractors(extractors, params["preprocess"], X.crops, masks=X.masks, boxes=X.boxes,
+                                   strict=self.strict, names=names)
+            return check_feature_frame(frame, len(X), self.name)
+        if isinstance(X, np.ndarray) and X.ndim != 4:
+            raise ConfigError(f"an array input must be a (N, H, W, C) batch, got shape {X.shape}",
+                              source=self.name, hint="pass a list of crops or a LesionSamples")
+        crops = list(X)
+        frame = run_extractors(extractors, params["preprocess"], crops, strict=self.strict)
+        return check_feature_frame(frame, len(crops), self.name)
+
+    # ---- persistence (YAML only: loading executes nothing) ------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write ``<directory>/component.yaml`` (kind, version, strict, params, columns); returns the path."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / COMPONENT_FILE
+        content = {"kind": KIND, "explainendo_version": __version__, "strict": bool(self.strict),
+                   "params": self.resolved_params(), "columns": list(self.get_feature_names_out())}
+        path.write_text(yaml.safe_dump(content, sort_keys=False))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "HandcraftedFeatures":
+        """Rebuild from a directory written by :meth:`save` (``ModelFileError`` if missing or foreign)."""
+        path = Path(directory) / COMPONENT_FILE
+        if not path.is_file():
+            raise ModelFileError(f"no {COMPONENT_FILE} in this directory", source=str(directory),
+                                 hint="pass a directory written by HandcraftedFeatures.save")
+        try:
+            content = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ModelFileError(f"{COMPONENT_FILE} is not valid YAML: {error}", source=str(path),
+                                 hint="re-save the component") from None
+        if not isinstance(content, dict) or content.get("kind") != KIND:
+            kind = content.get("kind") if isinstance(content, dict) else None
+            raise ModelFileError(f"{COMPONENT_FILE} has kind {kind!r}, not {KIND!r}", source=str(path),
+                                 hint="load it with the class that saved it")
+        features = cls(params=load_params(content.get("params")), strict=bool(content.get("strict", False)))
+        saved = content.get("columns")
+        if saved is not None and list(saved) != list(features.get_feature_names_out()):
+            raise ModelFileError("the saved columns differ from what these params produce now",
+                                 source=str(path), hint="the extractors changed since saving; re-save it")
+        return features

@@ -1,0 +1,207 @@
+"""The localizer contract shared by YOLO, the soft-mask U-Net and the whole-frame stand-in.
+
+``fit(manifest) -> self``, ``locate(image) -> list[Box]`` for one image (path or array),
+``locate_batch(images) -> list[list[Box]]`` for anything :func:`explainendo.io.iter_frames` accepts (a
+broken item gives an empty list and an entry in ``errors_``, never an exception), ``save(dir)`` writes
+``component.yaml`` (``kind`` + parameters) and the weights, ``Localizer.load(dir)`` reads them back without
+executing anything from the folder.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError, InvalidImageError, ManifestError, ModelFileError, NotFittedError
+from ..types import Box
+
+COMPONENT_FILE = "component.yaml"
+
+
+class Localizer(ABC):
+    """Base class: subclasses implement ``fit``, ``_locate_array``, ``_save_weights`` and ``_load_weights``."""
+
+    #: the ``kind`` written to ``component.yaml``
+    kind: ClassVar[str] = ""
+    #: whether ``fit`` must run before ``locate``
+    needs_fit: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.errors_: list[tuple[str, str]] = []
+
+    # ---- the contract ---------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, manifest, **kw: Any) -> "Localizer":
+        ...
+
+    @abstractmethod
+    def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
+        """Boxes for RGB uint8 images (already validated)."""
+
+    def params(self) -> dict:
+        """Constructor parameters (written to ``component.yaml``)."""
+        return dict(self._params)
+
+    def locate(self, image) -> list[Box]:
+        """Boxes (pixel xyxy, score, label) for one image: a path, an RGB/grey array, PIL image or bytes.
+
+        Raises :class:`InvalidImageError` for an unreadable image (use :meth:`locate_batch` to skip those).
+        """
+        from ..io import read_image
+
+        self._check_fitted()
+        return self._locate_arrays([read_image(image)])[0]
+
+    def locate_batch(self, images, batch_size: int = 16) -> list[list[Box]]:
+        """Boxes per frame of ``images`` (folder, video, list, generator ...). Unreadable frames give ``[]``
+        and are listed in ``errors_`` as ``(name, message)``."""
+        from ..io import iter_frames
+
+        self._check_fitted()
+        self.errors_ = []
+        out: list[list[Box]] = []
+        pending: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            if pending:
+                res = self._locate_arrays([a for _, a in pending])
+                for (k, _), boxes in zip(pending, res):
+                    out[k] = boxes
+                pending.clear()
+
+        for frame in iter_frames(images):
+            out.append([])
+            if not frame.ok:
+                self.errors_.append((frame.name, frame.error))
+                continue
+            pending.append((len(out) - 1, frame.image))
+            if len(pending) >= batch_size:
+                flush()
+        flush()
+        return out
+
+    __call__ = locate
+
+    # ---- persistence ------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        import yaml
+
+        from .._version import __version__
+
+        self._check_fitted()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        meta = {"kind": self.kind, "params": _plain(self.params()), "state": _plain(self._state()),
+                "explainendo_version": __version__}
+        (d / COMPONENT_FILE).write_text(yaml.safe_dump(meta, sort_keys=False))
+        self._save_weights(d)
+        return d
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> "Localizer":
+        """Load any saved localizer (the class is chosen by ``kind``); YAML and safetensors only."""
+        import yaml
+
+        d = Path(directory)
+        path = d / COMPONENT_FILE
+        if not path.is_file():
+            raise ModelFileError(f"no {COMPONENT_FILE} in the folder", source=d,
+                                 hint="give the folder written by Localizer.save")
+        try:
+            meta = yaml.safe_load(path.read_text())
+            kind, params = meta["kind"], dict(meta.get("params") or {})
+        except (yaml.YAMLError, KeyError, TypeError) as exc:
+            raise ModelFileError(f"unreadable component file ({exc})", source=path) from None
+        target = LOCALIZER_KINDS.get(kind)
+        if target is None:
+            raise ModelFileError(f"unknown localizer kind {kind!r}", source=path,
+                                 hint=f"known kinds: {sorted(LOCALIZER_KINDS)}")
+        if cls is not Localizer and not issubclass(target, cls):
+            raise ModelFileError(f"folder holds a {kind}, not a {cls.__name__}", source=d)
+        try:
+            obj = target(**params)
+        except TypeError as exc:
+            raise ModelFileError(f"parameters do not fit {target.__name__} ({exc})", source=path) from None
+        obj._load_weights(d, meta.get("state") or {})
+        return obj
+
+    def _state(self) -> dict:
+        """Fitted, non-weight state (class names, sizes) for ``component.yaml``."""
+        return {}
+
+    def _save_weights(self, directory: Path) -> None:
+        pass
+
+    def _load_weights(self, directory: Path, state: dict) -> None:
+        pass
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.needs_fit and not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted", hint="call fit(manifest) or load(dir) first")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _plain(obj):
+    """YAML-safe copy (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def training_items(manifest, require_boxes: bool = True, what: str = "localizer") -> list[tuple[Path, list[Box], tuple[int, int]]]:
+    """``(path, boxes, (width, height))`` per image of a validated manifest.
+
+    Raises :class:`ManifestError` for an empty manifest, one without any box (``require_boxes``), and
+    (through :meth:`Manifest.validate`) missing files and boxes outside their image. Images without a
+    box stay, as negative frames.
+    """
+    from ..io import Manifest
+
+    if not isinstance(manifest, Manifest):
+        raise ManifestError(f"expected an explainendo.io.Manifest, got {type(manifest).__name__}",
+                            hint="load one with explainendo.io.load_dataset(...) or Manifest.read_csv(...)")
+    if len(manifest) == 0:
+        raise ManifestError("the manifest is empty: nothing to train the localizer on",
+                            source=manifest.name or None, hint="check the split / filter that produced it")
+    if require_boxes and not manifest.has_boxes:
+        raise ManifestError(f"the manifest has no boxes: a {what} is trained from lesion boxes",
+                            source=manifest.name or None,
+                            hint="add x1,y1,x2,y2 columns (pixel xyxy), or use WholeFrame for frame-level tasks")
+    clean = manifest.validate(strict=True, check_files=True, check_images=True)
+    items = []
+    for image, rows in clean.iter_images():
+        w, h = int(rows["width"].iloc[0]), int(rows["height"].iloc[0])
+        items.append((clean.path(image), clean.boxes_for(image), (w, h)))
+    return items
+
+
+def resolve_device(device: str | None) -> str:
+    import torch
+
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but CUDA is not available", hint="use device='cpu'")
+    return str(device)
+
+
+LOCALIZER_KINDS: dict[str, type[Localizer]] = {}
+
+
+def register_kind(cls: type[Localizer]) -> type[Localizer]:
+    LOCALIZER_KINDS[cls.kind] = cls
+    return cls

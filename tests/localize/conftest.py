@@ -1,0 +1,45 @@
+"""Tiny phantom images with one bright elliptical 'lesion' each, written with a manifest (test helper)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from explainendo.io import Manifest
+
+
+def draw_phantom(rng: np.random.Generator, size: int = 96) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    img = np.zeros((size, size, 3), dtype=np.uint8)
+    img[:] = (90, 40, 35)
+    img = np.clip(img + rng.normal(0, 6, img.shape), 0, 255).astype(np.uint8)
+    w, h = rng.uniform(0.2, 0.4) * size, rng.uniform(0.2, 0.4) * size
+    cx, cy = rng.uniform(w / 2 + 2, size - w / 2 - 2), rng.uniform(h / 2 + 2, size - h / 2 - 2)
+    cv2.ellipse(img, (int(round(cx)), int(round(cy))), (int(w / 2), int(h / 2)), 0, 0, 360, (230, 200, 80), -1)
+    return img, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+
+
+def write_phantoms(folder: Path, n: int = 12, size: int = 96, seed: int = 0, label: str = "polyp") -> Manifest:
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for i in range(n):
+        img, (x1, y1, x2, y2) = draw_phantom(rng, size)
+        name = f"images/p{i:03d}.png"
+        cv2.imwrite(str(folder / name), img[..., ::-1])
+        rows.append({"image": name, "patient": f"case{i // 2}", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                     "box_label": label})
+    return Manifest(pd.DataFrame(rows), folder, name="phantoms")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def phantom_set(tmp_path_factory):
+    """(train manifest, test manifest) of small phantoms."""
+    root = tmp_path_factory.mktemp("phantoms")
+    return write_phantoms(root / "train", n=8, size=64, seed=0), write_phantoms(root / "test", n=4, size=64, seed=1)

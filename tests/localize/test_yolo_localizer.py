@@ -1,0 +1,62 @@
+"""YoloLocalizer: one short training run proves the train and predict paths (no claim it detects anything)."""
+
+import numpy as np
+import pytest
+import torch
+
+from explainendo.errors import ConfigError, ManifestError, ModelFileError
+from explainendo.localize import Localizer, YoloLocalizer
+from explainendo.types import Box
+
+
+@pytest.fixture(scope="module")
+def yolo(phantom_set, tmp_path_factory):
+    train, _ = phantom_set
+    threads = torch.get_num_threads()
+    loc = YoloLocalizer("yolov8n.yaml", imgsz=64, epochs=1, batch=4, conf=0.0, max_det=5, seed=0,
+                        workdir=str(tmp_path_factory.mktemp("yolo"))).fit(train)
+    assert torch.get_num_threads() == threads  # ultralytics' thread change is undone
+    return loc
+
+
+def test_yolo_trains_and_predicts_boxes(yolo, phantom_set):
+    _, test = phantom_set
+    assert yolo.names_ == ["polyp"]
+    out = yolo.locate_batch([test.path(n) for n in test.images()])
+    assert len(out) == len(test.images())
+    for boxes in out:
+        assert len(boxes) <= 5
+        assert all(isinstance(b, Box) and b.is_inside(64, 64, tol=0) and b.label == "polyp" for b in boxes)
+        assert [b.score for b in boxes] == sorted((b.score for b in boxes), reverse=True)
+    # the YOLO dataset lives in the work folder, not beside the data
+    assert not list(test.root.glob("**/*.cache")) and not list(phantom_set[0].root.glob("labels"))
+
+
+def test_yolo_save_load_identical(yolo, phantom_set, tmp_path):
+    _, test = phantom_set
+    yolo.save(tmp_path / "y")
+    files = sorted(p.name for p in (tmp_path / "y").iterdir())
+    assert files == ["component.yaml", "model.safetensors"]  # no pickle
+    loaded = Localizer.load(tmp_path / "y")
+    assert isinstance(loaded, YoloLocalizer)
+    imgs = [test.path(n) for n in test.images()] + [np.zeros((30, 50, 3), np.uint8)]
+    a, b = yolo.locate_batch(imgs), loaded.locate_batch(imgs)
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert len(x) == len(y)
+        for p, q in zip(x, y):
+            assert np.allclose(p.to_xyxy(), q.to_xyxy(), atol=1e-3) and p.score == pytest.approx(q.score, abs=1e-5)
+
+
+def test_yolo_bad_input(phantom_set, tmp_path):
+    train, _ = phantom_set
+    with pytest.raises(ConfigError, match="never downloads"):
+        YoloLocalizer("yolov8n.pt", workdir=str(tmp_path)).fit(train)
+    with pytest.raises(ConfigError):
+        YoloLocalizer(imgsz=0, workdir=str(tmp_path)).fit(train)
+    with pytest.raises(ManifestError):
+        YoloLocalizer(workdir=str(tmp_path)).fit(train.subset(np.zeros(len(train), bool)))
+    (tmp_path / "y").mkdir()
+    (tmp_path / "y" / "component.yaml").write_text("kind: yolo_localizer\nparams: {}\nstate: {}\n")
+    with pytest.raises(ModelFileError):
+        Localizer.load(tmp_path / "y")
