@@ -142,8 +142,10 @@ def main() -> None:
     print()
     print("| | ms/crop (wall) | ms/crop (CPU) | crops/s (wall) |")
     print("|---|---|---|---|")
-    print(f"| explainendo.handcrafted.extract, batch of {n} | {ours_ms:.2f} | {ours_cpu_ms:.2f} | {n / batch_wall:.0f} |")
-    print(f"| naive reference (1 BLAS/OpenMP thread), {n_naive} crops | {naive_ms:.1f} | {naive_cpu_ms:.1f} | {n_naive / naive_wall:.1f} |")
+    print(f"| explainendo.handcrafted.extract, batch of {n} | {ours_ms:.2f} | {ours_cpu_ms:.2f} "
+          f"| {n / batch_wall:.0f} |")
+    print(f"| naive reference (1 BLAS/OpenMP thread), {n_naive} crops | {naive_ms:.1f} | {naive_cpu_ms:.1f} "
+          f"| {n_naive / naive_wall:.1f} |")
     print(f"| speed-up | {naive_ms / ours_ms:.1f}x | {naive_cpu_ms / ours_cpu_ms:.1f}x | |")
     print()
     print(f"goal <= 5 ms/crop: {'met' if ours_ms <= 5 else 'NOT met'} (wall), "

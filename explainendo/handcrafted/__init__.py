@@ -20,7 +20,8 @@ docstring and ``docs/handcrafted.md``.
 from .base import (Extractor, Param, PreparedCrop, UndefinedFeature, get_extractor, list_extractors,
                    register_extractor)
 # importing the extractor modules registers them (explicit, in the paper's order)
-from . import aspect_ratio, color_principal_component, hsi_saturation_entropy, lbp, hog, color_moments  # noqa: E402,F401,I001
+from . import (aspect_ratio, color_principal_component, hsi_saturation_entropy, lbp, hog,  # noqa: F401,I001
+               color_moments)
 from .params import DEFAULT_EXTRACTORS, DEFAULT_PARAMS_PATH, load_params
 from .runner import extract
 from .transformer import HandcraftedFeatures

@@ -186,8 +186,9 @@ def _scale(dtype: np.dtype) -> float:
 class PreparedCrop:
     """A validated crop with lazily computed, shared derived images.
 
-    * ``channels`` / ``color_pixels``: ``(3, N)`` / ``(N, 3)`` float64 RGB in [0, 1], a regular grid subsample of the crop with at most
-      ``max_color_pixels`` pixels (stride ``s = ceil(sqrt(H W / max_color_pixels))`` in both directions).
+    * ``channels`` / ``color_pixels``: ``(3, N)`` / ``(N, 3)`` float64 RGB in [0, 1], a regular grid
+      subsample of the crop with at most ``max_color_pixels`` pixels (stride
+      ``s = ceil(sqrt(H W / max_color_pixels))`` in both directions).
       Nearest sampling, not averaging, keeps the colour distribution unbiased (averaging would shrink the
       standard deviation and the entropy); a 224 x 224 crop at the default 16384 gives stride 2.
     * ``grey``: ``(h, w)`` float64 grey in [0, 1] (BT.601 luma) at the working resolution: crops whose longer
@@ -214,9 +215,10 @@ class PreparedCrop:
         h, w = self.shape
         step = max(1, math.ceil(math.sqrt(h * w / self.max_color_pixels)))
         sample = self.rgb[::step, ::step] if step > 1 else self.rgb
-        channels = sample.transpose(2, 0, 1).reshape(3, -1).astype(np.float64)
-        scale = _scale(self.rgb.dtype)
-        return channels / scale if scale != 1.0 else channels
+        # one numpy call converts and scales (call count, not arithmetic, is the cost at this size)
+        # order="C": channel-major in memory, so per-channel reductions run over contiguous rows
+        channels = np.divide(sample.transpose(2, 0, 1), _scale(self.rgb.dtype), dtype=np.float64, order="C")
+        return channels.reshape(3, -1)
 
     @property
     def color_pixels(self) -> np.ndarray:
@@ -231,9 +233,10 @@ class PreparedCrop:
         if longest > self.working_size:
             factor = self.working_size / longest
             size = (max(1, round(w * factor)), max(1, round(h * factor)))
-            source = rgb if rgb.dtype != np.float64 else rgb.astype(np.float32)
+            # OpenCV resizes uint8, uint16 and float32; float64 and float16 go through float32
+            source = rgb if rgb.dtype in (np.uint8, np.uint16, np.float32) else rgb.astype(np.float32)
             rgb = cv2.resize(np.ascontiguousarray(source), size, interpolation=cv2.INTER_AREA)
-        r, g, b = (rgb[:, :, c].astype(np.float64) for c in range(3))
-        grey = LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
-        scale = _scale(self.rgb.dtype)
-        return grey / scale if scale != 1.0 else grey
+        rgb = np.divide(rgb, _scale(self.rgb.dtype), dtype=np.float64)
+        # element-wise, not a BLAS product: equal pixels must give bit-equal greys, or 1-ulp differences
+        # would flip LBP bits on flat areas
+        return LUMA_WEIGHTS[0] * rgb[:, :, 0] + LUMA_WEIGHTS[1] * rgb[:, :, 1] + LUMA_WEIGHTS[2] * rgb[:, :, 2]

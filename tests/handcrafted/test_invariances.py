@@ -84,3 +84,14 @@ def test_working_resolution_bounds_the_texture_image_and_keeps_large_crops_close
                                atol=0.05)
     np.testing.assert_allclose(rows.filter(like="color_moments").to_numpy()[0],
                                rows.filter(like="color_moments").to_numpy()[1], atol=0.01)
+
+
+def test_flat_crops_of_any_size_and_colour_put_all_lbp_in_one_bin():
+    # guards the bit-exact grey conversion and resize: a 1-ulp difference between equal pixels would flip
+    # LBP bits on flat areas
+    rng = np.random.default_rng(5)
+    crops = [np.broadcast_to(rng.integers(0, 256, 3).astype(np.uint8), (h, w, 3)).copy()
+             for h, w in rng.integers(1, 400, (30, 2))]
+    frame = extract(crops)
+    assert (frame["lbp.hist_8"] == 1.0).all()
+    assert (frame.filter(like="_std") == 0).all().all()

@@ -23,6 +23,7 @@ DEFINED = {
     "RGBA": RNG.integers(0, 256, (20, 20, 4), dtype=np.uint8),
     "float in [0, 1]": RNG.random((33, 17, 3)),
     "float32": RNG.random((16, 16, 3)).astype(np.float32),
+    "float16, large": RNG.random((200, 150, 3)).astype(np.float16),
     "uint16": RNG.integers(0, 65536, (24, 24, 3), dtype=np.uint16),
     "bool": RNG.random((12, 12)) > 0.5,
     "int64 0..255": RNG.integers(0, 256, (10, 12, 3)),

@@ -1,0 +1,242 @@
+"""The benchmark harness: train contenders (hybrid, sole-DL, ...) on the same rows, test them on every split.
+
+This reproduces the comparison at the centre of the ENDOANGEL-ED paper (hybrid vs a sole deep-learning
+model on the same lesion crops, internal and external tests, image and video level) on any manifest:
+
+    train  = the rows both models learn from (one manifest)
+    tests  = {"internal": ..., "external": ...}   (group-disjoint from train, checked)
+
+Each contender sees the lesions through the manifest's boxes (the paper evaluated diagnosis on localized
+lesions; localization is benchmarked separately in ``benchmarks/localize.py``). For every split the
+harness writes the paper's table (accuracy, sensitivity, specificity, PPV, NPV with 95% Wilson intervals,
+AUC with DeLong intervals; McNemar, chi-square and DeLong p-values), ROC curves, the per-lesion predictions,
+and the per-lesion latency of each pipeline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import ConfigError, ManifestError
+from .features import LesionSamples
+from .io.manifest import Manifest
+from .io.splits import assert_disjoint_groups
+
+
+class Contender(Protocol):
+    """What the harness needs from a model: learn from lesions, score lesions, explain one lesion."""
+
+    name: str
+
+    def fit(self, train: LesionSamples) -> Any: ...
+
+    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
+        """Probability of the positive class, one per lesion."""
+
+    def explain_one(self, samples: LesionSamples) -> Any:
+        """The pipeline's full per-lesion output (diagnosis + explanation), for the latency figure."""
+
+
+@dataclass
+class BenchmarkResult:
+    out: Path
+    predictions: pd.DataFrame                  # one row per (split, lesion, contender)
+    reports: dict[str, Any]                     # split -> evaluate.ModelComparison (``<split> video`` too)
+    latency: pd.DataFrame                       # contender -> seconds per lesion (prediction, with explanation)
+    fit_seconds: dict[str, float]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def comparison(self):
+        """All splits in one :class:`~explainendo.evaluate.SplitComparison`."""
+        from .evaluate import compare_splits
+        return compare_splits(self.reports, title="Results by test split")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per (split, model, metric) with value and 95% CI, as numbers."""
+        return self.comparison.results
+
+
+def _labels(samples: LesionSamples, label_column: str, positive: str) -> np.ndarray:
+    y = samples.labels(label_column)
+    if y.isna().any():
+        raise ManifestError(f"{int(y.isna().sum())} lesion(s) have no '{label_column}'",
+                            hint="drop unlabelled rows before benchmarking (Manifest.subset)")
+    values = set(y.astype(str))
+    if positive not in values:
+        raise ManifestError(f"positive class {positive!r} does not occur in '{label_column}' ({sorted(values)})",
+                            hint="pass the positive class name as it appears in the manifest")
+    return (y.astype(str) == positive).to_numpy().astype(int)
+
+
+def time_per_lesion(fn: Callable[[LesionSamples], Any], samples: LesionSamples, n: int = 20,
+                    warmup: int = 2) -> float:
+    """Median seconds per lesion of ``fn`` called on one lesion at a time (the clinical use: frame by frame)."""
+    n = min(n, len(samples))
+    for i in range(min(warmup, n)):
+        fn(samples.subset([i]))
+    times = []
+    for i in range(n):
+        start = time.perf_counter()
+        fn(samples.subset([i]))
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def machine_description() -> str:
+    """CPU model, core count and OS, for every printed figure (timings mean little without them)."""
+    import os
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
+
+
+def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Sequence[Contender],
+                  positive: str, out: str | Path, label_column: str = "label", enlarge: float = 1.0,
+                  group_by: str = "patient", video_column: str | None = "video", latency_lesions: int = 20,
+                  progress: Callable[[str], None] | None = None) -> BenchmarkResult:
+    """Train every contender on ``train``, evaluate on each manifest in ``tests``, write the report to ``out``."""
+    from .evaluate import compare_models, compare_models_by_group
+
+    if not contenders:
+        raise ConfigError("no contenders to benchmark", hint="pass at least one model")
+    if not tests:
+        raise ConfigError("no test splits", hint="pass e.g. {'internal': ..., 'external': ...}")
+    assert_disjoint_groups({"train": train, **tests}, by=group_by)
+    say = progress or (lambda message: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    say(f"reading {len(train)} training lesions")
+    train_samples = LesionSamples.from_manifest(train, enlarge=enlarge)
+    _labels(train_samples, label_column, positive)
+    fit_seconds: dict[str, float] = {}
+    for contender in contenders:
+        say(f"training {contender.name}")
+        start = time.perf_counter()
+        contender.fit(train_samples)
+        fit_seconds[contender.name] = time.perf_counter() - start
+
+    predictions, reports = [], {}
+    latency_rows = []
+    for split, manifest in tests.items():
+        say(f"testing on {split} ({len(manifest)} lesions)")
+        samples = LesionSamples.from_manifest(manifest, enlarge=enlarge)
+        y = _labels(samples, label_column, positive)
+        per_model = {}
+        for contender in contenders:
+            score = np.asarray(contender.predict_proba(samples), dtype=float).reshape(-1)
+            pred = (score >= 0.5).astype(int)
+            per_model[contender.name] = (pred, score)
+            frame = samples.table[[c for c in ("image", "patient", video_column, "centre")
+                                   if c and c in samples.table]].copy()
+            frame["split"], frame["model"], frame["y_true"] = split, contender.name, y
+            frame["score"], frame["y_pred"] = score, pred
+            predictions.append(frame)
+        reports[split] = compare_models(y, per_model, positive=1, title=f"{split} (lesion level)")
+        if video_column and video_column in samples.table and samples.table[video_column].notna().all():
+            groups = samples.table[video_column].to_numpy()
+            if len(set(groups)) < len(groups):  # several frames per video: add the paper's video-level test
+                reports[f"{split} video"] = compare_models_by_group(
+                    y, per_model, groups, how="mean", positive=1, title=f"{split} (video level, mean score)")
+        if split == next(iter(tests)):
+            for contender in contenders:
+                say(f"timing {contender.name}")
+                latency_rows.append({
+                    "model": contender.name,
+                    "predict_s_per_lesion": time_per_lesion(contender.predict_proba, samples, latency_lesions),
+                    "explained_s_per_lesion": time_per_lesion(contender.explain_one, samples, latency_lesions),
+                })
+    latency = pd.DataFrame(latency_rows).set_index("model")
+    predictions_df = pd.concat(predictions, ignore_index=True)
+    result = BenchmarkResult(out=out, predictions=predictions_df, reports=reports, latency=latency,
+                             fit_seconds=fit_seconds,
+                             meta={"machine": machine_description(), "train_lesions": len(train_samples),
+                                   "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
+                                   "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    write_report(result)
+    return result
+
+
+def write_report(result: BenchmarkResult) -> Path:
+    """``report.md``, ``predictions.csv``, ``comparison.csv``, ``roc.png``, ``results.json``."""
+    out = result.out
+    result.predictions.to_csv(out / "predictions.csv", index=False)
+    lines = ["# Benchmark: " + " vs ".join(result.latency.index), "",
+             f"Machine: {result.meta['machine']}. Date: {result.meta['date']}. "
+             f"Training lesions: {result.meta['train_lesions']}. Test lesions: "
+             + ", ".join(f"{k} {v}" for k, v in result.meta["tests"].items()) + ".", ""]
+    comparison = result.comparison
+    comparison.to_csv(out / "comparison.csv")
+    comparison.plot_roc(out / "roc.png")
+    lines += [comparison.to_markdown(), "", "![ROC curves](roc.png)", ""]
+    lines += ["## Latency (median seconds per lesion, one lesion at a time)", "",
+              "| model | predict (s) | predict + explanation (s) |", "|---|---:|---:|"]
+    lines += [f"| {name} | {row.predict_s_per_lesion:.4f} | {row.explained_s_per_lesion:.4f} |"
+              for name, row in result.latency.iterrows()] + [""]
+    names = list(result.latency.index)
+    if len(names) == 2:
+        a, b = names
+        ratio = result.latency.loc[a, "explained_s_per_lesion"] / result.latency.loc[b, "explained_s_per_lesion"]
+        lines += [f"{a} with its explanation takes {ratio:.2f}x the time of {b} with its explanation.", ""]
+    lines += ["## Training time (seconds)", ""] + [f"- {k}: {v:.1f}" for k, v in result.fit_seconds.items()] + [""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    (out / "results.json").write_text(json.dumps({
+        "meta": result.meta, "fit_seconds": result.fit_seconds,
+        "latency": result.latency.reset_index().to_dict(orient="records"),
+        "comparison": result.comparison.to_dict()}, indent=2, default=str))
+    return path
+
+
+class HybridContender:
+    """A :class:`~explainendo.hybrid.HybridDiagnoser` in the harness; its explanation is grouped SHAP."""
+
+    def __init__(self, diagnoser, positive: str, name: str = "hybrid"):
+        self.diagnoser, self.positive, self.name = diagnoser, positive, name
+
+    def fit(self, train: LesionSamples) -> "HybridContender":
+        self.diagnoser.fit(train)
+        return self
+
+    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
+        return self.diagnoser.predict_samples(samples)[f"p_{self.positive}"].to_numpy(dtype=float)
+
+    def explain_one(self, samples: LesionSamples):
+        return self.diagnoser.explain_samples(samples)
+
+
+class ClassifierContender:
+    """A crop classifier with ``fit(samples)``, ``predict_proba(samples)``, ``classes_`` and ``gradcam(samples)``
+    (e.g. :class:`~explainendo.systems.sole_dl.SoleDLClassifier`); its explanation is Grad-CAM."""
+
+    def __init__(self, model, positive: str, name: str = "sole_dl"):
+        self.model, self.positive, self.name = model, positive, name
+
+    def fit(self, train: LesionSamples) -> "ClassifierContender":
+        self.model.fit(train)
+        return self
+
+    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
+        classes = [str(c) for c in self.model.classes_]
+        if self.positive not in classes:
+            raise ConfigError(f"{self.name} has no class {self.positive!r}", hint=f"its classes: {classes}")
+        return np.asarray(self.model.predict_proba(samples))[:, classes.index(self.positive)]
+
+    def explain_one(self, samples: LesionSamples):
+        self.predict_proba(samples)
+        return self.model.gradcam(samples)

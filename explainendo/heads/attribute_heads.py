@@ -1,0 +1,785 @@
+"""Deep attribute heads on one shared backbone: every attribute from one forward pass, Grad-CAM per head.
+
+ENDOANGEL-ED (Dong et al., npj Digit Med 2023) trains seven separate CNNs for seven attributes. Here one
+backbone forward over the lesion crops feeds one small head (dropout + linear) per crop attribute, so
+seven attributes cost about one classifier. The landmark head (spec ``input="frame"``) sees the whole
+frame: a second forward of the *same* backbone on the frame (shared weights), only when such a head is
+trained.
+
+Training (:meth:`AttributeHeads.fit`)
+    loss = sum over heads h of the class-weighted cross-entropy over the rows labelled for h;
+    a missing label (NaN in ``attr.<h>``) is masked out of that head's loss, never treated as a class.
+    ``class_weight="balanced"``: w_c = n_labelled / (k * n_c) per head (sklearn's formula).
+    Augmentation: flips, rotation (+-20 deg), shear (+-10 deg), scale (0.9-1.1) and a mild colour
+    jitter (brightness, contrast, saturation +-10%, no hue shift, so the tone attribute survives).
+    Frames are not flipped (left/right walls are landmarks). Early stopping on the mean macro-F1 of
+    the heads on ``validation`` (no validation: all ``epochs`` run). Seeded; the global torch RNG is
+    left as it was.
+
+Semi-supervised (``semi_supervised="pseudo_label"``)
+    Self-training with confidence-thresholded pseudo-labels (Lee, ICML-W 2013; the threshold as in
+    FixMatch, Sohn et al. NeurIPS 2020): train supervised, label the unlabelled crops per head where
+    the max probability >= ``pseudo_threshold``, then train on labelled + pseudo-labelled rows.
+    Chosen over FixMatch and mean teacher because it costs one extra inference pass instead of two
+    to three forwards per step for the whole run, which matters on 2 CPU cores, and it handles
+    partially labelled multi-head rows naturally (a head without a confident pseudo-label is masked).
+
+Grad-CAM (Selvaraju et al., ICCV 2017)
+    For head h and class c: alpha_k = mean_ij d y_c / d A_kij over the last feature map A of the
+    backbone; map = ReLU(sum_k alpha_k A_k), resized to the crop and scaled to [0, 1] with
+    pytorch-grad-cam's ``scale_cam_image``. All crop heads share one forward pass: the gradient of
+    each head's score w.r.t. A only runs back through that head's linear layer and the pooling.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from ..errors import ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError
+from ..features import LesionSamples, groups_from_columns
+from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
+from ..types import Box
+
+SEMI_SUPERVISED_METHODS = ("pseudo_label",)
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "component.yaml"
+
+
+# --------------------------------------------------------------------------------------------- data
+def _as_rgb_uint8(image: Any) -> np.ndarray | None:
+    """The image as HxWx3 uint8, or None if it cannot be used (reported by the caller)."""
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
+        return None
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.shape[2] == 4:
+        image = image[..., :3]
+    if image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        return None
+    if image.dtype != np.uint8:
+        if not np.isfinite(image).all():
+            return None
+        scale = 255.0 if image.max(initial=0) <= 1.0 else 1.0
+        image = np.clip(image * scale, 0, 255).astype(np.uint8)
+    return image
+
+
+def images_to_tensor(images: Sequence[np.ndarray], size: int):
+    """Resize each RGB image to ``size`` x ``size`` -> uint8 tensor (N, 3, size, size) and the indices of
+    unusable images (filled with zeros; their outputs are set to NaN)."""
+    import cv2
+    import torch
+
+    out = np.zeros((len(images), size, size, 3), dtype=np.uint8)
+    bad: list[int] = []
+    for i, image in enumerate(images):
+        rgb = _as_rgb_uint8(image)
+        if rgb is None:
+            bad.append(i)
+            continue
+        shrink = rgb.shape[0] > size or rgb.shape[1] > size
+        out[i] = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(), bad
+
+
+def augment_batch(x, generator, flips: bool = True, colour: bool = True):
+    """Random flips, rotation +-20 deg, shear +-10 deg, scale 0.9-1.1 and a mild colour jitter.
+
+    ``x``: float (N, 3, H, W) in [0, 1]; one random draw per image from ``generator``.
+    """
+    import math
+
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=generator)  # noqa: E731
+    angle, shear, scale = u(-20, 20) * math.pi / 180, u(-10, 10) * math.pi / 180, u(0.9, 1.1)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    # rotation @ shear(x) / scale, as the inverse map that affine_grid expects
+    a = torch.stack([torch.stack([cos, -sin + cos * torch.tan(shear)], 1),
+                     torch.stack([sin, cos + sin * torch.tan(shear)], 1)], 1) / scale[:, None, None]
+    if flips:
+        fx = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        fy = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+        a = a * torch.stack([fx, fy], 1)[:, None, :]
+    theta = torch.cat([a, torch.zeros(n, 2, 1)], 2).to(x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    if colour:
+        brightness, contrast, saturation = u(0.9, 1.1), u(0.9, 1.1), u(0.9, 1.1)
+        x = x * brightness[:, None, None, None]
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = (x - mean) * contrast[:, None, None, None] + mean
+        grey = (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        x = (x - grey) * saturation[:, None, None, None] + grey
+    return x.clamp(0, 1)
+
+
+def encode_labels(spec: AttributeSpec, values: pd.Series) -> np.ndarray:
+    """Class indices for one attribute (-1 = unlabelled). Values may be class names or indices."""
+    out = np.full(len(values), -1, dtype=np.int64)
+    lookup = {c: i for i, c in enumerate(spec.classes)}
+    for i, v in enumerate(values.tolist()):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+            continue
+        if isinstance(v, str) and v in lookup:
+            out[i] = lookup[v]
+        elif isinstance(v, (int, np.integer, float, np.floating)) and float(v).is_integer() \
+                and 0 <= int(v) < len(spec.classes):
+            out[i] = int(v)
+        else:
+            raise ManifestError(f"column attr.{spec.name}, row {i}: value {v!r} is not a class of "
+                                f"'{spec.name}'", source=f"attr.{spec.name}",
+                                hint=f"use one of {list(spec.classes)}, its index, or NaN for unlabelled")
+    return out
+
+
+def masked_head_loss(logits, labels, class_weights=None):
+    """Class-weighted cross-entropy over the labelled rows only (``labels >= 0``; -1 = unlabelled).
+
+    loss = sum_i w_{y_i} CE(logits_i, y_i) / sum_i w_{y_i} over labelled rows i (torch's weighted mean);
+    None when no row of the batch is labelled, so an unlabelled head adds nothing, not a zero.
+    """
+    import torch.nn.functional as F
+
+    mask = labels >= 0
+    if not bool(mask.any()):
+        return None
+    return F.cross_entropy(logits[mask], labels[mask], weight=class_weights)
+
+
+def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int | None = None) -> float:
+    """Macro-F1 over the classes that occur in ``y_true`` or ``y_pred`` (sklearn's default labels)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
+
+
+def _auc(y_true: np.ndarray, proba: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    present = np.unique(y_true)
+    if len(present) < 2:
+        return float("nan")
+    if proba.shape[1] == 2:
+        return float(roc_auc_score(y_true, proba[:, 1]))
+    # one-vs-rest macro AUC over the classes present in y_true
+    return float(np.mean([roc_auc_score(y_true == c, proba[:, c]) for c in present]))
+
+
+def paste_on_frame(crop_map: np.ndarray, box: Box, frame_shape: tuple[int, ...], enlarge: float = 1.0
+                   ) -> np.ndarray:
+    """Place a crop-sized map onto a zero map of the frame (``frame_shape`` = (H, W, ...)) where the
+    crop was cut (``box`` enlarged by ``enlarge`` and clipped, exactly as :meth:`Box.crop`)."""
+    import cv2
+
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    rows, cols = (box.enlarge(enlarge) if enlarge != 1.0 else box).pixel_slice(w, h)
+    out = np.zeros((h, w), dtype=np.float32)
+    size = (cols.stop - cols.start, rows.stop - rows.start)
+    region = crop_map if crop_map.shape[::-1] == size else cv2.resize(crop_map.astype(np.float32), size)
+    out[rows, cols] = region
+    return out
+
+
+# -------------------------------------------------------------------------------------------- model
+def _build_network(backbone, specs: Sequence[AttributeSpec], dropout: float = 0.2):
+    from torch import nn
+
+    class AttributeHeadsNet(nn.Module):
+        """backbone -> pooled features -> one dropout + linear head per attribute."""
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = backbone
+            self.heads = nn.ModuleDict({
+                s.name: nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.feature_dim, len(s.classes)))
+                for s in specs})
+            self.inputs = {s.name: s.input for s in specs}
+
+        def forward(self, crops=None, frames=None):
+            logits = {}
+            for kind, x in (("crop", crops), ("frame", frames)):
+                names = [n for n, i in self.inputs.items() if i == kind]
+                if x is None or not names:
+                    continue
+                pooled = self.backbone(x)  # one backbone forward feeds every head of this input
+                for name in names:
+                    logits[name] = self.heads[name](pooled)
+            return logits
+
+    return AttributeHeadsNet()
+
+
+class _Threads:
+    """Set torch's intra-op threads for a block and restore them after (ultralytics sets 1 on import)."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        import torch
+
+        self.before = torch.get_num_threads()
+        if self.n:
+            torch.set_num_threads(int(self.n))
+
+    def __exit__(self, *exc):
+        import torch
+
+        torch.set_num_threads(self.before)
+
+
+class AttributeHeads(BaseEstimator):
+    """Deep attribute heads: one shared CNN backbone, one small head per attribute spec.
+
+    A :class:`explainendo.features.FeatureSource` named ``"attributes"``: :meth:`transform` returns
+    ``<attribute>.p_<class>`` columns per trained head; a landmark head (``input="frame"``, named
+    ``landmark``) is summed through ``landmark_to_location`` (default
+    :data:`explainendo.specs.LANDMARK_TO_LOCATION`) into ``location.p_<location>``; the per-landmark
+    probabilities stay available from :meth:`predict_proba`.
+
+    Parameters: ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False or a local
+    weight file), ``image_size`` (square input side; 96-128 px suffice for phantoms, 224 for real
+    data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
+    ``semi_supervised`` (None or "pseudo_label"), ``pseudo_threshold``, ``patience`` (epochs without a
+    better validation macro-F1 before stopping), ``num_threads`` (torch threads while fitting and
+    predicting), ``seed``.
+    """
+
+    name = "attributes"
+
+    def __init__(self, specs: Sequence[AttributeSpec] = GASTRIC_ATTRIBUTES, backbone: str = "efficientnet_lite0",
+                 pretrained: bool | str = True, image_size: int = 128, epochs: int = 10, batch_size: int = 32,
+                 lr: float = 1e-3, weight_decay: float = 1e-4, freeze_stages: int = 0,
+                 class_weight: str | None = "balanced", augment: bool = True, semi_supervised: str | None = None,
+                 pseudo_threshold: float = 0.9, landmark_to_location: dict[str, str] | None = None,
+                 seed: int = 0, device: str = "cpu", patience: int = 3, num_threads: int | None = 2,
+                 verbose: bool = False):
+        self.specs = specs
+        self.backbone = backbone
+        self.pretrained = pretrained
+        self.image_size = image_size
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.freeze_stages = freeze_stages
+        self.class_weight = class_weight
+        self.augment = augment
+        self.semi_supervised = semi_supervised
+        self.pseudo_threshold = pseudo_threshold
+        self.landmark_to_location = landmark_to_location
+        self.seed = seed
+        self.device = device
+        self.patience = patience
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------------------ checks / helpers
+    def _check_params(self) -> list[AttributeSpec]:
+        specs = list(self.specs)
+        if not specs or not all(isinstance(s, AttributeSpec) for s in specs):
+            raise ConfigError("specs must be a non-empty list of AttributeSpec",
+                              hint="e.g. explainendo.specs.GASTRIC_ATTRIBUTES")
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"duplicate attribute names in specs: {names}", hint="give each head its own name")
+        if not isinstance(self.image_size, int) or self.image_size < 32:
+            raise ConfigError(f"image_size={self.image_size!r} is too small", hint="use an integer >= 32")
+        for key in ("epochs", "batch_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{key}={value!r} must be a positive integer")
+        if self.semi_supervised not in (None, *SEMI_SUPERVISED_METHODS):
+            raise ConfigError(f"semi_supervised={self.semi_supervised!r} is not supported",
+                              hint=f"use None or one of {SEMI_SUPERVISED_METHODS}")
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"class_weight={self.class_weight!r}", hint="use 'balanced' or None")
+        return specs
+
+    @staticmethod
+    def _check_samples(samples: Any, what: str) -> LesionSamples:
+        if not isinstance(samples, LesionSamples):
+            raise FeatureExtractionError(f"{what} must be LesionSamples, got {type(samples).__name__}",
+                                         source=what, hint="build them with LesionSamples.from_images(frames, "
+                                                           "boxes) or LesionSamples.from_manifest(manifest)")
+        if len(samples) == 0:
+            raise FeatureExtractionError(f"{what} holds no lesions", source=what,
+                                         hint="pass at least one crop")
+        return samples
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "net_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted", hint="call fit(samples) or load(dir)")
+
+    def _location_table(self, spec: AttributeSpec) -> dict[str, str] | None:
+        """The landmark -> location mapping used for ``spec``, or None if the head is not mapped."""
+        if spec.input != "frame" or spec.name != "landmark":
+            return None
+        table = LANDMARK_TO_LOCATION if self.landmark_to_location is None else dict(self.landmark_to_location)
+        missing = [c for c in spec.classes if c not in table]
+        if missing:
+            if self.landmark_to_location is None:
+                return None
+            raise ConfigError(f"landmark_to_location has no entry for {missing[:5]}",
+                              hint="map every landmark class to a location")
+        return table
+
+    def _specs_by_name(self) -> dict[str, AttributeSpec]:
+        return {s.name: s for s in self.specs}
+
+    def _encode(self, samples: LesionSamples, heads: Sequence[AttributeSpec], need_labels: bool = True):
+        """uint8 crops (and frames if a frame head is in ``heads``), labels per head, bad indices."""
+        crops, bad = images_to_tensor(samples.crops, self.image_size)
+        frames = None
+        if any(s.input == "frame" for s in heads) and samples.frames is not None:
+            frames, bad_frames = images_to_tensor(samples.frames, self.image_size)
+            bad = sorted(set(bad) | set(bad_frames))
+        labels = {s.name: encode_labels(s, samples.labels(f"attr.{s.name}")) for s in heads} if need_labels else {}
+        for name in labels:
+            labels[name][bad] = -1
+        return crops, frames, labels, bad
+
+    # ------------------------------------------------------------------------------------------- fit
+    def fit(self, samples: LesionSamples, unlabeled: LesionSamples | None = None,
+            validation: LesionSamples | None = None) -> "AttributeHeads":
+        """Train every head that has labels in ``samples.table['attr.<name>']`` (NaN = unlabelled)."""
+        import torch
+
+        specs = self._check_params()
+        samples = self._check_samples(samples, "samples")
+        if unlabeled is not None:
+            unlabeled = self._check_samples(unlabeled, "unlabeled")
+        if validation is not None:
+            validation = self._check_samples(validation, "validation")
+        if self.semi_supervised and unlabeled is None:
+            raise ConfigError(f"semi_supervised={self.semi_supervised!r} needs unlabeled samples",
+                              hint="fit(samples, unlabeled=...) or semi_supervised=None")
+
+        trained, skipped = [], {}
+        for spec in specs:
+            values = samples.labels(f"attr.{spec.name}")
+            encode_labels(spec, values)  # raises on a foreign class name
+            if spec.input == "frame" and samples.frames is None:
+                skipped[spec.name] = "no frames in samples (the head sees the whole frame)"
+            elif values.notna().sum() == 0:
+                skipped[spec.name] = "no labels"
+            else:
+                trained.append(spec)
+            self._location_table(spec)  # validates an override early
+        if not trained:
+            raise ManifestError("no attribute has any label", source="samples.table",
+                                hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
+        self.trained_attributes_ = [s.name for s in trained]
+        self.skipped_attributes_ = skipped
+        for name, reason in skipped.items():
+            warnings.warn(f"attribute head '{name}' not trained: {reason}", stacklevel=2)
+
+        from .backbones import create_backbone
+
+        with _Threads(self.num_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            generator = torch.Generator().manual_seed(self.seed)
+            backbone = create_backbone(self.backbone, pretrained=self.pretrained, freeze_stages=self.freeze_stages)
+            self.net_ = _build_network(backbone, trained).to(self.device)
+            data = self._encode(samples, trained)
+            val = self._encode(validation, trained) if validation is not None else None
+            self.history_ = []
+            self._train(data, val, generator, phase="supervised")
+            self.pseudo_label_counts_ = {}
+            if self.semi_supervised == "pseudo_label":
+                data = self._add_pseudo_labels(data, unlabeled, trained)
+                self._train(data, val, generator, phase="pseudo_label")
+        self.net_.eval()
+        self.columns_ = list(self._columns())
+        return self
+
+    def _class_weights(self, labels: dict[str, np.ndarray]):
+        import torch
+
+        weights = {}
+        for spec in self.net_specs_:
+            y = labels[spec.name]
+            y = y[y >= 0]
+            k = len(spec.classes)
+            counts = np.bincount(y, minlength=k).astype(float)
+            if self.class_weight == "balanced" and len(y):
+                w = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
+            else:
+                w = np.ones(k)
+            weights[spec.name] = torch.tensor(w, dtype=torch.float32, device=self.device)
+        return weights
+
+    @property
+    def net_specs_(self) -> list[AttributeSpec]:
+        by_name = self._specs_by_name()
+        return [by_name[n] for n in self.trained_attributes_]
+
+    def _train(self, data, val, generator, phase: str) -> None:
+        import torch
+
+        crops, frames, labels, _ = data
+        n = crops.shape[0]
+        weights = self._class_weights(labels)
+        params = [p for p in self.net_.parameters() if p.requires_grad]
+        optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        steps = self.epochs * max(1, n // self.batch_size + (n % self.batch_size >= 2))
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=steps,
+                                                        pct_start=0.15)
+        label_t = {k: torch.from_numpy(v) for k, v in labels.items()}
+        best_score, best_state, since_best = -np.inf, None, 0
+        for epoch in range(self.epochs):
+            self.net_.train()
+            order = torch.randperm(n, generator=generator)
+            total, batches = 0.0, 0
+            for start in range(0, n, self.batch_size):
+                idx = order[start:start + self.batch_size]
+                if len(idx) < 2 and n >= 2:
+                    continue  # batch norm needs two samples
+                x = crops[idx].float().div_(255)
+                f = frames[idx].float().div_(255) if frames is not None else None
+                if self.augment:
+                    x = augment_batch(x, generator)
+                    f = augment_batch(f, generator, flips=False) if f is not None else None
+                logits = self.net_(x.to(self.device), None if f is None else f.to(self.device))
+                loss = 0.0
+                for name, out in logits.items():
+                    head_loss = masked_head_loss(out, label_t[name][idx].to(self.device), weights[name])
+                    if head_loss is not None:
+                        loss = loss + head_loss
+                optimiser.zero_grad(set_to_none=True)
+                if torch.is_tensor(loss):
+                    loss.backward()
+                    optimiser.step()
+                    total += float(loss.detach())
+                    batches += 1
+                scheduler.step()
+            record = {"phase": phase, "epoch": epoch + 1, "loss": total / max(batches, 1)}
+            if val is not None:
+                scores = self._validation_scores(val)
+                record["val_macro_f1"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
+                score = record["val_macro_f1"]
+                if score > best_score:
+                    best_score, since_best = score, 0
+                    best_state = copy.deepcopy(self.net_.state_dict())
+                else:
+                    since_best += 1
+            self.history_.append(record)
+            if self.verbose:
+                print(record, flush=True)
+            if val is not None and since_best >= self.patience:
+                break
+        if best_state is not None:
+            self.net_.load_state_dict(best_state)
+        self.net_.eval()
+
+    def _validation_scores(self, val) -> dict[str, float]:
+        crops, frames, labels, _ = val
+        probs = self._probs_from_tensors(crops, frames)
+        scores = {}
+        for spec in self.net_specs_:
+            y = labels[spec.name]
+            keep = y >= 0
+            if keep.any() and spec.name in probs:
+                scores[spec.name] = macro_f1(y[keep], probs[spec.name][keep].argmax(1), len(spec.classes))
+        return scores
+
+    def _add_pseudo_labels(self, data, unlabeled: LesionSamples, trained):
+        import torch
+
+        crops, frames, labels, bad = data
+        u_crops, u_frames, _, u_bad = self._encode(unlabeled, trained, need_labels=False)
+        probs = self._probs_from_tensors(u_crops, u_frames)
+        new_labels = {}
+        for spec in trained:
+            pseudo = np.full(u_crops.shape[0], -1, dtype=np.int64)
+            if spec.name in probs:
+                p = probs[spec.name]
+                confident = p.max(1) >= self.pseudo_threshold
+                pseudo[confident] = p[confident].argmax(1)
+            pseudo[u_bad] = -1
+            self.pseudo_label_counts_[spec.name] = int((pseudo >= 0).sum())
+            new_labels[spec.name] = np.concatenate([labels[spec.name], pseudo])
+        all_frames = None
+        if frames is not None and u_frames is not None:
+            all_frames = torch.cat([frames, u_frames])
+        elif frames is not None:  # unlabeled has no frames: the frame heads get no pseudo-labels
+            all_frames = torch.cat([frames, torch.zeros_like(u_crops)])
+            for spec in trained:
+                if spec.input == "frame":
+                    new_labels[spec.name][len(labels[spec.name]):] = -1
+        return torch.cat([crops, u_crops]), all_frames, new_labels, bad
+
+    # ----------------------------------------------------------------------------------- inference
+    def _probs_from_tensors(self, crops, frames) -> dict[str, np.ndarray]:
+        import torch
+
+        self.net_.eval()
+        out: dict[str, list] = {}
+        step = max(self.batch_size, 32)
+        with torch.no_grad():
+            for start in range(0, crops.shape[0], step):
+                x = crops[start:start + step].float().div_(255).to(self.device)
+                f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device)
+                for name, logits in self.net_(x, f).items():
+                    out.setdefault(name, []).append(torch.softmax(logits, 1).cpu().numpy())
+        return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+
+    def predict_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
+        """Per trained head, (n, n_classes) probabilities; the landmark head gives per-landmark ones.
+
+        Unusable crops (empty, wrong shape, NaN) get NaN rows and a warning; the batch goes on.
+        A frame head on samples without frames gets all-NaN rows.
+        """
+        self._check_fitted()
+        samples = self._check_samples(samples, "samples")
+        specs = self.net_specs_
+        with _Threads(self.num_threads):
+            crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
+            probs = self._probs_from_tensors(crops, frames)
+        if bad:
+            warnings.warn(f"{len(bad)} unusable crop(s) at {bad[:10]}: their probabilities are NaN", stacklevel=2)
+        for spec in specs:
+            if spec.name not in probs:  # frame head without frames
+                probs[spec.name] = np.full((len(samples), len(spec.classes)), np.nan)
+            probs[spec.name][bad] = np.nan
+        return {s.name: probs[s.name] for s in specs}
+
+    def _columns(self):
+        for spec in self.net_specs_:
+            table = self._location_table(spec)
+            if table is None:
+                yield from spec.columns
+            else:
+                yield from (f"location.p_{loc}" for loc in self._locations(table))
+
+    @staticmethod
+    def _locations(table: dict[str, str]) -> list[str]:
+        values = list(dict.fromkeys(table.values()))
+        return [loc for loc in LOCATIONS if loc in values] + [v for v in values if v not in LOCATIONS]
+
+    def transform(self, samples: LesionSamples) -> pd.DataFrame:
+        """One row per lesion: ``<attribute>.p_<class>`` per trained head, ``location.p_<location>``
+        for the landmark head (landmark probabilities summed per location)."""
+        probs = self.predict_proba(samples)
+        columns: dict[str, np.ndarray] = {}
+        for spec in self.net_specs_:
+            p = probs[spec.name]
+            table = self._location_table(spec)
+            if table is None:
+                for j, column in enumerate(spec.columns):
+                    columns[column] = p[:, j]
+            else:
+                unusable = np.isnan(p).any(1)
+                for loc in self._locations(table):
+                    members = [j for j, c in enumerate(spec.classes) if table[c] == loc]
+                    columns[f"location.p_{loc}"] = np.where(unusable, np.nan, p[:, members].sum(1))
+        return pd.DataFrame(columns, columns=self.columns_)
+
+    def fit_transform(self, samples: LesionSamples, **kw) -> pd.DataFrame:
+        return self.fit(samples, **kw).transform(samples)
+
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        self._check_fitted()
+        return groups_from_columns(self.columns_)
+
+    def evaluate(self, samples: LesionSamples) -> pd.DataFrame:
+        """Per trained head on labelled rows: n, AUC (binary; one-vs-rest macro for more classes),
+        macro-F1 and accuracy; plus a ``location`` row for a mapped landmark head."""
+        probs = self.predict_proba(samples)
+        rows = []
+        for spec in self.net_specs_:
+            y = encode_labels(spec, samples.labels(f"attr.{spec.name}"))
+            p = probs[spec.name]
+            keep = (y >= 0) & np.isfinite(p).all(1)
+            row = {"attribute": spec.name, "n": int(keep.sum()), "auc": np.nan, "macro_f1": np.nan,
+                   "accuracy": np.nan}
+            if keep.any():
+                pred = p[keep].argmax(1)
+                row.update(auc=_auc(y[keep], p[keep]), macro_f1=macro_f1(y[keep], pred, len(spec.classes)),
+                           accuracy=float((pred == y[keep]).mean()))
+            rows.append(row)
+            table = self._location_table(spec)
+            if table is not None and keep.any():
+                locs = self._locations(table)
+                true_loc = np.array([locs.index(table[spec.classes[j]]) for j in y[keep]])
+                p_loc = np.stack([p[keep][:, [j for j, c in enumerate(spec.classes) if table[c] == loc]].sum(1)
+                                  for loc in locs], 1)
+                rows.append({"attribute": "location", "n": int(keep.sum()), "auc": _auc(true_loc, p_loc),
+                             "macro_f1": macro_f1(true_loc, p_loc.argmax(1), len(locs)),
+                             "accuracy": float((p_loc.argmax(1) == true_loc).mean())})
+        return pd.DataFrame(rows).set_index("attribute")
+
+    # ------------------------------------------------------------------------------------ Grad-CAM
+    def gradcam(self, samples: LesionSamples, attributes: Sequence[str] | None = None,
+                targets: dict[str, Any] | None = None) -> dict[str, list[np.ndarray]]:
+        """Grad-CAM map per head and lesion, in [0, 1], shaped like the crop (the frame for a frame head).
+
+        ``attributes``: heads to explain (default: every trained head). ``targets``: {attribute: class
+        name or index} (default: each lesion's predicted class). All crop heads come from one backbone
+        forward (and one more for frame heads); use :func:`paste_on_frame` to place a crop map on its frame.
+        """
+        import torch
+        from pytorch_grad_cam.utils.image import scale_cam_image
+
+        self._check_fitted()
+        samples = self._check_samples(samples, "samples")
+        by_name = {s.name: s for s in self.net_specs_}
+        attributes = list(by_name) if attributes is None else list(attributes)
+        unknown = [a for a in attributes if a not in by_name]
+        if unknown:
+            raise ConfigError(f"no trained head {unknown}", hint=f"trained heads: {list(by_name)}")
+        targets = dict(targets or {})
+        specs = [by_name[a] for a in attributes]
+        result: dict[str, list[np.ndarray]] = {}
+        net = self.net_.eval()
+        with _Threads(self.num_threads):
+            crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
+            for kind, x, images in (("crop", crops, samples.crops), ("frame", frames, samples.frames)):
+                group = [s for s in specs if s.input == kind]
+                if not group:
+                    continue
+                if x is None:
+                    raise FeatureExtractionError(f"heads {[s.name for s in group]} need whole frames",
+                                                 hint="build samples with frames (LesionSamples.from_images)")
+                x = x.float().div_(255).to(self.device)
+                with torch.enable_grad():
+                    activations = net.backbone.features(x)  # output of backbone.gradcam_layer
+                    pooled = activations.mean(dim=(2, 3))
+                    for spec in group:
+                        logits = net.heads[spec.name](pooled)
+                        target = self._target_index(spec, targets.get(spec.name), logits)
+                        score = logits.gather(1, target[:, None]).sum()
+                        grads, = torch.autograd.grad(score, activations, retain_graph=True)
+                        alpha = grads.mean(dim=(2, 3), keepdim=True)
+                        cams = torch.relu((alpha * activations).sum(1)).detach().cpu().numpy()
+                        maps = []
+                        for i, cam in enumerate(cams):
+                            image = images[i]
+                            if i in bad or not isinstance(image, np.ndarray) or image.ndim < 2:
+                                maps.append(np.full(np.shape(image)[:2] or (1, 1), np.nan, dtype=np.float32))
+                                continue
+                            h, w = image.shape[:2]
+                            maps.append(scale_cam_image(cam[None], (w, h))[0])
+                        result[spec.name] = maps
+        return result
+
+    @staticmethod
+    def _target_index(spec: AttributeSpec, target: Any, logits):
+        import torch
+
+        n = logits.shape[0]
+        if target is None:
+            return logits.argmax(1)
+        if isinstance(target, str):
+            if target not in spec.classes:
+                raise ConfigError(f"target {target!r} is not a class of '{spec.name}'",
+                                  hint=f"use one of {list(spec.classes)}")
+            target = spec.classes.index(target)
+        if not isinstance(target, (int, np.integer)) or not 0 <= int(target) < len(spec.classes):
+            raise ConfigError(f"target {target!r} for '{spec.name}' is out of range",
+                              hint=f"use a class name or an index below {len(spec.classes)}")
+        return torch.full((n,), int(target), dtype=torch.long, device=logits.device)
+
+    # ------------------------------------------------------------------------------------ save/load
+    def _config(self, kind: str) -> dict:
+        params = self.get_params()
+        params["specs"] = [{"name": s.name, "classes": list(s.classes), "input": s.input,
+                            "description": s.description} for s in self.specs]
+        pretrained = params["pretrained"]
+        params["pretrained"] = pretrained if isinstance(pretrained, bool) else str(pretrained)
+        import torch
+
+        from .. import __version__
+
+        return {"kind": kind, "format_version": 1, "params": params,
+                "trained_attributes": list(self.trained_attributes_),
+                "skipped_attributes": dict(self.skipped_attributes_),
+                "columns": list(self.columns_),
+                "history": json.loads(json.dumps(self.history_)),
+                "pseudo_label_counts": dict(getattr(self, "pseudo_label_counts_", {})),
+                "provenance": {"explainendo": __version__, "torch": str(torch.__version__), "seed": self.seed}}
+
+    def save(self, directory: str | Path, kind: str = "attribute_heads", extra: dict | None = None) -> Path:
+        """``directory/model.safetensors`` (weights) + ``directory/component.yaml`` (kind, specs, params)."""
+        import yaml
+        from safetensors.torch import save_file
+
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE))
+        config = self._config(kind)
+        config.update(extra or {})
+        (directory / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
+        return directory
+
+    @classmethod
+    def _read_config(cls, directory: str | Path, kind: str) -> dict:
+        import yaml
+
+        directory = Path(directory)
+        path = directory / CONFIG_FILE
+        if not path.is_file() or not (directory / WEIGHTS_FILE).is_file():
+            raise ModelFileError(f"no saved model here (need {CONFIG_FILE} and {WEIGHTS_FILE})",
+                                 source=str(directory), hint="give the directory written by save()")
+        try:
+            config = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ModelFileError(f"{CONFIG_FILE} is not valid YAML: {exc}", source=str(path)) from exc
+        if not isinstance(config, dict) or config.get("kind") != kind:
+            found = config.get("kind") if isinstance(config, dict) else None
+            raise ModelFileError(f"saved component is of kind {found!r}, expected {kind!r}",
+                                 source=str(path), hint="load it with the class that saved it")
+        return config
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "AttributeHeads":
+        return cls._from_config(cls._read_config(directory, "attribute_heads"), directory)
+
+    @classmethod
+    def _from_config(cls, config: dict, directory: str | Path) -> "AttributeHeads":
+        from safetensors.torch import load_file
+
+        from .backbones import create_backbone
+
+        params = dict(config["params"])
+        params["specs"] = tuple(AttributeSpec(s["name"], tuple(s["classes"]), s.get("input", "crop"),
+                                              s.get("description", "")) for s in params["specs"])
+        model = cls(**params)
+        model.trained_attributes_ = list(config["trained_attributes"])
+        model.skipped_attributes_ = dict(config.get("skipped_attributes") or {})
+        model.history_ = list(config.get("history") or [])
+        model.pseudo_label_counts_ = dict(config.get("pseudo_label_counts") or {})
+        path = Path(directory) / WEIGHTS_FILE
+        try:
+            state = load_file(str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelFileError(f"cannot read weights: {exc}", source=str(path)) from exc
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            backbone = create_backbone(model.backbone, pretrained=False, freeze_stages=model.freeze_stages)
+            model.net_ = _build_network(backbone, model.net_specs_)
+        try:
+            model.net_.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(f"weights do not match the saved config: {str(exc)[:300]}", source=str(path),
+                                 hint="the bundle is damaged or was edited; save it again") from exc
+        model.net_.to(model.device).eval()
+        model.columns_ = list(model._columns())
+        if config.get("columns") and list(config["columns"]) != model.columns_:
+            raise ModelFileError("saved columns do not match the specs", source=str(directory))
+        return model

@@ -1,0 +1,171 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from explainendo.errors import ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError
+from explainendo.features import FeatureSource, LesionSamples
+from explainendo.heads import AttributeHeads, paste_on_frame
+from explainendo.heads.attribute_heads import masked_head_loss
+from explainendo.specs import AttributeSpec
+
+CROP_SPECS = (AttributeSpec("bleeding", ("no", "yes")), AttributeSpec("tone", ("unchanged", "reddened", "pale")))
+
+
+def _small(**kw):
+    params = dict(specs=CROP_SPECS, backbone="resnet18", pretrained=False, image_size=32, epochs=1,
+                  batch_size=8, seed=0, num_threads=1)  # 1 thread: robust when CI cores are shared
+    params.update(kw)
+    return AttributeHeads(**params)
+
+
+def test_transform_columns_groups_and_probabilities(tiny_heads, tiny_test):
+    assert isinstance(tiny_heads, FeatureSource) and tiny_heads.name == "attributes"
+    frame = tiny_heads.transform(tiny_test)
+    assert list(frame.columns) == ["bleeding.p_no", "bleeding.p_yes", "tone.p_unchanged", "tone.p_reddened",
+                                   "tone.p_pale", "location.p_upper_middle", "location.p_lower",
+                                   "location.p_indistinguishable"]
+    assert tiny_heads.groups == {"bleeding": ["bleeding.p_no", "bleeding.p_yes"],
+                                 "tone": ["tone.p_unchanged", "tone.p_reddened", "tone.p_pale"],
+                                 "location": ["location.p_upper_middle", "location.p_lower",
+                                              "location.p_indistinguishable"]}
+    for columns in tiny_heads.groups.values():
+        np.testing.assert_allclose(frame[columns].sum(axis=1), 1.0, atol=1e-5)
+    # per-landmark probabilities stay out of the table but are summed through the mapping table
+    proba = tiny_heads.predict_proba(tiny_test)
+    assert proba["landmark"].shape == (len(tiny_test), 2)
+    np.testing.assert_allclose(frame["location.p_lower"], proba["landmark"][:, 0], atol=1e-6)  # antrum
+    np.testing.assert_allclose(frame["location.p_upper_middle"], proba["landmark"][:, 1], atol=1e-6)  # fundus
+    assert (frame["location.p_indistinguishable"] == 0).all()
+
+
+def test_evaluate_reports_every_head(tiny_heads, tiny_test):
+    report = tiny_heads.evaluate(tiny_test)
+    assert list(report.index) == ["bleeding", "tone", "landmark", "location"]
+    assert (report["n"] == len(tiny_test)).all()
+    assert report[["auc", "macro_f1", "accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
+
+
+def test_masked_loss_ignores_unlabelled_rows():
+    logits = torch.randn(4, 3, requires_grad=True)
+    labels = torch.tensor([2, -1, 0, -1])
+    loss = masked_head_loss(logits, labels)
+    expected = torch.nn.functional.cross_entropy(logits[[0, 2]], labels[[0, 2]])
+    assert torch.allclose(loss, expected)
+    loss.backward()
+    assert torch.all(logits.grad[[1, 3]] == 0) and torch.any(logits.grad[[0, 2]] != 0)
+    assert masked_head_loss(logits, torch.full((4,), -1)) is None
+
+
+def test_partial_labels_are_masked_and_unlabelled_heads_skipped(tiny_train):
+    samples = tiny_train.subset(range(16))
+    table = samples.table.copy()
+    table.loc[::2, "attr.bleeding"] = np.nan  # half the bleeding labels missing
+    table["attr.tone"] = np.nan  # no tone labels at all
+    samples = LesionSamples(samples.crops, samples.boxes, samples.frames, table=table)
+    with pytest.warns(UserWarning, match="'tone' not trained"):
+        model = _small().fit(samples)
+    assert model.trained_attributes_ == ["bleeding"] and "tone" in model.skipped_attributes_
+    assert list(model.transform(samples).columns) == ["bleeding.p_no", "bleeding.p_yes"]
+
+
+def test_save_load_gives_identical_outputs(tiny_heads, tiny_test, tmp_path):
+    tiny_heads.save(tmp_path / "heads")
+    assert {p.name for p in (tmp_path / "heads").iterdir()} == {"model.safetensors", "component.yaml"}
+    loaded = AttributeHeads.load(tmp_path / "heads")
+    pd.testing.assert_frame_equal(tiny_heads.transform(tiny_test), loaded.transform(tiny_test))
+    a, b = tiny_heads.gradcam(tiny_test.subset([0])), loaded.gradcam(tiny_test.subset([0]))
+    for name in a:
+        np.testing.assert_allclose(a[name][0], b[name][0], atol=1e-6)
+    # a bundle of another kind, or a damaged one, is refused
+    text = (tmp_path / "heads" / "component.yaml").read_text()
+    (tmp_path / "heads" / "component.yaml").write_text(text.replace("kind: attribute_heads", "kind: sole_dl"))
+    with pytest.raises(ModelFileError, match="kind"):
+        AttributeHeads.load(tmp_path / "heads")
+    with pytest.raises(ModelFileError, match="no saved model"):
+        AttributeHeads.load(tmp_path / "nothing")
+
+
+def test_gradcam_all_heads_from_one_forward_per_input(tiny_heads, tiny_test):
+    samples = tiny_test.subset([0, 1, 2])
+    maps = tiny_heads.gradcam(samples)
+    assert set(maps) == {"bleeding", "tone", "landmark"}
+    for name in ("bleeding", "tone"):
+        assert [m.shape for m in maps[name]] == [c.shape[:2] for c in samples.crops]
+    assert [m.shape for m in maps["landmark"]] == [f.shape[:2] for f in samples.frames]
+    for m in maps["bleeding"]:
+        assert m.dtype == np.float32 and m.min() >= 0 and m.max() <= 1 + 1e-6
+    # explicit targets give different maps for different classes of the same head
+    yes = tiny_heads.gradcam(samples, attributes=["bleeding"], targets={"bleeding": "yes"})
+    no = tiny_heads.gradcam(samples, attributes=["bleeding"], targets={"bleeding": 0})
+    assert set(yes) == {"bleeding"}
+    assert any(not np.allclose(a, b) for a, b in zip(yes["bleeding"], no["bleeding"]))
+    on_frame = paste_on_frame(maps["bleeding"][0], samples.boxes[0], samples.frames[0].shape)
+    assert on_frame.shape == samples.frames[0].shape[:2]
+    rows, cols = samples.boxes[0].pixel_slice(48, 48)
+    assert on_frame.sum() == pytest.approx(maps["bleeding"][0].sum(), rel=1e-5)
+    assert on_frame[rows, cols].sum() == pytest.approx(on_frame.sum(), rel=1e-6)
+
+
+def test_gradcam_counts_backbone_forwards(tiny_heads, tiny_test):
+    calls = []
+    hook = tiny_heads.net_.backbone.stages[0].register_forward_hook(lambda m, i, o: calls.append(1))
+    try:
+        tiny_heads.gradcam(tiny_test.subset([0, 1]))
+    finally:
+        hook.remove()
+    assert len(calls) == 2  # one for all crop heads, one for the landmark head's frames
+
+
+def test_training_is_seeded_and_leaves_global_rng_alone(tiny_train, tiny_test):
+    samples = tiny_train.subset(range(16))
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = _small(seed=5).fit(samples).transform(tiny_test)
+    assert torch.equal(torch.rand(1), before)
+    b = _small(seed=5).fit(samples).transform(tiny_test)
+    c = _small(seed=6).fit(samples).transform(tiny_test)
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a.to_numpy(), c.to_numpy())
+
+
+def test_pseudo_labelling_uses_unlabelled_crops(tiny_train, tiny_test):
+    labelled, unlabelled = tiny_train.subset(range(12)), tiny_train.subset(range(12, 36))
+    model = _small(semi_supervised="pseudo_label", pseudo_threshold=0.0).fit(
+        labelled, unlabeled=unlabelled, validation=tiny_test)
+    assert model.pseudo_label_counts_ == {"bleeding": 24, "tone": 24}  # threshold 0 keeps every crop
+    assert [h["phase"] for h in model.history_] == ["supervised", "pseudo_label"]
+    assert all("val_macro_f1" in h for h in model.history_)
+    with pytest.raises(ConfigError, match="needs unlabeled"):
+        _small(semi_supervised="pseudo_label").fit(labelled)
+
+
+def test_bad_inputs_get_typed_errors(tiny_heads, tiny_train, tiny_test):
+    with pytest.raises(NotFittedError):
+        _small().transform(tiny_test)
+    with pytest.raises(FeatureExtractionError, match="LesionSamples"):
+        tiny_heads.transform([np.zeros((8, 8, 3), np.uint8)])
+    with pytest.raises(ConfigError, match="fixmatch"):
+        _small(semi_supervised="fixmatch").fit(tiny_train)
+    with pytest.raises(ConfigError, match="image_size"):
+        _small(image_size=8).fit(tiny_train)
+    table = tiny_train.table.copy()
+    table.loc[3, "attr.tone"] = "purple"
+    with pytest.raises(ManifestError, match="purple"):
+        _small().fit(LesionSamples(tiny_train.crops, tiny_train.boxes, table=table))
+    with pytest.raises(ConfigError, match="no trained head"):
+        tiny_heads.gradcam(tiny_test, attributes=["elevation"])
+    with pytest.raises(ConfigError, match="not a class"):
+        tiny_heads.gradcam(tiny_test, targets={"tone": "blue"})
+
+
+def test_one_broken_crop_does_not_sink_the_batch(tiny_heads, tiny_test):
+    crops = list(tiny_test.crops)
+    crops[1] = np.zeros((0, 5, 3), np.uint8)
+    broken = LesionSamples(crops, tiny_test.boxes, tiny_test.frames, table=tiny_test.table)
+    with pytest.warns(UserWarning, match="unusable"):
+        frame = tiny_heads.transform(broken)
+    assert frame.iloc[1].isna().all() and frame.drop(index=1).notna().all().all()
+    good = tiny_heads.transform(tiny_test)
+    pd.testing.assert_frame_equal(frame.drop(index=1), good.drop(index=1))
