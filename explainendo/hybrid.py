@@ -237,8 +237,12 @@ class HybridDiagnoser:
         out = pd.DataFrame(np.nan, index=range(len(samples)), columns=columns)
         for train_idx, test_idx in _patient_folds(groups, self.oof_folds, self.seed):
             fold_source = copy.deepcopy(prototype)
-            fold_source.fit(samples.subset(train_idx))
-            part = fold_source.transform(samples.subset(test_idx))
+            try:
+                fold_source.fit(samples.subset(train_idx))
+                part = fold_source.transform(samples.subset(test_idx))
+            except ExplainendoError as exc:  # e.g. a fold with no labels at all: its rows are imputed
+                log.warning("source %r: out-of-fold fold skipped (%s); its rows get mean features", name, exc)
+                continue
             # a fold may lack an attribute's labels: its columns stay NaN (imputed with the mean later)
             part = part.reindex(columns=columns)
             out.iloc[test_idx] = part.to_numpy(dtype=float)
