@@ -36,8 +36,10 @@ def _training_data(config: dict, out: Path):
 
         opts = dict(data["synth"])
         system = opts.pop("system", "gastric")
+        # the phantoms go beside the model folder, never inside it (a bundle holds only its own files)
+        folder = Path(opts.pop("out", None) or out.parent / f"{out.name}_data")
         phantoms = synth.generate(system, **opts)
-        manifest = phantoms.write(out / "data")
+        manifest = phantoms.write(folder)
         bayes = getattr(phantoms, "bayes_rate", None)
     else:
         raise ConfigError("config 'data' needs 'manifest' or 'synth'", hint="see examples/gastric_phantoms.yaml")
