@@ -18,6 +18,8 @@ app.add_typer(handcrafted_app, name="handcrafted")
 from .evaluate.cli import evaluate_app  # noqa: E402  (typer only; metrics load when a command runs)
 
 app.add_typer(evaluate_app, name="evaluate")
+from .localize.commands import localize_app  # noqa: E402 - typer only; torch loads when a command runs
+app.add_typer(localize_app, name="localize")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
