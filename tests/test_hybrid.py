@@ -184,7 +184,7 @@ def test_handcrafted_with_whole_frame_localizer_end_to_end(tmp_path):
     from sklearn.metrics import roc_auc_score
 
     train = generate("gastric", 160, seed=0, size=96, images_per_patient=1).write(tmp_path / "train")
-    test = generate("gastric", 60, seed=1, size=96, images_per_patient=1).write(tmp_path / "test")
+    test = generate("gastric", 150, seed=1, size=96, images_per_patient=1).write(tmp_path / "test")
     model = HybridDiagnoser(WholeFrame(), [HandcraftedFeatures()], fitter="auto", cv=3,
                             positive_label="neoplastic").fit(train)
     assert not model.sources_used_[0]["out_of_fold"]  # handcrafted learns nothing from labels
@@ -192,7 +192,7 @@ def test_handcrafted_with_whole_frame_localizer_end_to_end(tmp_path):
     table = model.predict_samples(samples)
     assert roc_auc_score(table["label"] == "neoplastic", table["p_neoplastic"]) > 0.6
     results = model.predict(tmp_path / "test")  # a folder; WholeFrame gives one box per image
-    assert len(results) == 60 and all(r.ok and not r.no_lesion for r in results)
+    assert len(results) == 150 and all(r.ok and not r.no_lesion for r in results)
     assert results[0].box.width > 80
     model.save(tmp_path / "bundle")
     loaded = explainendo.load(tmp_path / "bundle")
