@@ -26,7 +26,8 @@ def main() -> None:
         phantoms = generate(system, 24, seed=1, size=256, **OPTIONS[system])
         sheet = contact_sheet(phantoms, n=24, cols=6, thumb=160, caption_columns=captions)
         path = args.out / f"phantoms_{system}.png"
-        save_sheet(sheet, path, colors=256)  # a palette keeps each sheet well under 400 KB
+        # a palette keeps each sheet under 400 KB (greyscale EUS needs fewer entries)
+        save_sheet(sheet, path, colors=96 if system == "eus" else 256)
         print(f"{path}: {os.path.getsize(path) // 1024} KB")
 
 

@@ -11,6 +11,7 @@ from .types import Box
 _LAZY = {
     "HybridDiagnoser": ("explainendo.hybrid", "HybridDiagnoser"),
     "GastricDiagnoser": ("explainendo.systems.gastric", "GastricDiagnoser"),
+    "SoleDLClassifier": ("explainendo.systems.sole_dl", "SoleDLClassifier"),
     "load": ("explainendo.bundle", "load"),
 }
 

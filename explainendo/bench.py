@@ -147,7 +147,11 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
             frame["split"], frame["model"], frame["y_true"] = split, contender.name, y
             frame["score"], frame["y_pred"] = score, pred
             predictions.append(frame)
-        reports[split] = compare_models(y, per_model, positive=1, title=f"{split} (lesion level)")
+        # several lesions per patient are not independent: AUC intervals from a patient-clustered bootstrap
+        patients = samples.table[group_by].astype(str).to_numpy() if group_by in samples.table else None
+        clustered = patients is not None and len(set(patients)) < len(patients)
+        reports[split] = compare_models(y, per_model, positive=1, groups=patients if clustered else None,
+                                        seed=0, title=f"{split} (lesion level)")
         if video_column and video_column in samples.table and samples.table[video_column].notna().all():
             groups = samples.table[video_column].to_numpy()
             if len(set(groups)) < len(groups):  # several frames per video: add the paper's video-level test
@@ -180,6 +184,11 @@ def write_report(result: BenchmarkResult) -> Path:
              f"Machine: {result.meta['machine']}. Date: {result.meta['date']}. "
              f"Training lesions: {result.meta['train_lesions']}. Test lesions: "
              + ", ".join(f"{k} {v}" for k, v in result.meta["tests"].items()) + ".", ""]
+    if result.meta.get("bayes_rate") is not None:
+        lines += [f"Bayes rate of the phantom rule (the best accuracy any model can reach): "
+                  f"{100 * result.meta['bayes_rate']:.1f}%.", ""]
+    if result.meta.get("command"):
+        lines += ["Reproduce: `" + result.meta["command"] + "`", ""]
     comparison = result.comparison
     comparison.to_csv(out / "comparison.csv")
     comparison.plot_roc(out / "roc.png")
@@ -240,3 +249,132 @@ class ClassifierContender:
     def explain_one(self, samples: LesionSamples):
         self.predict_proba(samples)
         return self.model.gradcam(samples)
+
+
+# ------------------------------------------------------------------------------------------ presets
+def cnn_params(quick: bool = False, image_size: int | None = None, epochs: int | None = None, seed: int = 0,
+               num_threads: int | None = None, **extra) -> dict:
+    """Training settings shared by every CNN in a run, so the comparison is like for like."""
+    params = {"image_size": image_size or (96 if quick else 128), "epochs": epochs or (3 if quick else 10),
+              "batch_size": 32, "seed": seed, "patience": 4}
+    if num_threads:
+        params["num_threads"] = num_threads
+    params.update(extra)
+    return params
+
+
+def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, enlarge: float = 1.0) -> list:
+    """One :class:`SoleDLClassifier` per backbone (``resnet50`` is the paper's; ``efficientnet_lite0`` has real
+    ImageNet weights offline; a ResNet without a local weight file starts from random init, and says so)."""
+    from .systems.sole_dl import SoleDLClassifier
+
+    out = []
+    for backbone in backbones:
+        pretrained = True if backbone == "efficientnet_lite0" else "auto"
+        model = SoleDLClassifier(backbone=backbone, pretrained=pretrained, enlarge=enlarge, **params)
+        out.append(ClassifierContender(model, positive, name=f"sole_dl_{backbone}"))
+    return out
+
+
+def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
+                               epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
+                               oof_folds: int = 3, num_threads: int | None = None) -> list:
+    """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
+    patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed."""
+    from .systems.gastric import GastricDiagnoser
+
+    params = cnn_params(quick, image_size, epochs, seed, num_threads)
+    heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True}
+    hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed)
+    return [HybridContender(hybrid, "neoplastic", name="hybrid")] + sole_dl_contenders(
+        "neoplastic", sole_backbones, params)
+
+
+def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
+                         epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
+                         oof_folds: int = 5, num_threads: int | None = None) -> list:
+    """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
+    out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
+    hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
+    from .handcrafted import HandcraftedFeatures
+    from .hybrid import HybridDiagnoser
+    from .sources import DeepScoreFeatures
+
+    params = cnn_params(quick, image_size, epochs, seed, num_threads)
+    deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
+                             positive=positive)
+    hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
+                             cv=3 if quick else 5, seed=seed, positive_label=positive)
+    handcrafted_only = HybridDiagnoser(sources=[HandcraftedFeatures()], fitter="auto", cv=3 if quick else 5,
+                                       seed=seed, positive_label=positive)
+    return ([HybridContender(hybrid, positive, name="hybrid"),
+             HybridContender(handcrafted_only, positive, name="hybrid_handcrafted_only")]
+            + sole_dl_contenders(positive, sole_backbones, params))
+
+
+def phantom_split(n: int, seed: int, out: Path, size: int = 256) -> tuple[Manifest, dict[str, Manifest], float]:
+    """Gastric phantoms written to ``out/phantoms``; patient-wise train / test; returns the Bayes rate too."""
+    from .io.splits import train_val_test_split
+    from .synth import generate
+
+    phantoms = generate("gastric", n, seed=seed, size=size)
+    manifest = phantoms.write(out / "phantoms")
+    manifest.df["video"] = manifest.df["patient"]  # a phantom patient's views play the paper's video
+    split = train_val_test_split(manifest, val=0.0, test=0.3, seed=seed)
+    return split["train"], {"internal": split["test"]}, float(phantoms.bayes_rate)
+
+
+def edd2020_split(root: str | Path | None = None, seed: int = 0) -> tuple[Manifest, dict[str, Manifest]]:
+    """EDD2020 lesions with a neoplastic reading (HGD, cancer vs Barrett's); centre AJ external, the other
+    centres split patient-wise into train and an internal test."""
+    from .io.loaders import load_edd2020
+    from .io.splits import edd2020_centre_split
+
+    manifest = load_edd2020(root, neoplastic_label=True)
+    manifest = manifest.subset(manifest.df["label"].notna())
+    split = edd2020_centre_split(manifest, seed=seed)
+    return split["train"], {"internal": split["internal_test"], "external": split["external_test"]}
+
+
+def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed: int = 0, n: int | None = None,
+                        data_root: str | Path | None = None, positive: str | None = None,
+                        external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
+                        image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
+                        num_threads: int | None = None, progress: Callable[[str], None] | None = None
+                        ) -> BenchmarkResult:
+    """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
+    (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
+    from .io.splits import centre_split, train_val_test_split
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta: dict = {"target": target, "seed": seed, "quick": quick}
+    if target == "phantoms":
+        train, tests, bayes = phantom_split(n or (120 if quick else 600), seed, out, size=256)
+        meta["bayes_rate"] = bayes
+        contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
+                                                oof_folds=oof_folds or 3, num_threads=num_threads)
+        positive = "neoplastic"
+    else:
+        if target == "edd2020":
+            root = Path(data_root) / "edd2020" if data_root else None
+            train, tests = edd2020_split(root, seed)
+            positive = positive or "neoplastic"
+        else:
+            manifest = Manifest.read_csv(target).validate(strict=False, require_label=True, require_boxes=True)
+            if not positive:
+                raise ConfigError("--positive is needed for a manifest", hint="e.g. --positive neoplastic")
+            if external_centres:
+                split = centre_split(manifest, list(external_centres), seed=seed)
+                train, tests = split["train"], {"internal": split["internal_test"],
+                                                "external": split["external_test"]}
+            else:
+                split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
+                train, tests = split["train"], {"internal": split["test"]}
+        contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
+                                          oof_folds=oof_folds or 5, num_threads=num_threads)
+    result = run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
+                           latency_lesions=5 if quick else 20)
+    result.meta.update(meta)
+    write_report(result)
+    return result

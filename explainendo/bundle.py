@@ -42,6 +42,7 @@ CHECKSUMS = "checksums.sha256"
 #: component kind (written by the component in its component.yaml) -> (explainendo module, class name)
 COMPONENT_KINDS: dict[str, tuple[str, str]] = {
     "columns": ("explainendo.sources.columns", "ColumnFeatures"),
+    "deep_score": ("explainendo.sources.deep_score", "DeepScoreFeatures"),
     "handcrafted": ("explainendo.handcrafted", "HandcraftedFeatures"),
     "attribute_heads": ("explainendo.heads", "AttributeHeads"),
     "yolo_localizer": ("explainendo.localize", "YoloLocalizer"),

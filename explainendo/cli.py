@@ -72,6 +72,46 @@ from .commands import register as _register_model_commands  # noqa: E402  (train
 _register_model_commands(app)
 
 
+@app.command("bench")
+def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifest CSV"),
+          out: Path = typer.Option(Path("bench_output"), help="folder for the report"),
+          quick: bool = typer.Option(False, help="small data and short training (minutes)"),
+          seed: int = typer.Option(0, help="seed for data, splits and training"),
+          n: Optional[int] = typer.Option(None, help="phantoms: how many images"),
+          data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="shared data folder (edd2020)"),
+          positive: Optional[str] = typer.Option(None, help="the positive class (manifest CSV)"),
+          external_centres: str = typer.Option("", help="comma-separated centres held out as external test"),
+          sole_backbones: str = typer.Option("resnet50", help="comma-separated sole-DL backbones"),
+          image_size: Optional[int] = typer.Option(None, help="CNN input size (all CNNs)"),
+          epochs: Optional[int] = typer.Option(None, help="CNN training epochs (all CNNs)"),
+          oof_folds: Optional[int] = typer.Option(None, help="patient folds for the hybrid's out-of-fold features"),
+          threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)")) -> None:
+    """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
+    import sys
+
+    from rich.console import Console
+
+    from .bench import run_named_benchmark
+    from .errors import ExplainendoError
+
+    console = Console(stderr=True)
+    try:
+        with console.status("benchmark") as status:
+            result = run_named_benchmark(
+                target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
+                external_centres=[c for c in external_centres.split(",") if c],
+                sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
+                oof_folds=oof_folds, num_threads=threads, progress=lambda message: status.update(message))
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    result.meta["command"] = "explainendo " + " ".join(sys.argv[1:])
+    from .bench import write_report
+    write_report(result)
+    typer.echo((Path(out) / "report.md").read_text())
+    typer.echo(f"report: {Path(out) / 'report.md'}")
+
+
 def main() -> None:  # console-script entry point
     app()
 

@@ -358,6 +358,9 @@ class AttributeHeads(BaseEstimator):
 
         specs = self._check_params()
         samples = self._check_samples(samples, "samples")
+        if len(samples) < 2:
+            raise FeatureExtractionError("training needs at least 2 lesions (batch norm)", source="samples",
+                                         hint="pass more labelled lesions")
         if unlabeled is not None:
             unlabeled = self._check_samples(unlabeled, "unlabeled")
         if validation is not None:
@@ -656,6 +659,8 @@ class AttributeHeads(BaseEstimator):
                 x = x.float().div_(255).to(self.device)
                 with torch.enable_grad():
                     activations = net.backbone.features(x)  # output of backbone.gradcam_layer
+                    if not activations.requires_grad:  # every stage frozen: grads are still wanted here
+                        activations = activations.detach().requires_grad_(True)
                     pooled = activations.mean(dim=(2, 3))
                     for spec in group:
                         logits = net.heads[spec.name](pooled)

@@ -16,7 +16,8 @@ import importlib
 SYSTEMS = ("gastric", "colon", "ercp", "eus")
 
 _LAZY = {
-    "GENERATORS": ".phantoms", "generator_options": ".phantoms", "PhantomSet": ".phantoms", "generate": ".phantoms", "make_phantoms": ".phantoms",
+    "GENERATORS": ".phantoms", "generator_options": ".phantoms", "PhantomSet": ".phantoms",
+    "generate": ".phantoms", "make_phantoms": ".phantoms",
     "LogisticRule": ".rules", "OrdinalLogisticRule": ".rules", "sample_attributes": ".rules",
 }
 

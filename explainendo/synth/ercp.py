@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import render as R
-from .rules import OrdinalLogisticRule, sample_attributes
+from .rules import OrdinalLogisticRule, merge_marginals, sample_attributes
 
 DIFFICULTY_CLASSES = ("easy", "over_5_min", "additional_technique", "failure")
 BINARY_LABELS = ("easy", "difficult")
@@ -45,11 +45,7 @@ _SIZE = {"small": 0.09, "medium": 0.14, "large": 0.20}
 
 
 def ercp_rule(weights=None, thresholds=None, marginals=None) -> OrdinalLogisticRule:
-    m = {k: dict(v) for k, v in DEFAULT_MARGINALS.items()}
-    for k, v in (marginals or {}).items():
-        if k not in m:
-            raise KeyError(f"unknown ERCP attribute '{k}'; known: {list(m)}")
-        m[k] = dict(v)
+    m = merge_marginals(DEFAULT_MARGINALS, marginals, "ERCP")
     return OrdinalLogisticRule(dict(DEFAULT_WEIGHTS if weights is None else weights),
                                tuple(DEFAULT_THRESHOLDS if thresholds is None else thresholds), m,
                                DIFFICULTY_CLASSES, BINARY_LABELS)

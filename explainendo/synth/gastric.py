@@ -12,9 +12,10 @@ How each attribute is drawn (inside the lesion mask ``alpha``):
   (saturation falls); unchanged keeps the background colour (small jitter).
 * surface: rough multiplies brightness by ``1 + 0.2 * n`` with ``n`` unit noise of 2-4 px grain;
   smooth adds none (every lesion has a faint coarse mottling, so an unremarkable lesion is still there).
-* boundary: clear = a 1 px edge with a thin darker demarcation line; unclear = the alpha ramps over about 55% of the radius, ragged by noise.
+* boundary: clear = a 1 px edge with a thin demarcation line (30% darker); unclear = the alpha ramps over
+  about 80% of the radius, ragged by noise.
 * elevation: a dome height field lit from the upper left (bright upper-left, shadowed lower-right rim) and a
-  specular highlight on the top; depression: a crater, its centre darkened by about 35%.
+  specular highlight on the top; depression: a crater, its centre darkened by about 45%.
 * bleeding: 4-9 dark-red spots, sometimes with a streak running down from one.
 * landmark: each of the 26 sites has its own background: lumen position and size, folds (parallel rugae,
   radial rosette, duodenal rings, the angulus arch), the scope in retroflex views, oesophageal palisade
@@ -32,7 +33,7 @@ import pandas as pd
 
 from ..specs import GASTRIC_LABELS, GASTRIC_LANDMARKS, location_of
 from . import render as R
-from .rules import LogisticRule, sample_attributes
+from .rules import LogisticRule, merge_marginals, sample_attributes
 
 #: default independent attribute distribution (landmark uniform over the 26 sites)
 DEFAULT_MARGINALS: dict[str, dict[str, float]] = {
@@ -60,11 +61,7 @@ ATTRIBUTE_ORDER = ("bleeding", "elevation", "depression", "boundary", "surface",
 
 def gastric_rule(weights=None, intercept=None, marginals=None) -> LogisticRule:
     """The gastric label rule; ``marginals`` entries override the defaults attribute by attribute."""
-    m = {k: dict(v) for k, v in DEFAULT_MARGINALS.items()}
-    for k, v in (marginals or {}).items():
-        if k not in m:
-            raise KeyError(f"unknown gastric attribute '{k}'; known: {list(m)}")
-        m[k] = dict(v)
+    m = merge_marginals(DEFAULT_MARGINALS, marginals, "gastric")
     return LogisticRule(dict(DEFAULT_WEIGHTS if weights is None else weights),
                         DEFAULT_INTERCEPT if intercept is None else float(intercept), m, GASTRIC_LABELS)
 
@@ -279,8 +276,8 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
     if attrs["boundary"] == "clear":
         alpha = np.clip((1 - rho) / px + 0.5, 0, 1)
     else:
-        ragged = rho + 0.12 * noise(max(4, int(wsize / 10)))
-        alpha = np.clip((1.0 - ragged) / 0.55 + 0.5, 0, 1) ** 1.2
+        ragged = rho + 0.16 * noise(max(4, int(wsize / 10)))
+        alpha = np.clip((1.0 - ragged) / 0.8 + 0.5, 0, 1) ** 1.2
     alpha = alpha.astype(np.float32)
     A = alpha[..., None]
     patch = rgb[win]
@@ -298,8 +295,8 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
         target = base * (1 + rng.normal(0, 0.02, 3)).astype(np.float32)
     out = patch * (1 - A) + target * A
     if attrs["boundary"] == "clear":  # a thin demarcation line
-        line = np.exp(-((rho - 1) / (1.5 * px)) ** 2)
-        out = out * (1 - 0.12 * line)[..., None]
+        line = np.exp(-((rho - 1) / (2.0 * px)) ** 2)
+        out = out * (1 - 0.3 * line)[..., None]
 
     if attrs["surface"] == "rough":  # granular / nodular surface: 2-4 px grain
         grain = R.smooth_noise(rng, wsize, max(8, wsize // 4), 2, 0.6)[:wh, :ww]
@@ -316,7 +313,7 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
         hp = h * np.float32(b * size * 0.22)
         out = out * np.clip(R.shade(hp, (-0.6, -0.8), 0.8), 0.5, 1.5)[..., None]
     if attrs["depression"] == "yes":
-        out = out * (1 - 0.35 * pit)[..., None]
+        out = out * (1 - 0.45 * pit)[..., None]
     if attrs["elevation"] == "yes":
         d2 = ((yy - (cy - 0.35 * b)) ** 2 + (xx - (cx - 0.25 * a)) ** 2) / np.float32((0.18 * b) ** 2)
         hl = np.exp(-d2) * alpha
@@ -330,7 +327,8 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
             ex, ey = r_s * a * math.cos(t_s), r_s * b * math.sin(t_s)
             sx, sy = cx + ex * cr - ey * sr, cy + ex * sr + ey * cr
             pxy = (to_px(sx) - c0, to_px(sy) - r0)
-            cv2.circle(layer, pxy, max(2, size // 80, int(round(rng.uniform(0.14, 0.26) * b * size / 2))), 1.0, -1, cv2.LINE_AA)
+            spot = max(2, size // 80, int(round(rng.uniform(0.14, 0.26) * b * size / 2)))
+            cv2.circle(layer, pxy, spot, 1.0, -1, cv2.LINE_AA)
         if rng.random() < 0.5:
             end = (pxy[0] + int(rng.normal(0, 0.02) * size), pxy[1] + int(rng.uniform(0.04, 0.08) * size))
             cv2.line(layer, pxy, end, 1.0, max(2, size // 96), cv2.LINE_AA)

@@ -230,6 +230,17 @@ class OrdinalLogisticRule:
                 "marginals": self.marginals}
 
 
+def merge_marginals(defaults: Mapping[str, Mapping[str, float]], overrides: Mapping | None, system: str
+                    ) -> dict[str, dict[str, float]]:
+    """``defaults`` with whole attributes replaced by ``overrides`` (unknown attribute names refused)."""
+    merged = {k: dict(v) for k, v in defaults.items()}
+    for name, dist in (overrides or {}).items():
+        if name not in merged:
+            raise ConfigError(f"unknown {system} attribute '{name}' in marginals", hint=f"known: {list(merged)}")
+        merged[name] = dict(dist)
+    return merged
+
+
 def sample_attributes(marginals: Mapping[str, Mapping[str, float]], n: int, rng: np.random.Generator
                       ) -> pd.DataFrame:
     """``n`` rows of independent attribute draws, columns ``attr.<name>`` in ``marginals`` order."""

@@ -169,3 +169,21 @@ def test_one_broken_crop_does_not_sink_the_batch(tiny_heads, tiny_test):
     assert frame.iloc[1].isna().all() and frame.drop(index=1).notna().all().all()
     good = tiny_heads.transform(tiny_test)
     pd.testing.assert_frame_equal(frame.drop(index=1), good.drop(index=1))
+
+
+def test_gastric_phantoms_end_to_end(tmp_path):
+    """The real contract: synth phantoms -> all seven gastric heads -> columns the fitter can use."""
+    from explainendo.features import check_feature_frame
+    from explainendo.specs import GASTRIC_ATTRIBUTES
+    from explainendo.synth import generate
+
+    samples = generate("gastric", 12, seed=3, size=96).to_samples()
+    model = AttributeHeads(GASTRIC_ATTRIBUTES, backbone="resnet18", pretrained=False, image_size=32, epochs=1,
+                           batch_size=12, num_threads=1).fit(samples)
+    assert model.trained_attributes_ == [s.name for s in GASTRIC_ATTRIBUTES]
+    frame = check_feature_frame(model.transform(samples), len(samples), "attributes")
+    assert list(model.groups) == ["bleeding", "elevation", "depression", "boundary", "surface", "tone", "location"]
+    assert model.predict_proba(samples)["landmark"].shape == (len(samples), 26)
+    np.testing.assert_allclose(frame[model.groups["location"]].sum(axis=1), 1.0, atol=1e-5)
+    report = model.evaluate(samples)
+    assert "location" in report.index and report.loc["landmark", "n"] == len(samples)

@@ -105,6 +105,10 @@ def test_bad_requests_raise_config_errors():
         generate("gastric", 2, size=16)
     with pytest.raises(ConfigError, match="bad option"):
         generate("gastric", 2, size=64, colour="blue")
+    with pytest.raises(ConfigError, match="unknown gastric attribute 'colour'"):
+        generate("gastric", 2, size=64, marginals={"colour": {"blue": 1.0}})
+    with pytest.raises(ConfigError, match="sums to"):
+        generate("gastric", 2, size=64, marginals={"tone": {"pale": 0.5, "reddened": 0.2}})
 
 
 # ---- each attribute moves the image in its intended direction ----------------------------------------
