@@ -68,7 +68,7 @@ def test_locate_batch_keeps_going_past_a_broken_item(fitted, phantom_set, tmp_pa
 def test_efficientnet_lite0_encoder_uses_imagenet_weights(phantom_set):
     import torch
 
-    from explainendo.localize.unet import efficientnet_lite0_weights_path
+    from explainendo.heads.backbones import efficientnet_lite0_weights_path
 
     train, test = phantom_set
     loc = SoftMaskLocalizer("efficientnet_lite0", image_size=32, epochs=1, batch_size=4)
