@@ -253,10 +253,12 @@ class ClassifierContender:
 
 # ------------------------------------------------------------------------------------------ presets
 def cnn_params(quick: bool = False, image_size: int | None = None, epochs: int | None = None, seed: int = 0,
-               **extra) -> dict:
+               num_threads: int | None = None, **extra) -> dict:
     """Training settings shared by every CNN in a run, so the comparison is like for like."""
-    params = {"image_size": image_size or (96 if quick else 160), "epochs": epochs or (3 if quick else 12),
+    params = {"image_size": image_size or (96 if quick else 128), "epochs": epochs or (3 if quick else 10),
               "batch_size": 32, "seed": seed, "patience": 4}
+    if num_threads:
+        params["num_threads"] = num_threads
     params.update(extra)
     return params
 
@@ -276,12 +278,12 @@ def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, en
 
 def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
                                epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                               oof_folds: int = 3) -> list:
+                               oof_folds: int = 3, num_threads: int | None = None) -> list:
     """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
     patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed."""
     from .systems.gastric import GastricDiagnoser
 
-    params = cnn_params(quick, image_size, epochs, seed)
+    params = cnn_params(quick, image_size, epochs, seed, num_threads)
     heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True}
     hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed)
     return [HybridContender(hybrid, "neoplastic", name="hybrid")] + sole_dl_contenders(
@@ -290,7 +292,7 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
 
 def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
                          epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                         oof_folds: int = 5) -> list:
+                         oof_folds: int = 5, num_threads: int | None = None) -> list:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
     out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
     hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
@@ -298,7 +300,7 @@ def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, imag
     from .hybrid import HybridDiagnoser
     from .sources import DeepScoreFeatures
 
-    params = cnn_params(quick, image_size, epochs, seed)
+    params = cnn_params(quick, image_size, epochs, seed, num_threads)
     deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
                              positive=positive)
     hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
@@ -337,8 +339,9 @@ def edd2020_split(root: str | Path | None = None, seed: int = 0) -> tuple[Manife
 def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed: int = 0, n: int | None = None,
                         data_root: str | Path | None = None, positive: str | None = None,
                         external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
-                        image_size: int | None = None, epochs: int | None = None,
-                        progress: Callable[[str], None] | None = None) -> BenchmarkResult:
+                        image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
+                        num_threads: int | None = None, progress: Callable[[str], None] | None = None
+                        ) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
     from .io.splits import centre_split, train_val_test_split
@@ -349,7 +352,8 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
     if target == "phantoms":
         train, tests, bayes = phantom_split(n or (120 if quick else 600), seed, out, size=256)
         meta["bayes_rate"] = bayes
-        contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones)
+        contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
+                                                oof_folds=oof_folds or 3, num_threads=num_threads)
         positive = "neoplastic"
     else:
         if target == "edd2020":
@@ -367,7 +371,8 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
             else:
                 split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
                 train, tests = split["train"], {"internal": split["test"]}
-        contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones)
+        contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
+                                          oof_folds=oof_folds or 5, num_threads=num_threads)
     result = run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
                            latency_lesions=5 if quick else 20)
     result.meta.update(meta)

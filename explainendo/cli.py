@@ -18,6 +18,8 @@ app.add_typer(handcrafted_app, name="handcrafted")
 from .evaluate.cli import evaluate_app  # noqa: E402  (typer only; metrics load when a command runs)
 
 app.add_typer(evaluate_app, name="evaluate")
+from .localize.commands import localize_app  # noqa: E402 - typer only; torch loads when a command runs
+app.add_typer(localize_app, name="localize")
 
 DEFAULT_DATA_ROOT = Path("../shared/data")
 
@@ -81,7 +83,9 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           external_centres: str = typer.Option("", help="comma-separated centres held out as external test"),
           sole_backbones: str = typer.Option("resnet50", help="comma-separated sole-DL backbones"),
           image_size: Optional[int] = typer.Option(None, help="CNN input size (all CNNs)"),
-          epochs: Optional[int] = typer.Option(None, help="CNN training epochs (all CNNs)")) -> None:
+          epochs: Optional[int] = typer.Option(None, help="CNN training epochs (all CNNs)"),
+          oof_folds: Optional[int] = typer.Option(None, help="patient folds for the hybrid's out-of-fold features"),
+          threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
 
@@ -97,7 +101,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                progress=lambda message: status.update(message))
+                oof_folds=oof_folds, num_threads=threads, progress=lambda message: status.update(message))
     except ExplainendoError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2)

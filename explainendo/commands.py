@@ -36,8 +36,10 @@ def _training_data(config: dict, out: Path):
 
         opts = dict(data["synth"])
         system = opts.pop("system", "gastric")
+        # the phantoms go beside the model folder, never inside it (a bundle holds only its own files)
+        folder = Path(opts.pop("out", None) or out.parent / f"{out.name}_data")
         phantoms = synth.generate(system, **opts)
-        manifest = phantoms.write(out / "data")
+        manifest = phantoms.write(folder)
         bayes = getattr(phantoms, "bayes_rate", None)
     else:
         raise ConfigError("config 'data' needs 'manifest' or 'synth'", hint="see examples/gastric_phantoms.yaml")
@@ -185,15 +187,25 @@ def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
 def explain(model: Path = typer.Argument(..., help="a saved model folder"),
             image: Path = typer.Argument(..., help="one image"),
             out: Optional[Path] = typer.Option(None, help="card path (.html or .png); default <image>.card.html"),
-            table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')")) -> None:
+            table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')"),
+            box: Optional[str] = typer.Option(None, help="explain this region instead of the localizer's: x1,y1,x2,y2 "
+                                                         "in pixels")) -> None:
     """Explain one image: the diagnosis, the group contributions in words, and a card."""
     import pandas as pd
 
     from . import bundle
+    from .errors import InvalidBoxError
+    from .types import Box
 
     try:
+        region = None
+        if box is not None:
+            try:
+                region = Box(*[float(v) for v in box.split(",")])
+            except (TypeError, ValueError):
+                raise InvalidBoxError(f"--box {box!r} is not four numbers", hint="e.g. --box 10,20,110,140") from None
         m = bundle.load(model)
-        ex = m.explain(image, table=pd.read_csv(table) if table is not None else None)
+        ex = m.explain(image, box=region, table=pd.read_csv(table) if table is not None else None)
         card = ex.save_card(out or Path(f"{image.stem}.card.html"))
     except ExplainendoError as exc:
         _fail(exc)

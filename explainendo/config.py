@@ -18,7 +18,7 @@
       - {kind: attribute_heads, epochs: 3}
     data:
       manifest: data/train.csv   # a manifest CSV (paths relative to it), or
-      synth: {system: gastric, n: 400, seed: 0, size: 256}   # phantoms generated into <out>/data
+      synth: {system: gastric, n: 400, seed: 0, size: 256}   # phantoms written to <out>_data (or synth.out)
       test_fraction: 0.2         # optional patient-wise hold-out, reported after training
     out: models/gastric          # where the bundle is written
 

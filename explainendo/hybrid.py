@@ -216,7 +216,7 @@ class HybridDiagnoser:
             oof = is_supervised(source) and self.oof_folds and self.oof_folds >= 2
             if oof:
                 full = self._out_of_fold(prototype, samples, groups, list(full.columns), name)
-            info = {"name": name, "kind": getattr(source, "kind", type(source).__name__),
+            info = {"name": name, "class": type(source).__name__,
                     "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof)}
             trained = getattr(source, "trained_attributes_", None)
             if trained is not None:
@@ -237,8 +237,12 @@ class HybridDiagnoser:
         out = pd.DataFrame(np.nan, index=range(len(samples)), columns=columns)
         for train_idx, test_idx in _patient_folds(groups, self.oof_folds, self.seed):
             fold_source = copy.deepcopy(prototype)
-            fold_source.fit(samples.subset(train_idx))
-            part = fold_source.transform(samples.subset(test_idx))
+            try:
+                fold_source.fit(samples.subset(train_idx))
+                part = fold_source.transform(samples.subset(test_idx))
+            except ExplainendoError as exc:  # e.g. a fold with no labels at all: its rows are imputed
+                log.warning("source %r: out-of-fold fold skipped (%s); its rows get mean features", name, exc)
+                continue
             # a fold may lack an attribute's labels: its columns stay NaN (imputed with the mean later)
             part = part.reindex(columns=columns)
             out.iloc[test_idx] = part.to_numpy(dtype=float)

@@ -206,7 +206,7 @@ def describe_group(group: str, features: dict[str, float]) -> str:
     if probs and len(probs) == len(finite):
         if len(probs) == 1:
             (name, p), = probs.items()
-            return f"{name} ({p:.2f})" if p >= 0.5 else f"not {name} ({1 - p:.2f})"
+            return f"p({name}) = {p:.2f}"
         name = max(probs, key=probs.get)
         return f"{name} ({probs[name]:.2f})"
     if len(finite) == 1:
@@ -253,7 +253,9 @@ class Diagnosis:
                 "box": None if self.box is None else self.box.to_dict(),
                 "boxes": [b.to_dict() for b in self.boxes],
                 "features": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.features.items()},
-                "lesions": [{**les, "box": les["box"].to_dict() if isinstance(les.get("box"), Box) else les.get("box")}
+                "lesions": [{**les, "box": les["box"].to_dict() if isinstance(les.get("box"), Box) else les.get("box"),
+                             "features": {k: (None if not np.isfinite(v) else float(v))
+                                          for k, v in les.get("features", {}).items()}}
                             for les in self.lesions],
                 "fitter": self.fitter, "no_lesion": self.no_lesion, "message": self.message, "error": self.error}
 

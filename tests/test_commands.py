@@ -63,9 +63,44 @@ def test_explain_one_image_and_errors(trained, tmp_path):
                                  "--table", str(images / "manifest.csv")])
     assert result.exit_code == 0, result.output
     assert "why (" in result.output and card.read_bytes()[:4] == b"\x89PNG"
+    box = ",".join(str(v) for v in test.boxes_for(test.images()[0])[0].to_xyxy())
+    result = runner.invoke(app, ["explain", str(root / "model"), str(images / test.images()[0]), "--box", box,
+                                 "--out", str(tmp_path / "boxed.html"), "--table", str(images / "manifest.csv")])
+    assert result.exit_code == 0, result.output
+    assert "data:image/png;base64," in (tmp_path / "boxed.html").read_text()
+    result = runner.invoke(app, ["explain", str(root / "model"), str(images / test.images()[0]), "--box", "1,2,3"])
+    assert result.exit_code == 2 and "not four numbers" in result.output
     result = runner.invoke(app, ["explain", str(tmp_path / "nope"), str(images / test.images()[0])])
     assert result.exit_code == 2 and "model folder not found" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: hybrid\nfittr: auto\n")
     result = runner.invoke(app, ["train", str(bad)])
     assert result.exit_code == 2 and "fittr" in result.output
+
+
+def test_example_configs_build(tmp_path):
+    from pathlib import Path
+
+    from explainendo.config import build_model, read_config
+    from explainendo.hybrid import HybridDiagnoser
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    own = build_model(read_config(examples / "hybrid_own_data.yaml"))
+    assert type(own) is HybridDiagnoser and own.enlarge == 1.2
+    assert [s.name for s in own.sources] == ["handcrafted", "columns"]
+    pytest.importorskip("explainendo.heads")
+    gastric = build_model(read_config(examples / "gastric_phantoms.yaml"))
+    assert type(gastric).__name__ == "GastricDiagnoser" and gastric.oof_folds == 3
+
+
+def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
+    config = {"model": "hybrid", "params": {"fitter": "logistic_regression", "seed": 0},
+              "localizer": None,
+              "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "attr.boundary"]}],
+              "data": {"synth": {"system": "gastric", "n": 40, "size": 64, "images_per_patient": 1}},
+              "out": str(tmp_path / "m")}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m_data" / "manifest.csv").is_file() and (tmp_path / "m" / "checksums.sha256").is_file()
+    assert not (tmp_path / "m" / "data").exists()

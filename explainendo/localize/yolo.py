@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError
 from ..types import Box
-from .base import Localizer, register_kind, resolve_device, training_items
+from .base import Localizer, register_kind, resolve_device, runtime_device, training_items
 
 WEIGHTS_FILE = "model.safetensors"
 DEFAULT_LABEL = "lesion"
@@ -193,7 +193,7 @@ class YoloLocalizer(Localizer):
         import torch
 
         threads = torch.get_num_threads()
-        device = resolve_device(self.device)
+        device = runtime_device(self.device)
         try:
             # ultralytics expects BGR arrays (OpenCV order)
             results = self._predictor.predict([np.ascontiguousarray(a[..., ::-1]) for a in images],

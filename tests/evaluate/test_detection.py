@@ -127,3 +127,14 @@ def test_confusion_matrix_min_score_and_one_to_one():
 def test_summarize_keys():
     s = summarize([[G]], [[G]], [(20, 20)])
     assert s["mAP50"] == 1 and s["mIoU"] == 1 and s["success_iou_0.3"] == 1 and s["targets"] == 1
+
+
+def test_top_k_and_min_score_limit_the_predictions_compared():
+    # a high-scoring miss and a low-scoring hit: best-overlap credits the hit, top_k=1 does not
+    preds = [[Box(50, 50, 60, 60, score=0.9), Box(0, 0, 10, 10, score=0.01)]]
+    assert mean_iou(preds, [[G]]) == 1.0
+    assert mean_iou(preds, [[G]], top_k=1) == 0.0
+    assert mean_iou(preds, [[G]], min_score=0.5) == 0.0
+    t = localization_table(preds, [[G]], [(100, 100)], min_score=0.95)
+    assert t.loc[0, "iou"] == 0 and math.isinf(t.loc[0, "centroid_distance"])
+    assert summarize(preds, [[G]], [(100, 100)])["mIoU"] == 0.0  # summarize's default: top_k=1

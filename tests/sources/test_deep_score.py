@@ -10,12 +10,12 @@ from explainendo.hybrid import HybridDiagnoser
 from explainendo.sources import DeepScoreFeatures
 from explainendo.synth import generate
 
-CNN = {"backbone": "resnet18", "pretrained": False, "image_size": 48, "epochs": 1, "batch_size": 16, "seed": 0}
+CNN = {"backbone": "resnet18", "pretrained": False, "image_size": 32, "epochs": 1, "batch_size": 16, "seed": 0}
 
 
 @pytest.fixture(scope="module")
 def samples():
-    return generate("gastric", 40, seed=11, size=128).to_samples()
+    return generate("gastric", 32, seed=11, size=96).to_samples()
 
 
 def test_score_column_is_the_positive_class_probability(samples):
