@@ -76,7 +76,7 @@ def read_image(source: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_size: i
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     """``(width, height)`` from the header only (after EXIF rotation), without decoding pixels."""
     try:
-        with Image.open(path) as im:
+        with _pil_open(path) as im:
             w, h = im.size
             try:
                 orientation = im.getexif().get(0x0112, 1)
@@ -87,6 +87,19 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
+def _pil_open(fh) -> Image.Image:
+    """Pillow's own ``Image.open``.
+
+    Importing ultralytics replaces ``PIL.Image.open`` with a wrapper that, on a file Pillow cannot identify,
+    tries to install and import ``pi-heif``: offline that raises ``ModuleNotFoundError`` instead of
+    ``UnidentifiedImageError``, so one broken file would escape our typed error. Use the original.
+    """
+    opener = Image.open
+    if getattr(opener, "__module__", "").startswith("ultralytics"):
+        opener = getattr(opener, "__globals__", {}).get("_image_open", opener)
+    return opener(fh)
+
+
 def _decode(fh, source_name, max_pixels: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
@@ -94,7 +107,7 @@ def _decode(fh, source_name, max_pixels: int) -> np.ndarray:
             old = Image.MAX_IMAGE_PIXELS
             Image.MAX_IMAGE_PIXELS = max_pixels
             try:
-                im = Image.open(fh)
+                im = _pil_open(fh)
                 w, h = im.size
                 if w * h > max_pixels:
                     raise InvalidImageError(

@@ -188,3 +188,15 @@ def test_array_and_other_sources():
 def test_real_jpeg_from_shared_data(shared_data):
     p = next((shared_data / "kvasir-seg-256" / "images").glob("*.jpg"))
     _check_rgb(read_image(p), (256, 256, 3))
+
+
+def test_broken_file_is_a_typed_error_even_after_ultralytics_patches_pillow(tmp_path):
+    # ultralytics wraps PIL.Image.open and, on an unidentified file, tries to import pi-heif
+    import ultralytics.utils.patches  # noqa: F401  (applies the patch)
+    from PIL import Image
+
+    assert Image.open.__module__.startswith("ultralytics")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG broken")
+    with pytest.raises(InvalidImageError, match="broken.png"):
+        read_image(broken)
