@@ -284,7 +284,8 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
     from .systems.gastric import GastricDiagnoser
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads)
-    heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True}
+    # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
+    heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
     hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed)
     return [HybridContender(hybrid, "neoplastic", name="hybrid")] + sole_dl_contenders(
         "neoplastic", sole_backbones, params)

@@ -23,7 +23,8 @@ from rich.table import Table
 #: the demo's sizes: small enough for about 3-4 minutes on 2 CPU cores
 DEMO = {"n": 240, "size": 192, "seed": 0, "test_fraction": 0.25,
         "localizer": {"encoder": "vgg", "image_size": 96, "epochs": 10, "batch_size": 16, "base_channels": 8},
-        "heads": {"backbone": "efficientnet_lite0", "pretrained": True, "image_size": 96, "epochs": 6,
+        "heads": {"backbone": "efficientnet_lite0", "pretrained": True, "image_size": 96, "epochs": 8,
+                  "balance_heads": True,
                   "batch_size": 32},
         "oof_folds": 2, "cv": 3}
 
