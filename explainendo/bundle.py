@@ -43,6 +43,7 @@ CHECKSUMS = "checksums.sha256"
 COMPONENT_KINDS: dict[str, tuple[str, str]] = {
     "columns": ("explainendo.sources.columns", "ColumnFeatures"),
     "deep_score": ("explainendo.sources.deep_score", "DeepScoreFeatures"),
+    "sole_dl": ("explainendo.systems.sole_dl", "SoleDLClassifier"),
     "handcrafted": ("explainendo.handcrafted", "HandcraftedFeatures"),
     "attribute_heads": ("explainendo.heads", "AttributeHeads"),
     "yolo_localizer": ("explainendo.localize", "YoloLocalizer"),
@@ -307,5 +308,11 @@ def load_bundle(directory):
 
 
 def load(directory):
-    """``explainendo.load(folder)``: any saved diagnoser."""
+    """``explainendo.load(folder)``: any saved diagnoser (``config.yaml``), or a saved component on its own
+    (``component.yaml``: a sole-DL classifier, attribute heads, a localizer, a feature source), its class
+    taken from the same allowlist."""
+    directory = Path(directory)
+    if not (directory / "config.yaml").is_file() and (directory / "component.yaml").is_file():
+        kind = _component_kind(directory)
+        return _resolve(COMPONENT_KINDS, kind, str(directory)).load(directory)
     return load_bundle(directory)

@@ -56,6 +56,10 @@ def test_save_load_identical(model, data, tmp_path):
     assert loaded.enlarge == 1.2 and loaded.classes_.tolist() == ["a", "b"]
     np.testing.assert_array_equal(model.predict_proba(test), loaded.predict_proba(test))
     assert "kind: sole_dl" in (tmp_path / "sole" / "component.yaml").read_text()
+    import explainendo  # the package-level loader resolves the kind through its allowlist
+    via_package = explainendo.load(tmp_path / "sole")
+    assert isinstance(via_package, SoleDLClassifier)
+    np.testing.assert_array_equal(model.predict_proba(test), via_package.predict_proba(test))
     with pytest.raises(ModelFileError, match="kind"):
         AttributeHeads.load(tmp_path / "sole")
 
