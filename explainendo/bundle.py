@@ -87,10 +87,11 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _component_kind(directory: Path) -> str:
+def read_component(directory, kind: str | None = None) -> dict:
+    """A saved component's ``component.yaml`` as a dict (safe YAML); ``kind`` given: refuse another kind."""
     import yaml
 
-    path = directory / "component.yaml"
+    path = Path(directory) / "component.yaml"
     if not path.is_file():
         raise ModelFileError("component has no component.yaml", source=path,
                              hint="every saved component writes component.yaml with its kind")
@@ -98,7 +99,17 @@ def _component_kind(directory: Path) -> str:
         state = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ModelFileError(f"cannot read ({exc})", source=path) from None
-    kind = state.get("kind") if isinstance(state, dict) else None
+    if not isinstance(state, dict):
+        raise ModelFileError("component.yaml is not a mapping", source=path)
+    if kind is not None and state.get("kind") != kind:
+        raise ModelFileError(f"not a '{kind}' component (kind {state.get('kind')!r})", source=path)
+    return state
+
+
+def _component_kind(directory: Path) -> str:
+    path = directory / "component.yaml"
+    state = read_component(directory)
+    kind = state.get("kind")
     if kind not in COMPONENT_KINDS:
         raise ModelFileError(f"unknown component kind {kind!r}", source=path,
                              hint=f"known kinds: {sorted(COMPONENT_KINDS)}")

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, FeatureExtractionError, ModelFileError, NotFittedError
+from ..errors import ConfigError, FeatureExtractionError, NotFittedError
 from ..features import LesionSamples
 
 KIND = "columns"
@@ -102,15 +102,9 @@ class ColumnFeatures:
 
     @classmethod
     def load(cls, directory) -> "ColumnFeatures":
-        import yaml
+        from ..bundle import read_component
 
-        path = Path(directory) / "component.yaml"
-        try:
-            state = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ModelFileError(f"cannot read ({exc})", source=path) from None
-        if not isinstance(state, dict) or state.get("kind") != KIND:
-            raise ModelFileError(f"not a '{KIND}' component", source=path)
+        state = read_component(directory, KIND)
         obj = cls(state["columns"], name=state.get("name", "columns"))
         if state.get("encoding") is not None:
             obj.encoding_ = {str(k): (None if v is None else [str(x) for x in v])

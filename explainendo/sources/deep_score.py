@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, ModelFileError, NotFittedError
+from ..errors import ConfigError, NotFittedError
 from ..features import LesionSamples
 
 KIND = "deep_score"
@@ -100,17 +100,10 @@ class DeepScoreFeatures:
 
     @classmethod
     def load(cls, directory) -> "DeepScoreFeatures":
-        import yaml
-
+        from ..bundle import read_component
         from ..systems.sole_dl import SoleDLClassifier
 
-        path = Path(directory) / "component.yaml"
-        try:
-            state = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise ModelFileError(f"cannot read ({exc})", source=path) from None
-        if not isinstance(state, dict) or state.get("kind") != KIND:
-            raise ModelFileError(f"not a '{KIND}' component", source=path)
+        state = read_component(directory, KIND)
         obj = cls(label_column=state["label_column"], keep=list(state["kept"]), name=state.get("name", KIND))
         obj.model_ = SoleDLClassifier.load(Path(directory) / "classifier")
         obj.classes_, obj.kept_ = [str(c) for c in state["classes"]], [str(c) for c in state["kept"]]
