@@ -149,6 +149,25 @@ class Localizer(ABC):
         return f"{type(self).__name__}({args})"
 
 
+WEIGHTS_FILE = "model.safetensors"
+
+
+def save_state_dict(model, directory: Path) -> None:
+    """A torch module's weights as ``model.safetensors`` in ``directory`` (tensors only: nothing executable)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+              str(Path(directory) / WEIGHTS_FILE))
+
+
+def weights_path(directory: Path) -> Path:
+    """``directory/model.safetensors``, or ``ModelFileError`` when it is missing."""
+    path = Path(directory) / WEIGHTS_FILE
+    if not path.is_file():
+        raise ModelFileError(f"missing {WEIGHTS_FILE}", source=directory)
+    return path
+
+
 def _plain(obj):
     """YAML-safe copy (tuples -> lists, numpy scalars -> Python)."""
     if isinstance(obj, dict):

@@ -15,10 +15,10 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError
 from ..types import Box
-from .base import Localizer, register_kind, resolve_device, runtime_device, training_items
+from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict,
+                   training_items, weights_path)
 from .softmask import boxes_to_soft_mask, soft_mask_to_boxes
 
-WEIGHTS_FILE = "model.safetensors"
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -214,18 +214,13 @@ class SoftMaskLocalizer(Localizer):
         return {"label": self.label_, "history": getattr(self, "history_", [])}
 
     def _save_weights(self, directory: Path) -> None:
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE))
+        save_state_dict(self.model_, directory)
 
     def _load_weights(self, directory: Path, state: dict) -> None:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        path = directory / WEIGHTS_FILE
-        if not path.is_file():
-            raise ModelFileError(f"missing {WEIGHTS_FILE}", source=directory)
+        path = weights_path(directory)
         self._check_params()
         net = self._build(pretrained=False)
         try:

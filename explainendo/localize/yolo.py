@@ -24,9 +24,9 @@ import numpy as np
 
 from ..errors import ConfigError, ModelFileError
 from ..types import Box
-from .base import Localizer, register_kind, resolve_device, runtime_device, training_items
+from .base import (Localizer, _plain, register_kind, resolve_device, runtime_device, save_state_dict,
+                   training_items, weights_path)
 
-WEIGHTS_FILE = "model.safetensors"
 DEFAULT_LABEL = "lesion"
 
 
@@ -219,23 +219,18 @@ class YoloLocalizer(Localizer):
 
     # ---- persistence --------------------------------------------------------------------------------
     def _state(self) -> dict:
-        return {"names": list(self.names_), "architecture": _plain_yaml(self.model_.yaml),
+        return {"names": list(self.names_), "architecture": _plain(self.model_.yaml),
                 "history": getattr(self, "history_", [])}
 
     def _save_weights(self, directory: Path) -> None:
-        from safetensors.torch import save_file
-
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE))
+        save_state_dict(self.model_, directory)
 
     def _load_weights(self, directory: Path, state: dict) -> None:
         import torch
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        path = directory / WEIGHTS_FILE
-        if not path.is_file():
-            raise ModelFileError(f"missing {WEIGHTS_FILE}", source=directory)
+        path = weights_path(directory)
         try:
             names, arch = list(state["names"]), dict(state["architecture"])
         except (KeyError, TypeError):
@@ -261,15 +256,6 @@ def _arch_yaml_name(net) -> str:
     scale = (net.yaml or {}).get("scale") or "n"
     return f"yolov8{scale}.yaml"
 
-
-def _plain_yaml(d):
-    if isinstance(d, dict):
-        return {str(k): _plain_yaml(v) for k, v in d.items()}
-    if isinstance(d, (list, tuple)):
-        return [_plain_yaml(v) for v in d]
-    if isinstance(d, np.generic):
-        return d.item()
-    return d
 
 
 def _read_results(path: Path) -> list[dict]:
