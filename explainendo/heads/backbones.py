@@ -231,6 +231,16 @@ def _torchvision_cache_file(arch: str) -> Path:
     return found[-1]
 
 
+def check_local_imagenet_weights(name: str) -> None:
+    """Raise the error ``create_backbone(name, pretrained=True)`` would raise for missing ImageNet weights,
+    by looking for the file only (no network is built or loaded)."""
+    BACKBONES.get(name)  # an unknown name is a ConfigError, as in create_backbone
+    if name == "efficientnet_lite0":
+        efficientnet_lite0_weights_path()
+    elif name in ("resnet18", "resnet50"):
+        _torchvision_cache_file(name)
+
+
 BACKBONES.register("resnet18")(_resnet("resnet18"))
 BACKBONES.register("resnet50")(_resnet("resnet50"))
 

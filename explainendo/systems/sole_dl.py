@@ -64,10 +64,10 @@ class SoleDLClassifier(ClassifierMixin, BaseEstimator):
     def _resolved_pretrained(self):
         if self.pretrained != "auto":
             return self.pretrained
-        from ..heads.backbones import create_backbone
+        from ..heads.backbones import check_local_imagenet_weights
 
-        try:
-            create_backbone(self.backbone, pretrained=True)
+        try:  # look for the weight file only; the heads build (and load) the network once, in fit
+            check_local_imagenet_weights(self.backbone)
             return True
         except ConfigError as exc:
             warnings.warn(f"SoleDLClassifier: {exc}; training '{self.backbone}' from random init", stacklevel=3)
