@@ -108,8 +108,9 @@ def machine_description() -> str:
 def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Sequence[Contender],
                   positive: str, out: str | Path, label_column: str = "label", enlarge: float = 1.0,
                   group_by: str = "patient", video_column: str | None = "video", latency_lesions: int = 20,
-                  progress: Callable[[str], None] | None = None) -> BenchmarkResult:
-    """Train every contender on ``train``, evaluate on each manifest in ``tests``, write the report to ``out``."""
+                  progress: Callable[[str], None] | None = None, meta: dict | None = None) -> BenchmarkResult:
+    """Train every contender on ``train``, evaluate on each manifest in ``tests``, write the report to ``out``.
+    ``meta`` (e.g. ``bayes_rate``, ``command``) joins the run's own facts in the report."""
     from .evaluate import compare_models, compare_models_by_group
 
     if not contenders:
@@ -171,7 +172,8 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                              fit_seconds=fit_seconds,
                              meta={"machine": machine_description(), "train_lesions": len(train_samples),
                                    "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
-                                   "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+                                   "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                   **(meta or {})})
     write_report(result)
     return result
 
@@ -341,15 +343,15 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                         data_root: str | Path | None = None, positive: str | None = None,
                         external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
                         image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
-                        num_threads: int | None = None, progress: Callable[[str], None] | None = None
-                        ) -> BenchmarkResult:
+                        num_threads: int | None = None, progress: Callable[[str], None] | None = None,
+                        command: str | None = None) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
     from .io.splits import centre_split, train_val_test_split
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    meta: dict = {"target": target, "seed": seed, "quick": quick}
+    meta: dict = {"target": target, "seed": seed, "quick": quick, "command": command}
     if target == "phantoms":
         train, tests, bayes = phantom_split(n or (120 if quick else 600), seed, out, size=256)
         meta["bayes_rate"] = bayes
@@ -374,8 +376,5 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                 train, tests = split["train"], {"internal": split["test"]}
         contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
                                           oof_folds=oof_folds or 5, num_threads=num_threads)
-    result = run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
-                           latency_lesions=5 if quick else 20)
-    result.meta.update(meta)
-    write_report(result)
-    return result
+    return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
+                         latency_lesions=5 if quick else 20, meta=meta)

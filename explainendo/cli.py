@@ -101,14 +101,12 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                oof_folds=oof_folds, num_threads=threads, progress=lambda message: status.update(message))
+                oof_folds=oof_folds, num_threads=threads, progress=lambda message: status.update(message),
+                command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2)
-    result.meta["command"] = "explainendo " + " ".join(sys.argv[1:])
-    from .bench import write_report
-    write_report(result)
-    typer.echo((Path(out) / "report.md").read_text())
+    typer.echo((result.out / "report.md").read_text())
     typer.echo(f"report: {Path(out) / 'report.md'}")
 
 
