@@ -53,6 +53,7 @@ class BenchmarkResult:
     latency: pd.DataFrame                       # contender -> seconds per lesion (prediction, with explanation)
     fit_seconds: dict[str, float]
     meta: dict = field(default_factory=dict)
+    findings: dict[str, dict] = field(default_factory=dict)  # contender -> what it used and learnt (first split)
 
     @property
     def comparison(self):
@@ -132,7 +133,7 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
         contender.fit(train_samples)
         fit_seconds[contender.name] = time.perf_counter() - start
 
-    predictions, reports = [], {}
+    predictions, reports, findings = [], {}, {}
     latency_rows = []
     for split, manifest in tests.items():
         say(f"testing on {split} ({len(manifest)} lesions)")
@@ -160,6 +161,11 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                     y, per_model, groups, how="mean", positive=1, title=f"{split} (video level, mean score)")
         if split == next(iter(tests)):
             for contender in contenders:
+                if hasattr(contender, "findings"):
+                    say(f"inspecting {contender.name}")
+                    pred, score = per_model[contender.name]
+                    findings[contender.name] = {"split": split, **contender.findings(samples, pred, score)}
+            for contender in contenders:
                 say(f"timing {contender.name}")
                 latency_rows.append({
                     "model": contender.name,
@@ -173,7 +179,7 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                              meta={"machine": machine_description(), "train_lesions": len(train_samples),
                                    "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
                                    "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                   **(meta or {})})
+                                   **(meta or {})}, findings=findings)
     write_report(result)
     return result
 
@@ -205,20 +211,88 @@ def write_report(result: BenchmarkResult) -> Path:
         ratio = result.latency.loc[a, "explained_s_per_lesion"] / result.latency.loc[b, "explained_s_per_lesion"]
         lines += [f"{a} with its explanation takes {ratio:.2f}x the time of {b} with its explanation.", ""]
     lines += ["## Training time (seconds)", ""] + [f"- {k}: {v:.1f}" for k, v in result.fit_seconds.items()] + [""]
+    for name, found in result.findings.items():
+        lines += findings_markdown(name, found)
     path = out / "report.md"
     path.write_text("\n".join(lines))
     (out / "results.json").write_text(json.dumps({
         "meta": result.meta, "fit_seconds": result.fit_seconds,
-        "latency": result.latency.reset_index().to_dict(orient="records"),
+        "latency": result.latency.reset_index().to_dict(orient="records"), "findings": result.findings,
         "comparison": result.comparison.to_dict()}, indent=2, default=str))
     return path
 
 
-class HybridContender:
-    """A :class:`~explainendo.hybrid.HybridDiagnoser` in the harness; its explanation is grouped SHAP."""
+def _stacking_words(stacking: dict) -> str:
+    mode, n_src, n_fit = stacking.get("mode"), stacking.get("source_lesions"), stacking.get("fitter_lesions")
+    return {"holdout": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
+            "out_of_fold": f"out-of-fold features of the supervised sources ({n_fit} lesions)",
+            "in_sample": f"in-sample features ({n_fit} lesions; leaky)",
+            "unsupervised": f"{n_fit} lesions (no source learns from labels)"}.get(mode, str(stacking))
 
-    def __init__(self, diagnoser, positive: str, name: str = "hybrid"):
+
+def findings_markdown(name: str, found: dict) -> list[str]:
+    """The report's section on what a hybrid contender used and learnt."""
+    lines = [f"## Inside {name} ({found['split']} split)", "",
+             f"- fitter: {found['fitter']} (chosen by patient-grouped CV)" if found.get("selection") else
+             f"- fitter: {found['fitter']}",
+             "- fitter's training rows: " + _stacking_words(found.get("stacking") or {}),
+             f"- feature sources: " + "; ".join(f"{s['name']} ({s['columns']} columns)" for s in found["sources"])]
+    if found.get("selection"):
+        lines += ["- CV scores: " + ", ".join(f"{row['candidate']} {row['mean']:.3f}" for row in found["selection"])]
+    if found.get("attribute_auc"):
+        lines += ["", "Attribute heads on the test lesions (AUC against the ground-truth attributes):", "",
+                  "| attribute | n | AUC | accuracy |", "|---|---:|---:|---:|"]
+        lines += [f"| {a} | {r['n']} | {r['auc']:.3f} | {r['accuracy']:.3f} |"
+                  for a, r in found["attribute_auc"].items()]
+    rule = found.get("rule")
+    if rule:
+        lines += ["", f"SHAP against the generating rule {rule['attributes']}: in {rule['n_correct']} correctly "
+                      f"diagnosed lesions, the top-{len(rule['attributes'])} feature groups by |SHAP| are exactly "
+                      f"the rule's attributes in **{100 * rule['top_k_exact']:.1f}%**; the top-3 lie inside the "
+                      f"rule in {100 * rule['top_3_inside']:.1f}%. Mean |SHAP| per group: "
+                      + ", ".join(f"{g} {v:.3f}" for g, v in rule["mean_abs_shap"].items()) + "."]
+    return lines + [""]
+
+
+def shap_rule_recovery(group_values: pd.DataFrame, rule: Sequence[str]) -> dict:
+    """How often the ``len(rule)`` groups with the largest |SHAP| are exactly ``rule`` (rows = lesions)."""
+    shap = group_values.abs()
+    causal = set(rule)
+    exact = shap.apply(lambda r: set(r.nlargest(len(causal)).index) == causal, axis=1)
+    top3 = shap.apply(lambda r: set(r.nlargest(min(3, len(causal))).index) <= causal, axis=1)
+    mean_abs = shap.mean().sort_values(ascending=False)
+    return {"attributes": sorted(causal), "n_correct": int(len(shap)), "top_k_exact": float(exact.mean()),
+            "top_3_inside": float(top3.mean()), "mean_abs_shap": {g: float(v) for g, v in mean_abs.items()}}
+
+
+class HybridContender:
+    """A :class:`~explainendo.hybrid.HybridDiagnoser` in the harness; its explanation is grouped SHAP.
+    ``rule``: the feature groups that generated the labels (phantoms), to check SHAP against."""
+
+    def __init__(self, diagnoser, positive: str, name: str = "hybrid", rule: Sequence[str] | None = None):
         self.diagnoser, self.positive, self.name = diagnoser, positive, name
+        self.rule = list(rule) if rule else None
+
+    def findings(self, samples: LesionSamples, y_pred: np.ndarray, score: np.ndarray) -> dict:
+        """The fitter, its CV table, the stacking, the sources; attribute AUC where the test lesions have
+        ``attr.*`` labels; with ``rule``, SHAP's top groups on the correctly diagnosed lesions."""
+        d = self.diagnoser
+        selection = getattr(d, "selection_", None)
+        out = {"fitter": d.fitter_name_, "stacking": getattr(d, "stacking_", {}),
+               "sources": [{k: s[k] for k in ("name", "columns", "groups")} for s in d.sources_used_],
+               "selection": ([] if selection is None else
+                             selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
+        for source in d.sources_:
+            if hasattr(source, "evaluate") and any(c.startswith("attr.") for c in samples.table):
+                table = source.evaluate(samples)
+                out["attribute_auc"] = {a: {"n": int(r["n"]), "auc": float(r["auc"]), "accuracy": float(r["accuracy"])}
+                                        for a, r in table.iterrows() if r["n"] > 0}
+        if self.rule:
+            y = _labels(samples, "label", self.positive)
+            correct = np.flatnonzero(np.asarray(y_pred) == y)
+            groups = d.explain_samples(samples.subset(correct)).group_values
+            out["rule"] = shap_rule_recovery(groups, self.rule)
+        return out
 
     def fit(self, train: LesionSamples) -> "HybridContender":
         self.diagnoser.fit(train)
@@ -280,22 +354,25 @@ def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, en
 
 def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
                                epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                               oof_folds: int = 3, num_threads: int | None = None) -> list:
+                               oof_folds: int = 3, num_threads: int | None = None, holdout: float = 0.0,
+                               rule: Sequence[str] | None = None) -> list:
     """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
-    patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed."""
+    patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed. ``rule``:
+    the phantoms' causal attributes, for the SHAP check in the report."""
     from .systems.gastric import GastricDiagnoser
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads)
     # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
     heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
-    hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed)
-    return [HybridContender(hybrid, "neoplastic", name="hybrid")] + sole_dl_contenders(
+    hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed,
+                              holdout=holdout)
+    return [HybridContender(hybrid, "neoplastic", name="hybrid", rule=rule)] + sole_dl_contenders(
         "neoplastic", sole_backbones, params)
 
 
 def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
                          epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                         oof_folds: int = 5, num_threads: int | None = None) -> list:
+                         oof_folds: int = 5, num_threads: int | None = None, holdout: float = 0.0) -> list:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
     out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
     hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
@@ -307,7 +384,7 @@ def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, imag
     deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
                              positive=positive)
     hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
-                             cv=3 if quick else 5, seed=seed, positive_label=positive)
+                             cv=3 if quick else 5, seed=seed, positive_label=positive, holdout=holdout)
     handcrafted_only = HybridDiagnoser(sources=[HandcraftedFeatures()], fitter="auto", cv=3 if quick else 5,
                                        seed=seed, positive_label=positive)
     return ([HybridContender(hybrid, positive, name="hybrid"),
@@ -343,7 +420,8 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                         data_root: str | Path | None = None, positive: str | None = None,
                         external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
                         image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
-                        num_threads: int | None = None, progress: Callable[[str], None] | None = None,
+                        holdout: float | None = None, num_threads: int | None = None,
+                        progress: Callable[[str], None] | None = None,
                         command: str | None = None) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
@@ -355,8 +433,11 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
     if target == "phantoms":
         train, tests, bayes = phantom_split(n or (120 if quick else 600), seed, out, size=256)
         meta["bayes_rate"] = bayes
+        from .synth.gastric import gastric_rule
+
         contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
-                                                oof_folds=oof_folds or 3, num_threads=num_threads)
+                                                oof_folds=oof_folds or 3, num_threads=num_threads,
+                                                holdout=holdout or 0.0, rule=gastric_rule().causal_attributes)
         positive = "neoplastic"
     else:
         if target == "edd2020":
@@ -375,6 +456,6 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                 split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
                 train, tests = split["train"], {"internal": split["test"]}
         contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
-                                          oof_folds=oof_folds or 5, num_threads=num_threads)
+                                          oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0)
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
                          latency_lesions=5 if quick else 20, meta=meta)

@@ -65,7 +65,7 @@ TRUSTED_SKOPS_TYPES = [
 ]
 
 _PARAMS = ("enlarge", "oof_folds", "seed", "metric", "cv", "positive_label", "train_localizer", "batch_size",
-           "min_box_score")
+           "min_box_score", "holdout")
 
 
 def _sha256(path: Path) -> str:
@@ -186,6 +186,7 @@ def save_bundle(model, directory) -> Path:
         "groups": {g: list(c) for g, c in model.groups_.items()},
         "sources_used": model.sources_used_, "skipped_sources": model.skipped_sources_,
         "n_training_lesions": int(model.n_training_lesions_),
+        "stacking": getattr(model, "stacking_", None),
     }
     (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     provenance = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -309,6 +310,7 @@ def load_bundle(directory):
         model.sources_used_ = config.get("sources_used", [])
         model.skipped_sources_ = config.get("skipped_sources", [])
         model.n_training_lesions_ = int(config.get("n_training_lesions", 0))
+        model.stacking_ = config.get("stacking") or {}
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"config is incomplete or malformed ({exc!r})", source=str(config_path)) from None
     prov = yaml.safe_load((directory / "provenance.yaml").read_text()) if (directory / "provenance.yaml").is_file() else {}

@@ -85,6 +85,9 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           image_size: Optional[int] = typer.Option(None, help="CNN input size (all CNNs)"),
           epochs: Optional[int] = typer.Option(None, help="CNN training epochs (all CNNs)"),
           oof_folds: Optional[int] = typer.Option(None, help="patient folds for the hybrid's out-of-fold features"),
+          holdout: Optional[float] = typer.Option(
+              None, help="instead of out-of-fold features: fraction of patients held out for the hybrid's fitter "
+                         "(its heads train once, on the rest)"),
           threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
@@ -101,7 +104,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                oof_folds=oof_folds, num_threads=threads, progress=lambda message: status.update(message),
+                oof_folds=oof_folds, holdout=holdout, num_threads=threads,
+                progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)

@@ -6,7 +6,7 @@
     params:                      # HybridDiagnoser / GastricDiagnoser arguments
       fitter: auto               # auto | logistic_regression | decision_tree | svm | xgboost
       enlarge: 1.0
-      oof_folds: 5
+      oof_folds: 5                # or holdout: 0.3 (train the heads once, the fitter on held-out patients)
       seed: 0
     heads: {epochs: 5}           # gastric: AttributeHeads options
     handcrafted: null            # gastric: HandcraftedFeatures params
@@ -34,7 +34,7 @@ from .errors import ConfigError
 
 TOP_KEYS = {"model", "params", "heads", "handcrafted", "localizer_options", "localizer", "sources", "data", "out"}
 PARAM_KEYS = {"fitter", "enlarge", "oof_folds", "seed", "metric", "candidates", "cv", "positive_label",
-              "train_localizer", "batch_size", "min_box_score"}
+              "train_localizer", "batch_size", "min_box_score", "holdout"}
 
 
 def read_config(path) -> dict:

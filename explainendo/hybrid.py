@@ -17,6 +17,15 @@ trained ``oof_folds + 1`` times (5 folds: 6 trainings). Sources that do not lear
 (``supervised = False``: handcrafted, columns) are fitted once. ``oof_folds=0`` turns this off (in-sample
 features: faster, leaky, for quick experiments only).
 
+``holdout=f`` (0 < f < 1) stacks on a held-out split instead: a fraction ``f`` of the patients
+(stratified by label) is set aside, supervised sources are trained **once** on the other patients, and
+the fitter is trained only on the held-out patients' features. Cost: one training instead of
+``oof_folds + 1``, and the fitter learns from the very sources it will be used with (out-of-fold copies
+are trained on less data than the final source, so their features are noisier than the ones the fitter
+meets at prediction time). The price: the sources never see the held-out patients and the fitter never
+sees the others. Use it when training a source is expensive (attribute heads on a CPU) and lesions are
+plentiful.
+
 Sources that cannot be trained (an attribute head with no labels in the manifest is skipped by the
 heads themselves; a source whose ``fit`` raises an :class:`~explainendo.errors.ExplainendoError` is
 dropped) are recorded in ``sources_used_`` / ``skipped_sources_``.
@@ -76,6 +85,24 @@ def _patient_folds(groups: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarr
     return list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=np.array([perm[g] for g in groups])))
 
 
+def _patient_holdout(groups: np.ndarray, labels: np.ndarray, fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (sources, fitter): ``fraction`` of the patients of each label (a patient's first label)
+    go to the fitter; both sides keep at least one patient of every label that has two or more."""
+    first = pd.Series(labels).groupby(groups, sort=True).first()
+    rng = np.random.default_rng(seed)
+    held: list = []
+    for label in sorted(first.unique()):
+        patients = first.index[first == label].to_numpy().copy()
+        rng.shuffle(patients)
+        k = int(round(fraction * len(patients)))
+        if len(patients) >= 2:
+            k = min(max(k, 1), len(patients) - 1)
+        held.extend(patients[:k])
+    mask = np.isin(groups, np.array(held, dtype=groups.dtype))
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
 class HybridDiagnoser:
     """Localizer + feature sources + interpretable fitter (see the module docstring).
 
@@ -88,6 +115,8 @@ class HybridDiagnoser:
         (``logistic_regression``, ``decision_tree``, ``svm``, ``xgboost``) or an unfitted sklearn classifier.
     enlarge : crop enlargement about the box centre (ENDOANGEL-ED: 1.0; 1.2 adds context).
     oof_folds : patient-grouped folds for out-of-fold features of supervised sources (0: in-sample).
+    holdout : instead of out-of-fold features, the fraction of patients set aside for the fitter
+        (supervised sources train once on the rest; module docstring). 0 (default): out-of-fold.
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
     train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
@@ -98,7 +127,8 @@ class HybridDiagnoser:
     def __init__(self, localizer=None, sources: Sequence[Any] = (), fitter: Any = "auto", enlarge: float = 1.0,
                  oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
-                 train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0):
+                 train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0,
+                 holdout: float = 0.0):
         self.localizer = localizer
         self.sources = list(sources)
         self.fitter = fitter
@@ -112,6 +142,7 @@ class HybridDiagnoser:
         self.train_localizer = train_localizer
         self.batch_size = batch_size
         self.min_box_score = min_box_score
+        self.holdout = holdout
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
@@ -160,7 +191,24 @@ class HybridDiagnoser:
         y = np.array([classes.index(v) for v in labels])
         groups = samples.table["patient"].astype(str).to_numpy()
 
-        X = self._fit_sources(samples, groups)
+        source_rows = fitter_rows = np.arange(len(samples))
+        if self.holdout and any(is_supervised(s) for s in self.sources):
+            if not 0.0 < float(self.holdout) < 1.0:
+                raise ConfigError(f"holdout={self.holdout!r} is not a fraction between 0 and 1",
+                                  hint="e.g. holdout=0.3, or holdout=0 for out-of-fold features")
+            source_rows, fitter_rows = _patient_holdout(groups, labels, float(self.holdout), self.seed)
+            if len(set(labels[fitter_rows])) < 2 or len(set(groups[fitter_rows])) < 2:
+                raise ManifestError(f"holdout={self.holdout}: the fitter's {len(set(groups[fitter_rows]))} "
+                                    f"held-out patients do not cover every label", source=name or None,
+                                    hint="use more patients, a larger holdout, or holdout=0 (out-of-fold)")
+        X = self._fit_sources(samples, groups, source_rows, fitter_rows)
+        y, groups = y[fitter_rows], groups[fitter_rows]
+        # how the fitter's training rows got their features: "holdout", "out_of_fold", "in_sample" (leaky),
+        # or "unsupervised" (no source learnt from labels, nothing to leak)
+        used = self.sources_used_
+        mode = ("holdout" if any(u["held_out"] for u in used) else "out_of_fold" if any(u["out_of_fold"] for u in used)
+                else "in_sample" if any(is_supervised(s) for s in self.sources_) else "unsupervised")
+        self.stacking_ = {"mode": mode, "source_lesions": int(len(source_rows)), "fitter_lesions": int(len(fitter_rows))}
         self.feature_columns_ = list(X.columns)
         self.training_features_ = X  # what the fitter was trained on (out-of-fold where supervised); not saved
         means = X.mean(axis=0, skipna=True)
@@ -193,14 +241,20 @@ class HybridDiagnoser:
         return LesionSamples.from_images(frames, boxes, enlarge=self.enlarge,
                                          table=pd.DataFrame(rows).reset_index(drop=True))
 
-    def _fit_sources(self, samples: LesionSamples, groups: np.ndarray) -> pd.DataFrame:
+    def _fit_sources(self, samples: LesionSamples, groups: np.ndarray, source_rows: np.ndarray,
+                     fitter_rows: np.ndarray) -> pd.DataFrame:
+        """Features of ``fitter_rows`` for the fitter; supervised sources learn from ``source_rows`` only
+        (all rows unless ``holdout``), unsupervised ones from every row."""
+        held_out = len(fitter_rows) < len(samples)
+        fitter_samples = samples.subset(fitter_rows) if held_out else samples
         frames, used, skipped, seen_groups = [], [], [], {}
         for source in self.sources:
             name = getattr(source, "name", type(source).__name__)
             prototype = copy.deepcopy(source)  # unfitted, for the out-of-fold copies
+            supervised = is_supervised(source)
             try:
-                source.fit(samples)
-                full = check_feature_frame(source.transform(samples), len(samples), name)
+                source.fit(samples.subset(source_rows) if held_out and supervised else samples)
+                full = check_feature_frame(source.transform(fitter_samples), len(fitter_rows), name)
             except ExplainendoError as exc:
                 log.warning("source %r skipped: %s", name, exc)
                 skipped.append({"name": name, "reason": str(exc)})
@@ -213,11 +267,12 @@ class HybridDiagnoser:
                     raise ConfigError(f"feature group {g!r} comes from both {seen_groups[g]!r} and {name!r}",
                                       hint="give the sources distinct group names")
                 seen_groups[g] = name
-            oof = is_supervised(source) and self.oof_folds and self.oof_folds >= 2
+            oof = supervised and not held_out and self.oof_folds and self.oof_folds >= 2
             if oof:
                 full = self._out_of_fold(prototype, samples, groups, list(full.columns), name)
             info = {"name": name, "class": type(source).__name__,
-                    "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof)}
+                    "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof),
+                    "held_out": bool(supervised and held_out)}
             trained = getattr(source, "trained_attributes_", None)
             if trained is not None:
                 info["trained_attributes"] = list(trained)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from explainendo.bench import HybridContender, run_benchmark
+from explainendo.bench import HybridContender, run_benchmark, shap_rule_recovery
 from explainendo.errors import ConfigError, SplitError
 from explainendo.hybrid import HybridDiagnoser
 from explainendo.io import train_val_test_split
@@ -21,12 +21,16 @@ def phantom_split(tmp_path_factory):
     return train_val_test_split(manifest, val=0.0, test=0.35, seed=0)
 
 
+RULE = ("tone", "surface", "boundary", "depression")
+
+
 def _contenders():
     oracle = HybridDiagnoser(sources=[ColumnFeatures(["attr.tone", "attr.surface", "attr.boundary",
-                                                     "attr.depression"])], fitter="logistic_regression", cv=3)
+                                                     "attr.depression", "attr.bleeding", "attr.elevation"])],
+                             fitter="logistic_regression", cv=3)
     nuisance = HybridDiagnoser(sources=[ColumnFeatures(["attr.bleeding", "attr.elevation"], name="nuisance")],
                                fitter="logistic_regression", cv=3)
-    return [HybridContender(oracle, "neoplastic", name="causal"),
+    return [HybridContender(oracle, "neoplastic", name="causal", rule=RULE),
             HybridContender(nuisance, "neoplastic", name="nuisance")]
 
 
@@ -52,6 +56,25 @@ def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     assert saved["meta"]["tests"] == {"internal": n_test}
     assert set(result.latency.index) == {"causal", "nuisance"} and (result.latency > 0).all().all()
     assert len(pd.read_csv(tmp_path / "predictions.csv")) == 2 * n_test
+    # what each hybrid used, and whether SHAP's top groups are the generating rule (causal has two decoys)
+    causal = result.findings["causal"]
+    assert causal["fitter"] == "logistic_regression" and causal["stacking"]["mode"] == "unsupervised"
+    assert causal["rule"]["n_correct"] == int(round(acc["causal"] * n_test))
+    # 60 training lesions: the decoys sometimes edge out a weak rule attribute, never a strong one
+    assert causal["rule"]["top_3_inside"] >= 0.8
+    assert causal["rule"]["top_k_exact"] <= causal["rule"]["top_3_inside"]  # exact top-4 implies top-3 inside
+    assert set(list(causal["rule"]["mean_abs_shap"])[:4]) == set(RULE)
+    assert "rule" not in result.findings["nuisance"]
+    assert "exactly the rule's attributes" in report and saved["findings"]["causal"]["fitter"] == "logistic_regression"
+
+
+def test_shap_rule_recovery_counts_exact_top_groups():
+    shap = pd.DataFrame({"tone": [0.9, -0.8, 0.1], "surface": [-0.5, 0.7, 0.2], "bleeding": [0.1, 0.75, 0.9]})
+    found = shap_rule_recovery(shap, ["tone", "surface"])
+    assert found["n_correct"] == 3
+    assert found["top_k_exact"] == pytest.approx(1 / 3)  # row 2: bleeding is second; row 3: bleeding first
+    assert found["top_3_inside"] == pytest.approx(1 / 3)  # top-min(3, 2) = top-2 inside the rule
+    assert list(found["mean_abs_shap"]) == ["tone", "bleeding", "surface"]
 
 
 def test_harness_refuses_leaky_or_empty_setups(phantom_split, tmp_path):

@@ -32,6 +32,7 @@ def test_save_then_load_gives_identical_predictions(tmp_path, data, fitter):
     a, b = model.predict_samples(samples), loaded.predict_samples(samples)
     np.testing.assert_array_equal(a["p_neoplastic"].to_numpy(), b["p_neoplastic"].to_numpy())
     assert loaded.fitter_name_ == fitter and loaded.classes_ == model.classes_
+    assert loaded.stacking_ == model.stacking_ and loaded.holdout == model.holdout
     prov = yaml.safe_load((tmp_path / "model" / "provenance.yaml").read_text())
     assert prov["seed"] == 0 and len(prov["training_manifest_sha256"]) == 64 and "numpy" in prov["versions"]
     assert not list((tmp_path / "model").rglob("*.pkl"))

@@ -117,23 +117,6 @@ def test_out_of_fold_features_for_supervised_sources(data):
     """A source that learns from labels gets out-of-fold features; the fold copies never see their fold."""
     train, _ = data
 
-    class LabelMemory(ColumnFeatures):  # a real, deliberately leaky source: it memorises labels by tone
-        supervised = True
-
-        def fit(self, samples):
-            super().fit(samples)
-            t = samples.table
-            self.rate_ = (t["label"] == "neoplastic").groupby(t["attr.tone"]).mean().to_dict()
-            self.seen_ = set(t["image"])
-            return self
-
-        @property
-        def groups(self):
-            return {"memory": ["memory.rate"]}
-
-        def transform(self, samples):
-            return pd.DataFrame({"memory.rate": samples.table["attr.tone"].map(self.rate_).astype(float)})
-
     model = HybridDiagnoser(None, [LabelMemory(["attr.tone"], name="memory")], fitter="logistic_regression",
                             oof_folds=4, seed=0).fit(train)
     assert model.sources_used_[0]["out_of_fold"] is True
@@ -147,6 +130,61 @@ def test_out_of_fold_features_for_supervised_sources(data):
     for tr, te in _patient_folds(t["patient"].to_numpy(), 4, 0):
         rates = (t.iloc[tr]["label"] == "neoplastic").groupby(t.iloc[tr]["attr.tone"]).mean()
         np.testing.assert_allclose(oof.iloc[te], t.iloc[te]["attr.tone"].map(rates).astype(float))
+
+
+class LabelMemory(ColumnFeatures):  # a real, deliberately leaky source: it memorises labels by tone
+    supervised = True
+
+    def fit(self, samples):
+        super().fit(samples)
+        t = samples.table
+        self.rate_ = (t["label"] == "neoplastic").groupby(t["attr.tone"]).mean().to_dict()
+        self.seen_ = set(t["image"])
+        self.fits_ = getattr(self, "fits_", 0) + 1
+        return self
+
+    @property
+    def groups(self):
+        return {"memory": ["memory.rate"]}
+
+    def transform(self, samples):
+        return pd.DataFrame({"memory.rate": samples.table["attr.tone"].map(self.rate_).astype(float)})
+
+
+def test_holdout_stacking_trains_supervised_sources_once_and_the_fitter_on_other_patients(data):
+    train, test = data
+    model = HybridDiagnoser(None, [LabelMemory(["attr.tone"], name="memory"), ColumnFeatures(["size_mm"])],
+                            fitter="logistic_regression", holdout=0.3, seed=0).fit(train)
+    memory = model.sources_[0]
+    assert memory.fits_ == 1  # one training, no out-of-fold copies
+    fitter_rows = model.training_features_.index
+    assert model.stacking_["mode"] == "holdout"
+    assert model.stacking_["source_lesions"] + model.stacking_["fitter_lesions"] == len(train.df)
+    assert len(model.training_features_) == model.stacking_["fitter_lesions"]
+    t = train.df.reset_index(drop=True)
+    held = set(t["patient"]) - {p for p, img in zip(t["patient"], t["image"]) if img in memory.seen_}
+    assert 0.2 < len(held) / t["patient"].nunique() < 0.4
+    # the supervised source never saw a held-out patient; the unsupervised one and the fitter's rows did
+    assert not memory.seen_ & set(t[t["patient"].isin(held)]["image"])
+    assert set(t["label"][t["patient"].isin(held)]) == set(t["label"])
+    assert [s["held_out"] for s in model.sources_used_] == [True, False]
+    assert model.training_features_["memory.rate"].notna().all()
+    assert len(fitter_rows) == int(t["patient"].isin(held).sum())
+    # the fitter's features are the prediction-time source's own outputs on the held-out rows
+    held_rows = LesionSamples.from_manifest(train).subset(np.flatnonzero(t["patient"].isin(held).to_numpy()))
+    np.testing.assert_allclose(model.training_features_["memory.rate"].to_numpy(),
+                               memory.transform(held_rows)["memory.rate"].to_numpy())
+    proba = model.predict_samples(LesionSamples.from_manifest(test))["p_neoplastic"]
+    assert proba.between(0, 1).all()
+
+
+def test_holdout_is_checked(data):
+    train, _ = data
+    with pytest.raises(ExplainendoError, match="holdout"):
+        HybridDiagnoser(None, [LabelMemory(["attr.tone"], name="memory")], holdout=1.5).fit(train)
+    # without a supervised source there is nothing to hold out for: every row trains the fitter
+    model = HybridDiagnoser(None, [ColumnFeatures(ORACLE)], fitter="logistic_regression", holdout=0.3).fit(train)
+    assert model.stacking_["fitter_lesions"] == len(train.df)
 
 
 def test_oracle_on_gastric_phantoms_approaches_bayes_and_shap_recovers_the_rule():
