@@ -206,11 +206,13 @@ class HybridDiagnoser:
         # how the fitter's training rows got their features: "holdout", "out_of_fold", "in_sample" (leaky),
         # or "unsupervised" (no source learnt from labels, nothing to leak)
         used = self.sources_used_
-        mode = ("holdout" if any(u["held_out"] for u in used) else "out_of_fold" if any(u["out_of_fold"] for u in used)
+        mode = ("holdout" if any(u["held_out"] for u in used)
+                else "out_of_fold" if any(u["out_of_fold"] for u in used)
                 else "in_sample" if any(is_supervised(s) for s in self.sources_) else "unsupervised")
-        self.stacking_ = {"mode": mode, "source_lesions": int(len(source_rows)), "fitter_lesions": int(len(fitter_rows))}
+        self.stacking_ = {"mode": mode, "source_lesions": int(len(source_rows)),
+                          "fitter_lesions": int(len(fitter_rows))}
         self.feature_columns_ = list(X.columns)
-        self.training_features_ = X  # what the fitter was trained on (out-of-fold where supervised); not saved
+        self.training_features_ = X  # the fitter's rows (out-of-fold / held out where supervised); not saved
         means = X.mean(axis=0, skipna=True)
         self.feature_means_ = means.fillna(0.0).to_dict()
         Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)
