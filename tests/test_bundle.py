@@ -8,6 +8,7 @@ import explainendo
 from explainendo.bundle import load_bundle
 from explainendo.errors import ModelFileError
 from explainendo.features import LesionSamples
+from explainendo.fit import DEFAULT_CANDIDATES
 from explainendo.hybrid import HybridDiagnoser
 from explainendo.sources import ColumnFeatures
 
@@ -22,7 +23,8 @@ def data(tmp_path_factory):
     return make_tiny_phantoms(folder / "train", n=80, seed=2), make_tiny_phantoms(folder / "test", n=30, seed=3)
 
 
-@pytest.mark.parametrize("fitter", ["xgboost", "svm", "decision_tree", "logistic_regression"])
+@pytest.mark.parametrize("fitter", ["xgboost", "svm", "decision_tree", "logistic_regression",
+                                    "sparse_logistic_regression"])
 def test_save_then_load_gives_identical_predictions(tmp_path, data, fitter):
     train, test = data
     model = HybridDiagnoser(None, [ColumnFeatures(ORACLE)], fitter=fitter, seed=0).fit(train)
@@ -54,7 +56,7 @@ def saved(tmp_path, saved_once):
 
 def test_auto_fitter_bundle_keeps_the_selection_table(saved):
     loaded = load_bundle(saved)
-    assert set(loaded.selection_["candidate"]) == {"logistic_regression", "decision_tree", "svm", "xgboost"}
+    assert set(loaded.selection_["candidate"]) == set(DEFAULT_CANDIDATES)
 
 
 def test_tampered_file_is_refused(saved):

@@ -34,7 +34,8 @@ def test_oracle_features_reach_the_bayes_rate_and_shap_recovers_the_rule(data, o
     table = oracle.predict_samples(samples)
     accuracy = float((table["predicted"] == table["label"]).mean())
     assert accuracy >= 0.95 - 0.08  # Bayes accuracy is 0.95 (5% label noise)
-    assert set(oracle.selection_["candidate"]) == {"logistic_regression", "decision_tree", "svm", "xgboost"}
+    assert set(oracle.selection_["candidate"]) == {"sparse_logistic_regression", "logistic_regression",
+                                                   "decision_tree", "svm", "xgboost"}
     assert oracle.fitter_name_ in set(oracle.selection_["candidate"])
     assert oracle.selection_["selected"].sum() == 1
     # SHAP: the groups of the generating rule dominate; no other group exists here, so check direction

@@ -16,7 +16,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from ..errors import ConfigError, NotFittedError
 from .fitters import FITTERS, fitter_name, make_fitter
 
-DEFAULT_CANDIDATES = ("logistic_regression", "decision_tree", "svm", "xgboost")
+#: simpler models first: a tie goes to the earlier candidate
+DEFAULT_CANDIDATES = ("sparse_logistic_regression", "logistic_regression", "decision_tree", "svm", "xgboost")
 
 
 class FitterSelector(ClassifierMixin, BaseEstimator):

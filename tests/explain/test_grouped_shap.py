@@ -17,6 +17,7 @@ def _data(n=160, seed=0):
 @pytest.mark.parametrize("name,explainer,space", [("xgboost", "tree", "log-odds"),
                                                   ("decision_tree", "tree", "probability"),
                                                   ("logistic_regression", "linear", "log-odds"),
+                                                  ("sparse_logistic_regression", "linear", "log-odds"),
                                                   ("svm", "kernel", "probability")])
 def test_group_sums_plus_expected_value_equal_the_model_output(name, explainer, space):
     X, y, names, groups = _data()

@@ -36,6 +36,28 @@ def test_selector_picks_the_known_winner(kind, winner, loser):
     assert sel.predict_proba(X).shape == (len(y), 2)
 
 
+def test_sparse_logistic_regression_drops_noise_columns_and_wins_on_a_sparse_truth():
+    """Two informative columns among 30 correlated noise columns and few patients: the lasso LR keeps the two
+    (and zeroes most of the rest), and grouped CV prefers it to the L2 LR that spreads weight over the noise."""
+    rng = np.random.default_rng(0)
+    n = 120
+    shared = rng.normal(size=(n, 1))
+    noise = shared + rng.normal(size=(n, 30))  # correlated with each other, unrelated to the label
+    signal = rng.normal(size=(n, 2))
+    y = (signal @ np.array([1.5, -1.5]) + 0.5 * rng.normal(size=n) > 0).astype(int)
+    X = np.hstack([signal, noise])
+    groups = np.repeat(np.arange(n // 3), 3)
+    sparse = make_fitter("sparse_logistic_regression", seed=0).fit(X, y)
+    coef = sparse.named_steps["model"].coef_.ravel()
+    assert np.all(np.abs(coef[:2]) > 0.3) and np.sum(coef[2:] != 0) <= 10
+    dense = make_fitter("logistic_regression", seed=0).fit(X, y).named_steps["model"].coef_.ravel()
+    assert np.sum(dense[2:] != 0) == 30
+    sel = FitterSelector(candidates=["sparse_logistic_regression", "logistic_regression"], cv=4).fit(X, y, groups)
+    table = sel.cv_results_.set_index("candidate")
+    assert sel.best_name_ == "sparse_logistic_regression"
+    assert table.loc["sparse_logistic_regression", "mean"] > table.loc["logistic_regression", "mean"]
+
+
 def test_selector_is_seeded_and_unknown_candidate_is_refused():
     X, y, groups = _data("xor", n=120)
     a = FitterSelector(candidates=["decision_tree", "xgboost"], cv=3, seed=1).fit(X, y, groups).cv_results_
