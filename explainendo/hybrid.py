@@ -115,6 +115,8 @@ class HybridDiagnoser:
         (``logistic_regression``, ``decision_tree``, ``svm``, ``xgboost``) or an unfitted sklearn classifier.
     enlarge : crop enlargement about the box centre (ENDOANGEL-ED: 1.0; 1.2 adds context).
     oof_folds : patient-grouped folds for out-of-fold features of supervised sources (0: in-sample).
+    selection_rule : ``"one_se"`` (the first candidate within one standard error of the best CV score; the
+        candidates are listed simplest first) or ``"best"`` (:class:`~explainendo.fit.FitterSelector`).
     holdout : instead of out-of-fold features, the fraction of patients set aside for the fitter
         (supervised sources train once on the rest; module docstring). 0 (default): out-of-fold.
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
@@ -128,7 +130,7 @@ class HybridDiagnoser:
                  oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
                  train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0,
-                 holdout: float = 0.0):
+                 holdout: float = 0.0, selection_rule: str = "one_se"):
         self.localizer = localizer
         self.sources = list(sources)
         self.fitter = fitter
@@ -143,6 +145,7 @@ class HybridDiagnoser:
         self.batch_size = batch_size
         self.min_box_score = min_box_score
         self.holdout = holdout
+        self.selection_rule = selection_rule
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
@@ -312,7 +315,8 @@ class HybridDiagnoser:
             metric = "roc_auc_ovr"
         self.selection_ = None
         if isinstance(self.fitter, str) and self.fitter == "auto":
-            selector = FitterSelector(candidates=self.candidates, metric=metric, cv=self.cv, seed=self.seed)
+            selector = FitterSelector(candidates=self.candidates, metric=metric, cv=self.cv, seed=self.seed,
+                                      rule=self.selection_rule)
             selector.fit(X, y, groups)
             self.fitter_ = selector.best_estimator_
             self.fitter_name_ = selector.best_name_

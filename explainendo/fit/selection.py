@@ -2,9 +2,13 @@
 
 For each candidate, ``GroupKFold`` on the patient column (no patient on both sides of a fold) gives
 ``cv`` held-out scores on ``metric`` (any scikit-learn scorer name: ``roc_auc``, ``balanced_accuracy``,
-``accuracy`` ...). The candidate with the best mean wins (ties: the earlier candidate, so list simpler
-models first) and is refit on all rows. ``cv_results_`` is the table of all candidates' scores, for the
-report that says why this fitter was chosen.
+``accuracy`` ...). ``rule="best"``: the candidate with the best mean wins (ties: the earlier candidate).
+``rule="one_se"`` (the default): the **first** candidate, in the given order, whose mean is within one
+standard error of the best mean wins (Breiman et al. 1984; Hastie, Tibshirani & Friedman, ESL 7.10): a
+difference smaller than the folds' own noise is no reason to give up the simpler, sparser model, and for
+an explanation a sparser model is the better one. So list simpler models first (the default candidates
+start with the lasso LR). The winner is refit on all rows. ``cv_results_`` is the table of all
+candidates' scores (with ``se`` and ``selected``), for the report that says why this fitter was chosen.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
     (DataFrame: ``candidate``, ``mean``, ``std``, ``fold_0`` ...), ``classes_``.
     """
 
-    def __init__(self, candidates=DEFAULT_CANDIDATES, metric: str = "roc_auc", cv: int = 5, seed: int = 0):
+    def __init__(self, candidates=DEFAULT_CANDIDATES, metric: str = "roc_auc", cv: int = 5, seed: int = 0,
+                 rule: str = "one_se"):
         self.candidates = candidates
         self.metric = metric
         self.cv = cv
         self.seed = seed
+        self.rule = rule
 
     def _candidate_estimators(self) -> list[tuple[str, object]]:
         out = []
@@ -50,6 +56,8 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         from sklearn.metrics import get_scorer
         from sklearn.model_selection import GroupKFold
 
+        if self.rule not in ("best", "one_se"):
+            raise ConfigError(f"unknown selection rule {self.rule!r}", hint="'one_se' (default) or 'best'")
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         if groups is None:
@@ -74,18 +82,24 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
                     scores.append(np.nan)  # a fold missing a class says nothing about ranking
                     continue
                 scores.append(float(scorer(clone(est).fit(X[tr], y[tr]), X[te], y[te])))
-            row = {"candidate": name, "mean": float(np.nanmean(scores)) if np.isfinite(scores).any() else np.nan,
-                   "std": float(np.nanstd(scores)) if np.isfinite(scores).any() else np.nan}
+            finite = np.isfinite(scores)
+            row = {"candidate": name, "mean": float(np.nanmean(scores)) if finite.any() else np.nan,
+                   "std": float(np.nanstd(scores)) if finite.any() else np.nan}
+            row["se"] = row["std"] / np.sqrt(finite.sum()) if finite.any() else np.nan
             row.update({f"fold_{i}": s for i, s in enumerate(scores)})
             rows.append((row, est))
         table = pd.DataFrame([r for r, _ in rows])
         if table["mean"].isna().all():
             raise ConfigError("no cross-validation fold held both classes",
                               hint="give more patients of each class, or choose a fitter by name")
-        best = int(table["mean"].fillna(-np.inf).to_numpy().argmax())
+        means = table["mean"].fillna(-np.inf).to_numpy()
+        best = int(means.argmax())
+        if self.rule == "one_se":  # the first candidate within one standard error of the best
+            best = int(np.flatnonzero(means >= means[best] - np.nan_to_num(table.loc[best, "se"]))[0])
         self.best_name_ = table.loc[best, "candidate"]
         self.best_estimator_ = clone(rows[best][1]).fit(X, y)
-        self.cv_results_ = table.assign(metric=self.metric, selected=[i == best for i in range(len(table))])
+        self.cv_results_ = table.assign(metric=self.metric, rule=self.rule,
+                                        selected=[i == best for i in range(len(table))])
         return self
 
     def _check(self):

@@ -58,6 +58,29 @@ def test_sparse_logistic_regression_drops_noise_columns_and_wins_on_a_sparse_tru
     assert table.loc["sparse_logistic_regression", "mean"] > table.loc["logistic_regression", "mean"]
 
 
+def test_one_se_rule_keeps_the_earlier_candidate_within_the_noise_and_best_rule_does_not():
+    """On an oblique truth LR and lasso LR score within noise of each other: 'one_se' keeps the first listed
+    when its mean is within one standard error of the best, 'best' takes the argmax; a clearly worse first
+    candidate (a tree on an oblique truth) is never kept."""
+    X, y, groups = _data("linear")
+    kw = dict(metric="roc_auc", cv=4, seed=0)
+    best = FitterSelector(candidates=["sparse_logistic_regression", "logistic_regression"], rule="best",
+                          **kw).fit(X, y, groups)
+    table = best.cv_results_.set_index("candidate")
+    top = table["mean"].idxmax()
+    assert best.best_name_ == top
+    one_se = FitterSelector(candidates=["sparse_logistic_regression", "logistic_regression"], **kw).fit(X, y, groups)
+    first, second = table.loc["sparse_logistic_regression"], table.loc[top]
+    within = first["mean"] >= second["mean"] - second["se"]
+    assert one_se.best_name_ == ("sparse_logistic_regression" if within else top)
+    assert np.isclose(second["se"], second["std"] / 2)  # 4 folds
+    assert (one_se.cv_results_["rule"] == "one_se").all()
+    tree_first = FitterSelector(candidates=["decision_tree", "logistic_regression"], **kw).fit(X, y, groups)
+    assert tree_first.best_name_ == "logistic_regression"
+    with pytest.raises(ConfigError, match="rule"):
+        FitterSelector(rule="fastest").fit(X, y, groups)
+
+
 def test_selector_is_seeded_and_unknown_candidate_is_refused():
     X, y, groups = _data("xor", n=120)
     a = FitterSelector(candidates=["decision_tree", "xgboost"], cv=3, seed=1).fit(X, y, groups).cv_results_
