@@ -163,8 +163,8 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
             for contender in contenders:
                 if hasattr(contender, "findings"):
                     say(f"inspecting {contender.name}")
-                    pred, score = per_model[contender.name]
-                    findings[contender.name] = {"split": split, **contender.findings(samples, pred, score)}
+                    pred = per_model[contender.name][0]
+                    findings[contender.name] = {"split": split, **contender.findings(samples, y, pred)}
             for contender in contenders:
                 say(f"timing {contender.name}")
                 latency_rows.append({
@@ -236,7 +236,7 @@ def findings_markdown(name: str, found: dict) -> list[str]:
              f"- fitter: {found['fitter']} (chosen by patient-grouped CV)" if found.get("selection") else
              f"- fitter: {found['fitter']}",
              "- fitter's training rows: " + _stacking_words(found.get("stacking") or {}),
-             f"- feature sources: " + "; ".join(f"{s['name']} ({s['columns']} columns)" for s in found["sources"])]
+             "- feature sources: " + "; ".join(f"{s['name']} ({s['columns']} columns)" for s in found["sources"])]
     if found.get("selection"):
         lines += ["- CV scores: " + ", ".join(f"{row['candidate']} {row['mean']:.3f}" for row in found["selection"])]
     if found.get("attribute_auc"):
@@ -273,7 +273,7 @@ class HybridContender:
         self.diagnoser, self.positive, self.name = diagnoser, positive, name
         self.rule = list(rule) if rule else None
 
-    def findings(self, samples: LesionSamples, y_pred: np.ndarray, score: np.ndarray) -> dict:
+    def findings(self, samples: LesionSamples, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
         """The fitter, its CV table, the stacking, the sources; attribute AUC where the test lesions have
         ``attr.*`` labels; with ``rule``, SHAP's top groups on the correctly diagnosed lesions."""
         d = self.diagnoser
@@ -282,14 +282,14 @@ class HybridContender:
                "sources": [{k: s[k] for k in ("name", "columns", "groups")} for s in d.sources_used_],
                "selection": ([] if selection is None else
                              selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
+        has_attributes = any(c.startswith("attr.") for c in samples.table)
         for source in d.sources_:
-            if hasattr(source, "evaluate") and any(c.startswith("attr.") for c in samples.table):
+            if has_attributes and hasattr(source, "evaluate"):
                 table = source.evaluate(samples)
                 out["attribute_auc"] = {a: {"n": int(r["n"]), "auc": float(r["auc"]), "accuracy": float(r["accuracy"])}
                                         for a, r in table.iterrows() if r["n"] > 0}
         if self.rule:
-            y = _labels(samples, "label", self.positive)
-            correct = np.flatnonzero(np.asarray(y_pred) == y)
+            correct = np.flatnonzero(np.asarray(y_pred) == np.asarray(y_true))
             groups = d.explain_samples(samples.subset(correct)).group_values
             out["rule"] = shap_rule_recovery(groups, self.rule)
         return out

@@ -255,8 +255,9 @@ class HybridDiagnoser:
         frames, used, skipped, seen_groups = [], [], [], {}
         for source in self.sources:
             name = getattr(source, "name", type(source).__name__)
-            prototype = copy.deepcopy(source)  # unfitted, for the out-of-fold copies
             supervised = is_supervised(source)
+            oof = supervised and not held_out and self.oof_folds and self.oof_folds >= 2
+            prototype = copy.deepcopy(source) if oof else None  # unfitted, for the out-of-fold copies
             try:
                 source.fit(samples.subset(source_rows) if held_out and supervised else samples)
                 full = check_feature_frame(source.transform(fitter_samples), len(fitter_rows), name)
@@ -272,7 +273,6 @@ class HybridDiagnoser:
                     raise ConfigError(f"feature group {g!r} comes from both {seen_groups[g]!r} and {name!r}",
                                       hint="give the sources distinct group names")
                 seen_groups[g] = name
-            oof = supervised and not held_out and self.oof_folds and self.oof_folds >= 2
             if oof:
                 full = self._out_of_fold(prototype, samples, groups, list(full.columns), name)
             info = {"name": name, "class": type(source).__name__,
