@@ -82,6 +82,8 @@ def main(argv=None):
     parser.add_argument("--enlarge", type=float, default=1.0, help="crop = box enlarged by this factor")
     parser.add_argument("--crop-only", action="store_true", help="train the six crop heads only (no landmark)")
     parser.add_argument("--balance-heads", action="store_true", help="AttributeHeads(balance_heads=True)")
+    parser.add_argument("--no-flips", action="store_true",
+                        help="AttributeHeads(flips=False): no crop flips (the phantoms' light comes from the upper left)")
     parser.add_argument("--verbose", action="store_true", help="print every epoch")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
@@ -108,7 +110,7 @@ def main(argv=None):
     specs = [s for s in GASTRIC_ATTRIBUTES if s.input == "crop"] if args.crop_only else GASTRIC_ATTRIBUTES
     common = dict(specs=specs, image_size=args.image_size, epochs=args.epochs, batch_size=32,
                   lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose,
-                  balance_heads=args.balance_heads)
+                  balance_heads=args.balance_heads, flips=not args.no_flips)
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
     models = {}

@@ -165,6 +165,10 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                     say(f"inspecting {contender.name}")
                     pred = per_model[contender.name][0]
                     findings[contender.name] = {"split": split, **contender.findings(samples, y, pred)}
+                if hasattr(contender, "feature_tables"):  # what the fitter saw, to study fitters offline
+                    for key, table in contender.feature_tables(train_samples, samples).items():
+                        part = split if key == "test" else key
+                        table.to_csv(out / f"features_{contender.name}_{part}.csv", index=False)
             for contender in contenders:
                 say(f"timing {contender.name}")
                 latency_rows.append({
@@ -294,6 +298,18 @@ class HybridContender:
             out["rule"] = shap_rule_recovery(groups, self.rule)
         return out
 
+    def feature_tables(self, train: LesionSamples, test: LesionSamples) -> dict[str, pd.DataFrame]:
+        """``train``: the fitter's training rows (out-of-fold or held-out features) and ``test``: the features
+        of ``test``, each beside the lesions' identifying and ``attr.*`` columns: the inputs to refit or
+        compare fitters without training a CNN again."""
+        d = self.diagnoser
+        keep = [c for c in test.table
+                if c in ("image", "patient", "video", "label", "label_probability") or c.startswith("attr.")]
+        rows = np.asarray(d.training_rows_)
+        tables = {"train": (train.table.iloc[rows], d.training_features_), "test": (test.table, d.features(test))}
+        return {k: pd.concat([t[[c for c in keep if c in t]].reset_index(drop=True), f.reset_index(drop=True)], axis=1)
+                for k, (t, f) in tables.items()}
+
     def fit(self, train: LesionSamples) -> "HybridContender":
         self.diagnoser.fit(train)
         return self
@@ -355,13 +371,14 @@ def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, en
 def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
                                epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
                                oof_folds: int = 3, num_threads: int | None = None, holdout: float = 0.0,
-                               rule: Sequence[str] | None = None) -> list:
+                               rule: Sequence[str] | None = None, flips: bool = True) -> list:
     """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
     patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed. ``rule``:
-    the phantoms' causal attributes, for the SHAP check in the report."""
+    the phantoms' causal attributes, for the SHAP check in the report. ``flips``: random crop flips while
+    training (every CNN alike)."""
     from .systems.gastric import GastricDiagnoser
 
-    params = cnn_params(quick, image_size, epochs, seed, num_threads)
+    params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
     # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
     heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
     hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed,
@@ -372,7 +389,8 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
 
 def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
                          epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                         oof_folds: int = 5, num_threads: int | None = None, holdout: float = 0.0) -> list:
+                         oof_folds: int = 5, num_threads: int | None = None, holdout: float = 0.0,
+                         flips: bool = True) -> list:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
     out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
     hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
@@ -380,7 +398,7 @@ def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, imag
     from .hybrid import HybridDiagnoser
     from .sources import DeepScoreFeatures
 
-    params = cnn_params(quick, image_size, epochs, seed, num_threads)
+    params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
     deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
                              positive=positive)
     hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
@@ -420,7 +438,7 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                         data_root: str | Path | None = None, positive: str | None = None,
                         external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
                         image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
-                        holdout: float | None = None, num_threads: int | None = None,
+                        holdout: float | None = None, num_threads: int | None = None, flips: bool = True,
                         progress: Callable[[str], None] | None = None,
                         command: str | None = None) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
@@ -437,7 +455,8 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
 
         contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
                                                 oof_folds=oof_folds or 3, num_threads=num_threads,
-                                                holdout=holdout or 0.0, rule=gastric_rule().causal_attributes)
+                                                holdout=holdout or 0.0, rule=gastric_rule().causal_attributes,
+                                                flips=flips)
         positive = "neoplastic"
     else:
         if target == "edd2020":
@@ -456,6 +475,7 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                 split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
                 train, tests = split["train"], {"internal": split["test"]}
         contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
-                                          oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0)
+                                          oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0,
+                                          flips=flips)
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
                          latency_lesions=5 if quick else 20, meta=meta)

@@ -88,7 +88,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           holdout: Optional[float] = typer.Option(
               None, help="instead of out-of-fold features: fraction of patients held out for the hybrid's fitter "
                          "(its heads train once, on the rest)"),
-          threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)")) -> None:
+          threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)"),
+          flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
 
@@ -104,7 +105,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                oof_folds=oof_folds, holdout=holdout, num_threads=threads,
+                oof_folds=oof_folds, holdout=holdout, num_threads=threads, flips=flips,
                 progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:

@@ -216,6 +216,7 @@ class HybridDiagnoser:
                           "fitter_lesions": int(len(fitter_rows))}
         self.feature_columns_ = list(X.columns)
         self.training_features_ = X  # the fitter's rows (out-of-fold / held out where supervised); not saved
+        self.training_rows_ = fitter_rows  # their positions among the training lesions
         means = X.mean(axis=0, skipna=True)
         self.feature_means_ = means.fillna(0.0).to_dict()
         Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)

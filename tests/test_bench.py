@@ -35,7 +35,8 @@ def _contenders():
 
 
 def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
-    result = run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, _contenders(),
+    contenders = _contenders()
+    result = run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, contenders,
                            positive="neoplastic", out=tmp_path, latency_lesions=3)
     assert set(result.reports) == {"internal", "internal video"}
     n_test = len(phantom_split["test"])
@@ -66,6 +67,16 @@ def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     assert set(list(causal["rule"]["mean_abs_shap"])[:4]) == set(RULE)
     assert "rule" not in result.findings["nuisance"]
     assert "exactly the rule's attributes" in report and saved["findings"]["causal"]["fitter"] == "logistic_regression"
+    # what each hybrid's fitter saw: its training rows and the test features, beside the lesions' ids
+    fitted = contenders[0].diagnoser
+    train_table = pd.read_csv(tmp_path / "features_causal_train.csv")
+    test_table = pd.read_csv(tmp_path / "features_causal_internal.csv")
+    assert len(train_table) == len(phantom_split["train"]) and len(test_table) == n_test
+    columns = fitted.feature_columns_
+    assert np.allclose(train_table[columns].to_numpy(float), fitted.training_features_.to_numpy(float))
+    refit = fitted.predict_proba_features(test_table[columns])[:, fitted.classes_.index("neoplastic")]
+    assert np.allclose(refit, scores.loc[test_table["image"], "causal"].to_numpy())
+    assert {"patient", "label", "label_probability", "attr.tone"} <= set(test_table.columns)
 
 
 def test_shap_rule_recovery_counts_exact_top_groups():

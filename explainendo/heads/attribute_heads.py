@@ -12,7 +12,11 @@ Training (:meth:`AttributeHeads.fit`)
     ``class_weight="balanced"``: w_c = n_labelled / (k * n_c) per head (sklearn's formula).
     Augmentation: flips, rotation (+-20 deg), shear (+-10 deg), scale (0.9-1.1) and a mild colour
     jitter (brightness, contrast, saturation +-10%, no hue shift, so the tone attribute survives).
-    Frames are not flipped (left/right walls are landmarks). Early stopping on the mean macro-F1 of
+    Frames are never flipped (left/right walls are landmarks); crops are flipped unless ``flips=False``,
+    for data where the side the light comes from is a cue (a dome lit from the upper left, turned 180
+    degrees, shades like a crater). On the gastric phantoms, whose reliefs are lit from the upper left,
+    flips made no consistent difference (crater darkening and the dome's highlight still tell them apart;
+    docs/heads.md). Early stopping on the mean macro-F1 of
     the heads on ``validation`` (no validation: all ``epochs`` run). Seeded; the global torch RNG is
     left as it was.
 
@@ -251,7 +255,8 @@ class AttributeHeads(BaseEstimator):
     Parameters: ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False or a local
     weight file), ``image_size`` (square input side; 96-128 px suffice for phantoms, 224 for real
     data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
-    ``semi_supervised`` (None or "pseudo_label"), ``pseudo_threshold``, ``balance_heads`` (scale each
+    ``flips`` (random horizontal and vertical flips of the crops when ``augment``), ``semi_supervised``
+    (None or "pseudo_label"), ``pseudo_threshold``, ``balance_heads`` (scale each
     head's loss by log 2 / log k so the 26-class landmark head does not dominate), ``patience`` (epochs without a
     better validation macro-F1 before stopping), ``num_threads`` (torch threads while fitting and
     predicting), ``seed``.
@@ -265,7 +270,7 @@ class AttributeHeads(BaseEstimator):
                  class_weight: str | None = "balanced", augment: bool = True, semi_supervised: str | None = None,
                  pseudo_threshold: float = 0.9, landmark_to_location: dict[str, str] | None = None,
                  seed: int = 0, device: str = "cpu", patience: int = 3, num_threads: int | None = 2,
-                 verbose: bool = False, balance_heads: bool = False):
+                 verbose: bool = False, balance_heads: bool = False, flips: bool = True):
         self.specs = specs
         self.backbone = backbone
         self.pretrained = pretrained
@@ -286,6 +291,7 @@ class AttributeHeads(BaseEstimator):
         self.num_threads = num_threads
         self.verbose = verbose
         self.balance_heads = balance_heads
+        self.flips = flips
 
     # ------------------------------------------------------------------------------ checks / helpers
     def _check_params(self) -> list[AttributeSpec]:
@@ -458,7 +464,7 @@ class AttributeHeads(BaseEstimator):
                 x = crops[idx].float().div_(255)
                 f = frames[idx].float().div_(255) if frames is not None else None
                 if self.augment:
-                    x = augment_batch(x, generator)
+                    x = augment_batch(x, generator, flips=bool(self.flips))
                     f = augment_batch(f, generator, flips=False) if f is not None else None
                 logits = self.net_(x.to(self.device), None if f is None else f.to(self.device))
                 loss = 0.0

@@ -40,7 +40,7 @@ class SoleDLClassifier(ClassifierMixin, BaseEstimator):
                  weight_decay: float = 1e-4, freeze_stages: int = 0, class_weight: str | None = "balanced",
                  augment: bool = True, semi_supervised: str | None = None, pseudo_threshold: float = 0.9,
                  patience: int = 3, seed: int = 0, device: str = "cpu", num_threads: int | None = 2,
-                 verbose: bool = False):
+                 verbose: bool = False, flips: bool = True):
         self.backbone = backbone
         self.pretrained = pretrained
         self.enlarge = enlarge
@@ -58,6 +58,7 @@ class SoleDLClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.device = device
         self.num_threads = num_threads
+        self.flips = flips
         self.verbose = verbose
 
     # ------------------------------------------------------------------------------------ helpers
@@ -127,7 +128,7 @@ class SoleDLClassifier(ClassifierMixin, BaseEstimator):
             specs=(spec,), backbone=self.backbone, pretrained=self._resolved_pretrained(),
             image_size=self.image_size, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             weight_decay=self.weight_decay, freeze_stages=self.freeze_stages, class_weight=self.class_weight,
-            augment=self.augment, semi_supervised=self.semi_supervised, pseudo_threshold=self.pseudo_threshold,
+            augment=self.augment, flips=self.flips, semi_supervised=self.semi_supervised, pseudo_threshold=self.pseudo_threshold,
             seed=self.seed, device=self.device, patience=self.patience, num_threads=self.num_threads,
             verbose=self.verbose)
         train = self._with_head_labels(samples, label_column)

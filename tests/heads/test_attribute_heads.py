@@ -187,3 +187,34 @@ def test_gastric_phantoms_end_to_end(tmp_path):
     np.testing.assert_allclose(frame[model.groups["location"]].sum(axis=1), 1.0, atol=1e-5)
     report = model.evaluate(samples)
     assert "location" in report.index and report.loc["landmark", "n"] == len(samples)
+
+
+def _lit_from_above(n=64, size=32):
+    """A relief lit from the top of the image: brightness falls from top to bottom (the shading cue)."""
+    shade = np.repeat(np.linspace(1.0, 0.4, size, dtype=np.float32)[:, None], size, axis=1)
+    return torch.from_numpy(np.repeat(shade[None, None], 3, axis=1).repeat(n, axis=0))
+
+
+def _top_brighter(x):
+    half = x.shape[-2] // 2
+    return (x[..., :half, :].mean(dim=(1, 2, 3)) > x[..., half:, :].mean(dim=(1, 2, 3))).numpy()
+
+
+def test_augmentation_keeps_the_light_side_without_flips():
+    from explainendo.heads.attribute_heads import augment_batch
+
+    x = _lit_from_above()
+    kept = _top_brighter(augment_batch(x, torch.Generator().manual_seed(0), flips=False))
+    flipped = _top_brighter(augment_batch(x, torch.Generator().manual_seed(0), flips=True))
+    assert kept.all()  # rotation +-20 deg, shear and scale never move the light to the other side
+    # a vertical flip (half of the draws) lights the relief from below: a dome then shades like a crater
+    assert 0.25 < (~flipped).mean() < 0.75
+
+
+def test_flips_setting_is_kept_in_the_saved_heads(tiny_train, tiny_test, tmp_path):
+    heads = _small(flips=False).fit(tiny_train)
+    assert heads.get_params()["flips"] is False
+    heads.save(tmp_path / "heads")
+    loaded = AttributeHeads.load(tmp_path / "heads")
+    assert loaded.flips is False
+    pd.testing.assert_frame_equal(loaded.transform(tiny_test), heads.transform(tiny_test))
