@@ -109,9 +109,12 @@ def machine_description() -> str:
 def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Sequence[Contender],
                   positive: str, out: str | Path, label_column: str = "label", enlarge: float = 1.0,
                   group_by: str = "patient", video_column: str | None = "video", latency_lesions: int = 20,
-                  progress: Callable[[str], None] | None = None, meta: dict | None = None) -> BenchmarkResult:
+                  progress: Callable[[str], None] | None = None, meta: dict | None = None,
+                  save_models: bool = False) -> BenchmarkResult:
     """Train every contender on ``train``, evaluate on each manifest in ``tests``, write the report to ``out``.
-    ``meta`` (e.g. ``bayes_rate``, ``command``) joins the run's own facts in the report."""
+    ``meta`` (e.g. ``bayes_rate``, ``command``) joins the run's own facts in the report. ``save_models``:
+    each trained model that can be saved goes to ``out/models/<contender>`` (load with ``explainendo.load``
+    or the model class's ``load``)."""
     from .evaluate import compare_models, compare_models_by_group
 
     if not contenders:
@@ -132,6 +135,10 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
         start = time.perf_counter()
         contender.fit(train_samples)
         fit_seconds[contender.name] = time.perf_counter() - start
+        model = getattr(contender, "diagnoser", None) or getattr(contender, "model", None)
+        if save_models and hasattr(model, "save"):
+            say(f"saving {contender.name}")
+            model.save(out / "models" / contender.name)
 
     predictions, reports, findings = [], {}, {}
     latency_rows = []
@@ -440,7 +447,7 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                         image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
                         holdout: float | None = None, num_threads: int | None = None, flips: bool = True,
                         progress: Callable[[str], None] | None = None,
-                        command: str | None = None) -> BenchmarkResult:
+                        command: str | None = None, save_models: bool = False) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
     from .io.splits import centre_split, train_val_test_split
@@ -478,4 +485,4 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                                           oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0,
                                           flips=flips)
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
-                         latency_lesions=5 if quick else 20, meta=meta)
+                         latency_lesions=5 if quick else 20, meta=meta, save_models=save_models)

@@ -89,7 +89,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
               None, help="instead of out-of-fold features: fraction of patients held out for the hybrid's fitter "
                          "(its heads train once, on the rest)"),
           threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)"),
-          flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN")) -> None:
+          flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN"),
+          save_models: bool = typer.Option(False, help="save each trained model under OUT/models/<name>")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
 
@@ -105,7 +106,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                oof_folds=oof_folds, holdout=holdout, num_threads=threads, flips=flips,
+                oof_folds=oof_folds, holdout=holdout, num_threads=threads, flips=flips, save_models=save_models,
                 progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:

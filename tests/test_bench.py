@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import explainendo
 from explainendo.bench import HybridContender, run_benchmark, shap_rule_recovery
 from explainendo.errors import ConfigError, SplitError
+from explainendo.features import LesionSamples
 from explainendo.hybrid import HybridDiagnoser
 from explainendo.io import train_val_test_split
 from explainendo.sources.columns import ColumnFeatures
@@ -37,7 +39,7 @@ def _contenders():
 def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     contenders = _contenders()
     result = run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, contenders,
-                           positive="neoplastic", out=tmp_path, latency_lesions=3)
+                           positive="neoplastic", out=tmp_path, latency_lesions=3, save_models=True)
     assert set(result.reports) == {"internal", "internal video"}
     n_test = len(phantom_split["test"])
     assert len(result.predictions) == 2 * n_test
@@ -77,6 +79,12 @@ def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     refit = fitted.predict_proba_features(test_table[columns])[:, fitted.classes_.index("neoplastic")]
     assert np.allclose(refit, scores.loc[test_table["image"], "causal"].to_numpy())
     assert {"patient", "label", "label_probability", "attr.tone"} <= set(test_table.columns)
+    # the saved model is the one that was benchmarked
+    reloaded = explainendo.load(tmp_path / "models" / "causal")
+    samples = LesionSamples.from_manifest(phantom_split["test"])
+    assert np.allclose(reloaded.predict_samples(samples)["p_neoplastic"],
+                       scores.loc[samples.table["image"], "causal"].to_numpy())
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["causal", "nuisance"]
 
 
 def test_shap_rule_recovery_counts_exact_top_groups():
