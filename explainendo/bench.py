@@ -238,7 +238,8 @@ def _stacking_words(stacking: dict) -> str:
     return {"holdout": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
             "out_of_fold": f"out-of-fold features of the supervised sources ({n_fit} lesions)",
             "in_sample": f"in-sample features ({n_fit} lesions; leaky)",
-            "unsupervised": f"{n_fit} lesions (no source learns from labels)"}.get(mode, str(stacking))
+            "unsupervised": f"{n_fit} lesions (no source learns from labels)",
+            "refit": f"{n_fit} lesions given to refit_fitter"}.get(mode, str(stacking))
 
 
 def findings_markdown(name: str, found: dict) -> list[str]:

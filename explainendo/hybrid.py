@@ -215,8 +215,14 @@ class HybridDiagnoser:
         self.stacking_ = {"mode": mode, "source_lesions": int(len(source_rows)),
                           "fitter_lesions": int(len(fitter_rows))}
         self.feature_columns_ = list(X.columns)
+        self.training_rows_ = fitter_rows  # the fitter's rows' positions among the training lesions
+        self._fit_fitter_on(X, y, groups)
+        self.n_training_lesions_ = len(samples)
+        return self
+
+    def _fit_fitter_on(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+        """The fitter (selected by grouped CV when "auto"), its column means and SHAP background, from ``X``."""
         self.training_features_ = X  # the fitter's rows (out-of-fold / held out where supervised); not saved
-        self.training_rows_ = fitter_rows  # their positions among the training lesions
         means = X.mean(axis=0, skipna=True)
         self.feature_means_ = means.fillna(0.0).to_dict()
         Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)
@@ -224,8 +230,33 @@ class HybridDiagnoser:
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(Xf), size=min(100, len(Xf)), replace=False))
         self.background_ = Xf[keep]
-        self.n_training_lesions_ = len(samples)
         self._shap = None
+
+    def refit_fitter(self, samples: LesionSamples) -> "HybridDiagnoser":
+        """Fit the fitter again (with its selection) on ``samples``' features from the fitted sources; the
+        sources stay as they are. For a changed prediction setting of a source (e.g. the heads' ``tta``) or
+        for stacking on patients set aside by hand. ``samples`` (labelled, with ``patient``) must be lesions
+        the supervised sources did not train on, or the fitter learns from in-sample features; nothing
+        here can check that, so ``stacking_["mode"]`` becomes ``"refit"``.
+        """
+        self._check_fitted()
+        if not isinstance(samples, LesionSamples):
+            raise ConfigError(f"refit_fitter needs LesionSamples, got {type(samples).__name__}",
+                              hint="LesionSamples.from_manifest(manifest)")
+        for column in ("label", "patient"):
+            if column not in samples.table or samples.table[column].isna().any():
+                raise ManifestError(f"refit_fitter: every lesion needs a '{column}'", source="samples")
+        labels = samples.table["label"].astype(str).to_numpy()
+        unknown = sorted(set(labels) - set(self.classes_))
+        if unknown:
+            raise ManifestError(f"labels {unknown} are not among the model's classes {self.classes_}",
+                                source="samples", hint="refit on lesions of the classes the model knows")
+        y = np.array([self.classes_.index(v) for v in labels])
+        if len(set(y)) < 2:
+            raise ManifestError("refit_fitter needs lesions of at least two classes", source="samples")
+        self._fit_fitter_on(self.features(samples), y, samples.table["patient"].astype(str).to_numpy())
+        self.training_rows_ = np.arange(len(samples))
+        self.stacking_ = {**self.stacking_, "mode": "refit", "fitter_lesions": int(len(samples))}
         return self
 
     def _training_samples(self, manifest: Manifest) -> LesionSamples:

@@ -179,6 +179,34 @@ def test_holdout_stacking_trains_supervised_sources_once_and_the_fitter_on_other
     assert proba.between(0, 1).all()
 
 
+def test_refit_fitter_keeps_the_sources_and_refits_on_the_given_lesions(data):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train, test = data
+    model = HybridDiagnoser(None, [LabelMemory(["attr.tone"], name="memory"), ColumnFeatures(["size_mm"])],
+                            fitter="logistic_regression", holdout=0.3, seed=0).fit(train)
+    memory = model.sources_[0]
+    test_samples = LesionSamples.from_manifest(test)
+    before = memory.transform(test_samples)
+    model.refit_fitter(test_samples)
+    assert memory.fits_ == 1  # the source was not trained again
+    pd.testing.assert_frame_equal(memory.transform(test_samples), before)
+    assert model.stacking_["mode"] == "refit" and model.stacking_["fitter_lesions"] == len(test.df)
+    X = model.features(test_samples)
+    pd.testing.assert_frame_equal(model.training_features_, X)
+    # the refit fitter is the one a fresh fit on those rows gives
+    y = (test.df["label"] == "neoplastic").to_numpy(int)
+    fresh = Pipeline([("scale", StandardScaler()), ("model", LogisticRegression(max_iter=2000))]).fit(
+        X.fillna(X.mean()).to_numpy(float), y)
+    np.testing.assert_allclose(model.predict_samples(test_samples)["p_neoplastic"],
+                               fresh.predict_proba(X.fillna(X.mean()).to_numpy(float))[:, 1], atol=1e-6)
+    with pytest.raises(ExplainendoError, match="patient"):
+        model.refit_fitter(LesionSamples(test_samples.crops, test_samples.boxes,
+                                         table=test_samples.table.drop(columns="patient")))
+
+
 def test_holdout_is_checked(data):
     train, _ = data
     with pytest.raises(ExplainendoError, match="holdout"):

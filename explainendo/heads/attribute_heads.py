@@ -210,10 +210,13 @@ def _build_network(backbone, specs: Sequence[AttributeSpec], dropout: float = 0.
                 for s in specs})
             self.inputs = {s.name: s.input for s in specs}
 
+        def heads_for(self, kind: str) -> list[str]:
+            return [n for n, i in self.inputs.items() if i == kind]
+
         def forward(self, crops=None, frames=None):
             logits = {}
             for kind, x in (("crop", crops), ("frame", frames)):
-                names = [n for n, i in self.inputs.items() if i == kind]
+                names = self.heads_for(kind)
                 if x is None or not names:
                     continue
                 pooled = self.backbone(x)  # one backbone forward feeds every head of this input
@@ -255,7 +258,9 @@ class AttributeHeads(BaseEstimator):
     Parameters: ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False or a local
     weight file), ``image_size`` (square input side; 96-128 px suffice for phantoms, 224 for real
     data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
-    ``flips`` (random horizontal and vertical flips of the crops when ``augment``), ``semi_supervised``
+    ``flips`` (random horizontal and vertical flips of the crops when ``augment``), ``tta`` (test-time
+    augmentation: the crop heads' probabilities are the mean over the crop and its three flips, four crop
+    forwards instead of one; needs ``flips``), ``semi_supervised``
     (None or "pseudo_label"), ``pseudo_threshold``, ``balance_heads`` (scale each
     head's loss by log 2 / log k so the 26-class landmark head does not dominate), ``patience`` (epochs without a
     better validation macro-F1 before stopping), ``num_threads`` (torch threads while fitting and
@@ -270,7 +275,7 @@ class AttributeHeads(BaseEstimator):
                  class_weight: str | None = "balanced", augment: bool = True, semi_supervised: str | None = None,
                  pseudo_threshold: float = 0.9, landmark_to_location: dict[str, str] | None = None,
                  seed: int = 0, device: str = "cpu", patience: int = 3, num_threads: int | None = 2,
-                 verbose: bool = False, balance_heads: bool = False, flips: bool = True):
+                 verbose: bool = False, balance_heads: bool = False, flips: bool = True, tta: bool = False):
         self.specs = specs
         self.backbone = backbone
         self.pretrained = pretrained
@@ -292,6 +297,7 @@ class AttributeHeads(BaseEstimator):
         self.verbose = verbose
         self.balance_heads = balance_heads
         self.flips = flips
+        self.tta = tta
 
     # ------------------------------------------------------------------------------ checks / helpers
     def _check_params(self) -> list[AttributeSpec]:
@@ -313,7 +319,13 @@ class AttributeHeads(BaseEstimator):
                               hint=f"use None or one of {SEMI_SUPERVISED_METHODS}")
         if self.class_weight not in (None, "balanced"):
             raise ConfigError(f"class_weight={self.class_weight!r}", hint="use 'balanced' or None")
+        self._check_tta()
         return specs
+
+    def _check_tta(self) -> None:
+        if self.tta and not (self.flips and self.augment):
+            raise ConfigError("tta=True averages over flipped crops, which heads trained without flips never saw",
+                              hint="train with augment=True and flips=True, or keep tta=False")
 
     @staticmethod
     def _check_samples(samples: Any, what: str) -> LesionSamples:
@@ -546,8 +558,15 @@ class AttributeHeads(BaseEstimator):
             for start in range(0, crops.shape[0], step):
                 x = crops[start:start + step].float().div_(255).to(self.device)
                 f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device)
-                for name, logits in self.net_(x, f).items():
-                    out.setdefault(name, []).append(torch.softmax(logits, 1).cpu().numpy())
+                probs = {name: torch.softmax(logits, 1) for name, logits in self.net_(x, f).items()}
+                if self.tta:  # mean over the crop and its three flips (frames are never flipped)
+                    for dims in ((-1,), (-2,), (-1, -2)):
+                        for name, logits in self.net_(x.flip(dims), None).items():
+                            probs[name] = probs[name] + torch.softmax(logits, 1)
+                    for name in self.net_.heads_for("crop"):
+                        probs[name] = probs[name] / 4
+                for name, p in probs.items():
+                    out.setdefault(name, []).append(p.cpu().numpy())
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
 
     def predict_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
@@ -557,6 +576,7 @@ class AttributeHeads(BaseEstimator):
         A frame head on samples without frames gets all-NaN rows.
         """
         self._check_fitted()
+        self._check_tta()
         samples = self._check_samples(samples, "samples")
         specs = self.net_specs_
         with _Threads(self.num_threads):

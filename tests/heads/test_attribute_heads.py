@@ -218,3 +218,22 @@ def test_flips_setting_is_kept_in_the_saved_heads(tiny_train, tiny_test, tmp_pat
     loaded = AttributeHeads.load(tmp_path / "heads")
     assert loaded.flips is False
     pd.testing.assert_frame_equal(loaded.transform(tiny_test), heads.transform(tiny_test))
+
+
+def test_tta_is_the_mean_over_the_crop_and_its_flips(tiny_heads, tiny_test):
+    import copy
+    from dataclasses import replace
+
+    plain = tiny_heads.predict_proba(tiny_test)
+    views = [plain] + [tiny_heads.predict_proba(replace(tiny_test, crops=[np.ascontiguousarray(np.flip(c, axes))
+                                                                         for c in tiny_test.crops]))
+                       for axes in ((1,), (0,), (0, 1))]
+    tta = copy.deepcopy(tiny_heads).set_params(tta=True)
+    averaged = tta.predict_proba(tiny_test)
+    for name in ("bleeding", "tone"):  # crop heads: the mean of the four views
+        expected = np.mean([v[name] for v in views], axis=0)
+        np.testing.assert_allclose(averaged[name], expected, atol=2e-3)
+        assert not np.allclose(averaged[name], plain[name], atol=1e-4)  # the flips do change the answer
+    np.testing.assert_allclose(averaged["landmark"], plain["landmark"], atol=1e-6)  # frames are never flipped
+    with pytest.raises(ConfigError, match="flips"):
+        copy.deepcopy(tiny_heads).set_params(tta=True, flips=False).predict_proba(tiny_test)
