@@ -39,10 +39,13 @@ def main(argv=None) -> None:
     manifest.df["video"] = manifest.df["patient"]
     split = train_val_test_split(manifest, val=0.0, test=0.3, seed=int(meta["seed"]))  # as the bench split
     model = explainendo.load(args.folder / "models" / args.hybrid)
+    if model.stacking_.get("mode") != "holdout":
+        raise SystemExit(f"{args.folder}: the fitter's rows are {model.stacking_.get('mode')} features, which the "
+                         "saved heads cannot recompute; run the bench with --holdout")
     heads = next(s for s in model.sources_ if getattr(s, "name", "") == "attributes")
     heads.set_params(num_threads=args.threads)
     train = LesionSamples.from_manifest(split["train"])
-    rows = pd.read_csv(args.folder / f"features_{args.hybrid}_train.csv")["image"]
+    rows = pd.read_csv(args.folder / f"features_{args.hybrid}_train.csv")["image"]  # the fitter's rows
     fit_rows = train.subset(np.flatnonzero(train.table["image"].isin(set(rows)).to_numpy()))
     test = LesionSamples.from_manifest(split["test"])
     y = (test.table["label"] == "neoplastic").to_numpy()
@@ -50,10 +53,16 @@ def main(argv=None) -> None:
     rule = list(gastric_rule().causal_attributes)
     print(f"{args.folder}: {machine_description()}; fitter rows {len(fit_rows)} lesions, test {len(test)}; "
           f"Bayes-optimal accuracy on these test lesions {bayes:.3f}")
+    saved = pd.read_csv(args.folder / f"features_{args.hybrid}_train.csv")
     for tta in (False, True):
         start = time.perf_counter()
         heads.set_params(tta=tta)
         model.refit_fitter(fit_rows)
+        if not tta:  # the recomputed rows are the ones the benchmarked fitter was trained on
+            columns = model.feature_columns_
+            drift = np.nanmax(np.abs(model.training_features_[columns].to_numpy(float)
+                                     - saved.set_index("image").loc[fit_rows.table["image"], columns].to_numpy(float)))
+            print(f"largest difference from the saved training features: {drift:.2e}")
         table = model.predict_samples(test)
         pred = (table["p_neoplastic"] >= 0.5).to_numpy()
         correct = np.flatnonzero(pred == y)
