@@ -6,6 +6,12 @@ per fitter, reports patient-grouped CV AUC, test accuracy and, where the phantom
 the rule's attributes are SHAP's top groups in the correctly diagnosed test lesions. ``--without`` drops
 feature groups (e.g. ``--without lbp hog``) to see what a group adds.
 
+On phantoms it also applies the generating rule itself to the heads' probabilities (``rule on heads``: the
+rule's probability averaged over the attribute values, each weighted by the heads' probability of it, as
+if the heads were independent and calibrated). No fitter that sees only the heads' outputs does much
+better, so Bayes-optimal -> rule on heads is what the heads' errors cost, and rule on heads -> a fitter is
+what learning the combination from a few hundred patients costs.
+
     python benchmarks/fitter_on_features.py /path/to/bench_out [--hybrid hybrid] [--split internal]
 """
 
@@ -35,6 +41,25 @@ def feature_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table if c not in ID_COLUMNS and not c.startswith("attr.")]
 
 
+def rule_on_heads(table: pd.DataFrame, rule) -> np.ndarray | None:
+    """``p(positive)`` = sum over the causal attributes' value combinations of the rule's probability times
+    the product of the heads' probabilities of those values; None if a causal head's columns are missing."""
+    import itertools
+
+    values = {}
+    for attribute in rule.causal_attributes:
+        columns = [c for c in table if c.startswith(f"{attribute}.p_")]
+        if not columns:
+            return None
+        values[attribute] = [(c.split(".p_", 1)[1], table[c].fillna(table[c].mean()).to_numpy(float))
+                             for c in columns]
+    p = np.zeros(len(table))
+    for combo in itertools.product(*values.values()):
+        weight = np.prod([prob for _, prob in combo], axis=0)
+        p += weight * rule.probability(dict(zip(values, (v for v, _ in combo))))
+    return p
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="an `explainendo bench` output folder")
@@ -52,7 +77,8 @@ def main(argv=None) -> None:
     from explainendo.fit import FitterSelector, make_fitter
     from explainendo.synth.gastric import gastric_rule
 
-    rule = args.rule if args.rule is not None else list(gastric_rule().causal_attributes)
+    phantom_rule = gastric_rule()
+    rule = args.rule if args.rule is not None else list(phantom_rule.causal_attributes)
     train, test = load(args.folder, args.hybrid, args.split)
     columns = [c for c in feature_columns(train) if c.split(".")[0] not in set(args.without)]
     groups: dict[str, list[str]] = {}
@@ -67,6 +93,10 @@ def main(argv=None) -> None:
     if "label_probability" in test:
         bayes = float(((test["label_probability"] > 0.5).astype(int) == yt).mean())
         print(f"Bayes-optimal accuracy on these test lesions: {bayes:.3f}")
+    on_heads = rule_on_heads(test, phantom_rule) if args.rule is None else None
+    if on_heads is not None:
+        print(f"rule on heads (the generating rule applied to the heads' probabilities): accuracy "
+              f"{float(((on_heads > 0.5).astype(int) == yt).mean()):.3f}")
     selector = FitterSelector(FITTERS, seed=0).fit(X, y, groups=train["patient"].astype(str).to_numpy())
     cv = selector.cv_results_.set_index("candidate")
     print(f"one-SE choice: {selector.best_name_}\n")
