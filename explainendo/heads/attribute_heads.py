@@ -16,9 +16,8 @@ Training (:meth:`AttributeHeads.fit`)
     for data where the side the light comes from is a cue (a dome lit from the upper left, turned 180
     degrees, shades like a crater). On the gastric phantoms, whose reliefs are lit from the upper left,
     flips made no consistent difference (crater darkening and the dome's highlight still tell them apart;
-    docs/heads.md). Early stopping on the mean macro-F1 of
-    the heads on ``validation`` (no validation: all ``epochs`` run). Seeded; the global torch RNG is
-    left as it was.
+    docs/benchmarks.md). Early stopping on the mean macro-F1 of the heads on ``validation`` (no
+    validation: all ``epochs`` run). Seeded; the global torch RNG is left as it was.
 
 Semi-supervised (``semi_supervised="pseudo_label"``)
     Self-training with confidence-thresholded pseudo-labels (Lee, ICML-W 2013; the threshold as in
@@ -260,11 +259,10 @@ class AttributeHeads(BaseEstimator):
     data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
     ``flips`` (random horizontal and vertical flips of the crops when ``augment``), ``tta`` (test-time
     augmentation: the crop heads' probabilities are the mean over the crop and its three flips, four crop
-    forwards instead of one; needs ``flips``), ``semi_supervised``
-    (None or "pseudo_label"), ``pseudo_threshold``, ``balance_heads`` (scale each
-    head's loss by log 2 / log k so the 26-class landmark head does not dominate), ``patience`` (epochs without a
-    better validation macro-F1 before stopping), ``num_threads`` (torch threads while fitting and
-    predicting), ``seed``.
+    forwards instead of one; needs ``flips``), ``semi_supervised`` (None or "pseudo_label"),
+    ``pseudo_threshold``, ``balance_heads`` (scale each head's loss by log 2 / log k so the 26-class
+    landmark head does not dominate), ``patience`` (epochs without a better validation macro-F1 before
+    stopping), ``num_threads`` (torch threads while fitting and predicting), ``seed``.
     """
 
     name = "attributes"
