@@ -249,6 +249,8 @@ def findings_markdown(name: str, found: dict) -> list[str]:
              f"- fitter: {found['fitter']}",
              "- fitter's training rows: " + _stacking_words(found.get("stacking") or {}),
              "- feature sources: " + "; ".join(f"{s['name']} ({s['columns']} columns)" for s in found["sources"])]
+    if found.get("dropped_groups"):
+        lines += ["- feature groups dropped by grouped-CV elimination: " + ", ".join(found["dropped_groups"])]
     if found.get("selection"):
         lines += ["- CV scores: " + ", ".join(f"{row['candidate']} {row['mean']:.3f}" for row in found["selection"])]
     if found.get("attribute_auc"):
@@ -291,6 +293,7 @@ class HybridContender:
         d = self.diagnoser
         selection = getattr(d, "selection_", None)
         out = {"fitter": d.fitter_name_, "stacking": getattr(d, "stacking_", {}),
+               "dropped_groups": list(getattr(d, "dropped_groups_", None) or []),
                "sources": [{k: s[k] for k in ("name", "columns", "groups")} for s in d.sources_used_],
                "selection": ([] if selection is None else
                              selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
@@ -379,18 +382,19 @@ def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, en
 def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
                                epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
                                oof_folds: int = 3, num_threads: int | None = None, holdout: float = 0.0,
-                               rule: Sequence[str] | None = None, flips: bool = True) -> list:
+                               rule: Sequence[str] | None = None, flips: bool = True,
+                               group_selection: str | None = None) -> list:
     """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
     patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed. ``rule``:
     the phantoms' causal attributes, for the SHAP check in the report. ``flips``: random crop flips while
-    training (every CNN alike)."""
+    training (every CNN alike). ``group_selection``: the hybrid's grouped-CV group elimination (off: None)."""
     from .systems.gastric import GastricDiagnoser
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
     # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
     heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
     hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed,
-                              holdout=holdout)
+                              holdout=holdout, group_selection=group_selection)
     return [HybridContender(hybrid, "neoplastic", name="hybrid", rule=rule)] + sole_dl_contenders(
         "neoplastic", sole_backbones, params)
 
@@ -398,7 +402,7 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
 def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
                          epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
                          oof_folds: int = 5, num_threads: int | None = None, holdout: float = 0.0,
-                         flips: bool = True) -> list:
+                         flips: bool = True, group_selection: str | None = None) -> list:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
     out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
     hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
@@ -410,7 +414,8 @@ def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, imag
     deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
                              positive=positive)
     hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
-                             cv=3 if quick else 5, seed=seed, positive_label=positive, holdout=holdout)
+                             cv=3 if quick else 5, seed=seed, positive_label=positive, holdout=holdout,
+                             group_selection=group_selection)
     handcrafted_only = HybridDiagnoser(sources=[HandcraftedFeatures()], fitter="auto", cv=3 if quick else 5,
                                        seed=seed, positive_label=positive)
     return ([HybridContender(hybrid, positive, name="hybrid"),
@@ -447,7 +452,7 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                         external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
                         image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
                         holdout: float | None = None, num_threads: int | None = None, flips: bool = True,
-                        progress: Callable[[str], None] | None = None,
+                        group_selection: str | None = None, progress: Callable[[str], None] | None = None,
                         command: str | None = None, save_models: bool = False) -> BenchmarkResult:
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
@@ -464,7 +469,7 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
         contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
                                                 oof_folds=oof_folds or 3, num_threads=num_threads,
                                                 holdout=holdout or 0.0, rule=gastric_rule().causal_attributes,
-                                                flips=flips)
+                                                flips=flips, group_selection=group_selection)
         positive = "neoplastic"
     else:
         if target == "edd2020":
@@ -484,6 +489,6 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                 train, tests = split["train"], {"internal": split["test"]}
         contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
                                           oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0,
-                                          flips=flips)
+                                          flips=flips, group_selection=group_selection)
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
                          latency_lesions=5 if quick else 20, meta=meta, save_models=save_models)

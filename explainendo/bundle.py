@@ -65,7 +65,7 @@ TRUSTED_SKOPS_TYPES = [
 ]
 
 _PARAMS = ("enlarge", "oof_folds", "seed", "metric", "cv", "positive_label", "train_localizer", "batch_size",
-           "min_box_score", "holdout", "selection_rule")
+           "min_box_score", "holdout", "selection_rule", "group_selection")
 
 
 def _sha256(path: Path) -> str:
@@ -136,6 +136,8 @@ def _save_fitter(model, directory: Path) -> dict:
               str(directory / "background.safetensors"))
     if model.selection_ is not None:
         model.selection_.to_csv(directory / "selection.csv", index=False)
+    if getattr(model, "group_selection_", None) is not None:
+        model.group_selection_.to_csv(directory / "group_selection.csv", index=False)
     if type(model.fitter_).__name__ == "XGBClassifier":
         model.fitter_.save_model(str(directory / "model.json"))
         return {"name": model.fitter_name_, "format": "xgboost_json", "path": "fitter/model.json"}
@@ -184,6 +186,8 @@ def save_bundle(model, directory) -> Path:
         "classes": list(model.classes_), "feature_columns": list(model.feature_columns_),
         "feature_means": {k: float(v) for k, v in model.feature_means_.items()},
         "groups": {g: list(c) for g, c in model.groups_.items()},
+        "fitter_columns": list(getattr(model, "fitter_columns_", None) or model.feature_columns_),
+        "dropped_groups": list(getattr(model, "dropped_groups_", None) or []),
         "sources_used": model.sources_used_, "skipped_sources": model.skipped_sources_,
         "n_training_lesions": int(model.n_training_lesions_),
         "stacking": getattr(model, "stacking_", None),
@@ -307,6 +311,10 @@ def load_bundle(directory):
         model.feature_columns_ = [str(c) for c in config["feature_columns"]]
         model.feature_means_ = {str(k): float(v) for k, v in config["feature_means"].items()}
         model.groups_ = {str(g): [str(c) for c in cols] for g, cols in config["groups"].items()}
+        model.fitter_columns_ = [str(c) for c in config.get("fitter_columns") or model.feature_columns_]
+        model.dropped_groups_ = [str(g) for g in config.get("dropped_groups") or []]
+        group_steps = directory / "fitter" / "group_selection.csv"
+        model.group_selection_ = pd.read_csv(group_steps, keep_default_na=False) if group_steps.is_file() else None
         model.sources_used_ = config.get("sources_used", [])
         model.skipped_sources_ = config.get("skipped_sources", [])
         model.n_training_lesions_ = int(config.get("n_training_lesions", 0))

@@ -90,6 +90,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                          "(its heads train once, on the rest)"),
           threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)"),
           flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN"),
+          group_selection: Optional[str] = typer.Option(
+              None, help="the hybrid drops feature groups by grouped-CV elimination: one_se | best"),
           save_models: bool = typer.Option(False, help="save each trained model under OUT/models/<name>")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
@@ -107,6 +109,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 external_centres=[c for c in external_centres.split(",") if c],
                 sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
                 oof_folds=oof_folds, holdout=holdout, num_threads=threads, flips=flips, save_models=save_models,
+                group_selection=group_selection,
                 progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:

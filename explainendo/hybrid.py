@@ -119,6 +119,12 @@ class HybridDiagnoser:
         candidates are listed simplest first) or ``"best"`` (:class:`~explainendo.fit.FitterSelector`).
     holdout : instead of out-of-fold features, the fraction of patients set aside for the fitter
         (supervised sources train once on the rest; module docstring). 0 (default): out-of-fold.
+    group_selection : ``None`` (default: the fitter sees every feature group), ``"one_se"`` or ``"best"``:
+        once the fitter is chosen (on every group), whole feature groups are dropped by patient-grouped
+        backward elimination (:class:`~explainendo.fit.group_selection.GroupEliminator`) scored with that
+        fitter, which is then refit on the kept groups.
+        Dropped groups get SHAP 0 and are listed in ``dropped_groups_``; ``group_selection_`` holds every
+        step's scores.
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
     train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
@@ -130,7 +136,7 @@ class HybridDiagnoser:
                  oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
                  train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0,
-                 holdout: float = 0.0, selection_rule: str = "one_se"):
+                 holdout: float = 0.0, selection_rule: str = "one_se", group_selection: str | None = None):
         self.localizer = localizer
         self.sources = list(sources)
         self.fitter = fitter
@@ -146,6 +152,7 @@ class HybridDiagnoser:
         self.min_box_score = min_box_score
         self.holdout = holdout
         self.selection_rule = selection_rule
+        self.group_selection = group_selection
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
@@ -157,6 +164,8 @@ class HybridDiagnoser:
         """
         if not self.sources:
             raise ConfigError("HybridDiagnoser has no feature sources", hint="pass sources=[...]")
+        if self.group_selection not in (None, "one_se", "best"):  # checked before any training starts
+            raise ConfigError(f"unknown group_selection {self.group_selection!r}", hint="None, 'one_se' or 'best'")
         if isinstance(manifest, LesionSamples):
             samples = manifest
             if "label" not in samples.table or "patient" not in samples.table:
@@ -225,12 +234,35 @@ class HybridDiagnoser:
         self.training_features_ = X  # the fitter's rows (out-of-fold / held out where supervised); not saved
         means = X.mean(axis=0, skipna=True)
         self.feature_means_ = means.fillna(0.0).to_dict()
-        Xf = X.fillna(self.feature_means_).to_numpy(dtype=float)
-        self._fit_fitter(Xf, y, groups)
+        self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
+        self._fit_fitter(self._fitter_input(X), y, groups)
+        if self.group_selection:  # which groups the chosen fitter needs; then refit it on those
+            from sklearn.base import clone
+
+            self._select_groups(X.fillna(self.feature_means_), y, groups)
+            self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X), y)
+        Xf = self._fitter_input(X)
         rng = np.random.default_rng(self.seed)
         keep = np.sort(rng.choice(len(Xf), size=min(100, len(Xf)), replace=False))
         self.background_ = Xf[keep]
         self._shap = None
+
+    def _select_groups(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+        """Backward group elimination scored with the (unfitted) chosen fitter: sets ``fitter_columns_``,
+        ``dropped_groups_`` and ``group_selection_``."""
+        from sklearn.base import clone
+
+        from .fit.group_selection import GroupEliminator
+
+        metric = "roc_auc_ovr" if len(self.classes_) > 2 and self.metric == "roc_auc" else self.metric
+        present = {g: [c for c in cols if c in X.columns] for g, cols in self.groups_.items()}
+        eliminator = GroupEliminator(clone(self.fitter_), {g: c for g, c in present.items() if c}, metric=metric,
+                                     cv=self.cv, seed=self.seed, rule=self.group_selection).fit(X, y, groups)
+        kept = {c for g in eliminator.kept_ for c in present[g]}
+        self.fitter_columns_ = [c for c in X.columns if c in kept]
+        self.dropped_groups_ = list(eliminator.dropped_)
+        self.group_selection_ = eliminator.steps_
+        log.info("group selection dropped %s", self.dropped_groups_ or "nothing")
 
     def refit_fitter(self, samples: LesionSamples) -> "HybridDiagnoser":
         """Fit the fitter again (with its selection) on ``samples``' features from the fitted sources; the
@@ -375,7 +407,18 @@ class HybridDiagnoser:
         return pd.concat(parts, axis=1).reindex(columns=self.feature_columns_)
 
     def _fitter_input(self, features: pd.DataFrame) -> np.ndarray:
-        return features.fillna(self.feature_means_).to_numpy(dtype=float)
+        columns = getattr(self, "fitter_columns_", None) or self.feature_columns_
+        return features[columns].fillna(self.feature_means_).to_numpy(dtype=float)
+
+    def _with_dropped_groups(self, result):
+        """A SHAP result over every feature column and group: the groups the fitter does not see get 0."""
+        import dataclasses
+
+        if not getattr(self, "dropped_groups_", None):
+            return result
+        values = result.values.reindex(columns=self.feature_columns_, fill_value=0.0)
+        group_values = result.group_values.reindex(columns=list(self.groups_), fill_value=0.0)
+        return dataclasses.replace(result, values=values, group_values=group_values)
 
     def predict_proba_features(self, features: pd.DataFrame) -> np.ndarray:
         return self.fitter_.predict_proba(self._fitter_input(features))
@@ -528,8 +571,10 @@ class HybridDiagnoser:
 
         self._check_fitted()
         if getattr(self, "_shap", None) is None:
-            self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.feature_columns_, self.groups_,
-                                              seed=self.seed)
+            columns = getattr(self, "fitter_columns_", None) or self.feature_columns_
+            dropped = set(getattr(self, "dropped_groups_", None) or ())
+            groups = {g: cols for g, cols in self.groups_.items() if g not in dropped}
+            self._shap = GroupedShapExplainer(self.fitter_, self.background_, columns, groups, seed=self.seed)
         return self._shap
 
     def explain_samples(self, samples: LesionSamples):
@@ -539,7 +584,7 @@ class HybridDiagnoser:
         if len(self.classes_) > 2:
             raise ConfigError("explain_samples explains the positive class of a binary task",
                               hint="use explain() per image for multiclass models")
-        return self.shap_explainer().explain(self._fitter_input(self.features(samples)))
+        return self._with_dropped_groups(self.shap_explainer().explain(self._fitter_input(self.features(samples))))
 
     def explain(self, image, box: Box | None = None, table: pd.DataFrame | None = None,
                 gradcam: bool = True) -> Explanation:
@@ -568,7 +613,7 @@ class HybridDiagnoser:
         x = self._fitter_input(pd.DataFrame([diagnosis.features]).reindex(columns=self.feature_columns_))
         if len(self.classes_) > 2:  # multiclass: explain the predicted class
             explainer.class_index = self.classes_.index(diagnosis.label)
-        result = explainer.explain(x)
+        result = self._with_dropped_groups(explainer.explain(x))
         samples = LesionSamples.from_images([diagnosis.frame], [diagnosis.box], enlarge=self.enlarge,
                                             table=self._table_rows(table, diagnosis.image))
         cams = source_gradcams(self.sources_, samples) if gradcam else {}

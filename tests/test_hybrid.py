@@ -265,3 +265,49 @@ def test_handcrafted_with_whole_frame_localizer_end_to_end(tmp_path):
     loaded = explainendo.load(tmp_path / "bundle")
     assert type(loaded.localizer) is WholeFrame and type(loaded.sources_[0]) is HandcraftedFeatures
     np.testing.assert_array_equal(loaded.predict_samples(samples)["p_neoplastic"], table["p_neoplastic"])
+
+
+def test_group_selection_drops_noise_groups_explains_them_as_zero_and_is_saved(tmp_path, data):
+    """Four pure-noise measurements beside the rule's columns: grouped-CV elimination drops noise groups
+    before the fitter is chosen; the fitter sees only the kept columns; SHAP gives the dropped groups 0 and
+    still adds up; the bundle keeps the choice (identical predictions after loading)."""
+    import explainendo
+    from explainendo.io import Manifest
+
+    def with_noise(manifest, seed):
+        df = manifest.df.copy()
+        rng = np.random.default_rng(seed)
+        for k in range(4):
+            df[f"noise{k}"] = rng.normal(size=len(df))
+        return Manifest(df, manifest.root, name=manifest.name)
+
+    train, test = with_noise(data[0], 0), with_noise(data[1], 1)
+    noise = [f"noise{k}" for k in range(4)]
+    model = HybridDiagnoser(None, [ColumnFeatures(ORACLE + noise)], fitter="auto", cv=4, seed=0,
+                            positive_label="neoplastic", group_selection="one_se").fit(train)
+    kept = [g for g in model.groups_ if g not in model.dropped_groups_]
+    assert {"tone", "surface", "size_mm"} <= set(kept)
+    assert len(set(model.dropped_groups_) & set(noise)) >= 3, model.group_selection_
+    assert model.fitter_columns_ == [c for c in model.feature_columns_ if c.split(".")[0] in kept]
+    assert model.background_.shape[1] == len(model.fitter_columns_)
+    steps = model.group_selection_
+    assert list(steps.loc[steps["chosen"] & (steps["step"] > 0), "left_out"]) == model.dropped_groups_
+    samples = LesionSamples.from_manifest(test)
+    accuracy = (model.predict_samples(samples)["predicted"] == test.df["label"].to_numpy()).mean()
+    assert accuracy >= 0.95 - 0.08
+    shap = model.explain_samples(samples)
+    assert list(shap.group_values.columns) == list(model.groups_)
+    assert (shap.group_values[model.dropped_groups_] == 0).all().all()
+    np.testing.assert_allclose(shap.expected_value + shap.group_values.sum(axis=1), shap.output, atol=1e-6)
+    model.save(tmp_path / "bundle")
+    loaded = explainendo.load(tmp_path / "bundle")
+    assert loaded.dropped_groups_ == model.dropped_groups_ and loaded.fitter_columns_ == model.fitter_columns_
+    assert loaded.group_selection == "one_se" and loaded.group_selection_.equals(model.group_selection_)
+    np.testing.assert_array_equal(loaded.predict_samples(samples)["p_neoplastic"],
+                                  model.predict_samples(samples)["p_neoplastic"])
+    # without selection every group reaches the fitter
+    plain = HybridDiagnoser(None, [ColumnFeatures(ORACLE + noise)], fitter="logistic_regression", seed=0,
+                            positive_label="neoplastic").fit(train)
+    assert plain.dropped_groups_ == [] and plain.fitter_columns_ == plain.feature_columns_
+    with pytest.raises(ExplainendoError, match="group_selection"):
+        HybridDiagnoser(None, [ColumnFeatures(ORACLE)], group_selection="smallest").fit(train)

@@ -59,7 +59,8 @@ class GastricDiagnoser(HybridDiagnoser):
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5,
                  positive_label: str | None = "neoplastic", train_localizer: bool = True, batch_size: int = 16,
                  min_box_score: float = 0.0, heads: dict | None = None, handcrafted: dict | None = None,
-                 localizer_options: dict | None = None, holdout: float = 0.0, selection_rule: str = "one_se"):
+                 localizer_options: dict | None = None, holdout: float = 0.0, selection_rule: str = "one_se",
+                 group_selection: str | None = None):
         if isinstance(localizer, str) and localizer == DEFAULT:
             localizer = gastric_localizer(seed, localizer_options)
         if isinstance(sources, str) and sources == DEFAULT:
@@ -70,4 +71,4 @@ class GastricDiagnoser(HybridDiagnoser):
         super().__init__(localizer=localizer, sources=sources, fitter=fitter, enlarge=enlarge, oof_folds=oof_folds,
                          seed=seed, metric=metric, candidates=candidates, cv=cv, positive_label=positive_label,
                          train_localizer=train_localizer, batch_size=batch_size, min_box_score=min_box_score,
-                         holdout=holdout, selection_rule=selection_rule)
+                         holdout=holdout, selection_rule=selection_rule, group_selection=group_selection)

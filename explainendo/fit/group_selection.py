@@ -1,0 +1,110 @@
+"""Backward elimination of whole feature groups by patient-grouped cross-validation (one-SE rule).
+
+A hybrid's table holds a few attribute groups and several handcrafted groups (HOG, LBP, colour moments
+...), each of several columns. When the attribute heads are imperfect, the handcrafted colour and texture
+columns become a second, noisier reading of the same attributes (colour moments of tone, LBP of surface);
+a fitter keeps a little of each, and SHAP then spreads a case's explanation over groups that repeat each
+other. Dropping a group the model does not need is a decision about the explanation, not only the fit,
+so it is made at the group level, where the explanation lives.
+
+Procedure (``rule="one_se"``): score all groups by grouped CV; then repeatedly try leaving out each
+remaining group, and drop the one whose removal scores best, as long as that score stays within one
+standard error of the best score seen on the way (Hastie, Tibshirani & Friedman, ESL 7.10: a difference
+smaller than the folds' noise is no reason to keep the larger model). ``rule="best"`` drops only while the
+score does not fall. At least ``min_groups`` groups stay. ``steps_`` keeps every candidate's score at each
+step, for the report that says why a group was dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from ..errors import ConfigError
+
+
+def grouped_folds(groups: np.ndarray, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``GroupKFold`` over ``groups`` (patients) after a seeded shuffle of whole groups."""
+    from sklearn.model_selection import GroupKFold
+
+    uniq = pd.unique(groups)
+    k = min(n_splits, len(uniq))
+    if k < 2:
+        raise ConfigError(f"{len(uniq)} patient group(s) cannot make cross-validation folds",
+                          hint="give more patients, or turn group selection off")
+    perm = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq))))
+    return list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=np.array([perm[g] for g in groups])))
+
+
+def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:
+    """One score per fold (NaN where a fold lacks a class)."""
+    from sklearn.metrics import get_scorer
+
+    scorer = get_scorer(metric)
+    out = []
+    for tr, te in folds:
+        if len(np.unique(y[tr])) < len(np.unique(y)) or len(np.unique(y[te])) < 2:
+            out.append(np.nan)
+            continue
+        out.append(float(scorer(clone(estimator).fit(X[tr], y[tr]), X[te], y[te])))
+    return np.asarray(out, dtype=float)
+
+
+class GroupEliminator:
+    """Which feature groups a fitter needs: backward elimination by grouped CV.
+
+    ``estimator``: the (unfitted) model used to score group sets, e.g. the lasso LR. ``groups``: group name
+    -> column names; ``fit(X, y, patients)`` with ``X`` a DataFrame holding those columns. Fitted:
+    ``kept_`` (group names, in the given order), ``dropped_`` (in the order they were dropped),
+    ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen).
+    """
+
+    def __init__(self, estimator, groups: dict[str, list[str]], metric: str = "roc_auc", cv: int = 5,
+                 seed: int = 0, rule: str = "one_se", min_groups: int = 1):
+        self.estimator = estimator
+        self.groups = groups
+        self.metric = metric
+        self.cv = cv
+        self.seed = seed
+        self.rule = rule
+        self.min_groups = min_groups
+
+    def _score(self, X: pd.DataFrame, y, folds, keep: list[str]) -> tuple[float, float]:
+        columns = [c for g in keep for c in self.groups[g]]
+        scores = cv_scores(self.estimator, X[columns].to_numpy(float), y, folds, self.metric)
+        finite = np.isfinite(scores)
+        if not finite.any():
+            return -np.inf, 0.0
+        return float(np.nanmean(scores)), float(np.nanstd(scores) / np.sqrt(finite.sum()))
+
+    def fit(self, X: pd.DataFrame, y, patients) -> "GroupEliminator":
+        if self.rule not in ("one_se", "best"):
+            raise ConfigError(f"unknown group selection rule {self.rule!r}", hint="'one_se' or 'best'")
+        missing = [c for cols in self.groups.values() for c in cols if c not in X]
+        if missing:
+            raise ConfigError(f"group columns {missing[:5]} are not in the feature table")
+        y = np.asarray(y)
+        folds = grouped_folds(np.asarray(patients), self.cv, self.seed)
+        keep = list(self.groups)
+        best_mean, best_se = self._score(X, y, folds, keep)
+        rows = [{"step": 0, "left_out": "", "mean": best_mean, "se": best_se, "chosen": True}]
+        self.dropped_ = []
+        step = 0
+        while len(keep) > max(1, self.min_groups):
+            step += 1
+            trials = [(g, *self._score(X, y, folds, [k for k in keep if k != g])) for g in keep]
+            group, mean, se = max(trials, key=lambda t: t[1])  # ties: the earlier group
+            threshold = best_mean - (best_se if self.rule == "one_se" else 0.0)
+            accept = mean >= threshold
+            rows += [{"step": step, "left_out": g, "mean": m, "se": s, "chosen": accept and g == group}
+                     for g, m, s in trials]
+            if not accept:
+                break
+            keep.remove(group)
+            self.dropped_.append(group)
+            if mean > best_mean:
+                best_mean, best_se = mean, se
+        self.kept_ = keep
+        self.steps_ = pd.DataFrame(rows)
+        return self
