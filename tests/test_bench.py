@@ -103,3 +103,13 @@ def test_harness_refuses_leaky_or_empty_setups(phantom_split, tmp_path):
     with pytest.raises(ConfigError, match="no contenders"):
         run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, [], positive="neoplastic",
                       out=tmp_path)
+
+
+def test_findings_markdown_names_the_dropped_groups():
+    from explainendo.bench import findings_markdown
+
+    found = {"split": "internal", "fitter": "logistic_regression", "stacking": {"mode": "holdout"},
+             "sources": [{"name": "attributes", "columns": 20, "groups": ["tone"]}], "dropped_groups": ["hog", "lbp"]}
+    text = "\n".join(findings_markdown("hybrid", found))
+    assert "feature groups dropped by grouped-CV elimination: hog, lbp" in text
+    assert "dropped" not in "\n".join(findings_markdown("hybrid", {**found, "dropped_groups": []}))
