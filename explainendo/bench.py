@@ -387,14 +387,17 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
     """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
     patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed. ``rule``:
     the phantoms' causal attributes, for the SHAP check in the report. ``flips``: random crop flips while
-    training (every CNN alike). ``group_selection``: the hybrid's grouped-CV group elimination (off: None)."""
+    training (every CNN alike). ``group_selection``: the hybrid's grouped-CV group elimination ("one_se",
+    "best", "none"; None: the preset's default, "one_se")."""
     from .systems.gastric import GastricDiagnoser
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
     # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
     heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
+    selection = {} if group_selection is None else {"group_selection": None if group_selection == "none"
+                                                    else group_selection}  # None: the preset's default
     hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed,
-                              holdout=holdout, group_selection=group_selection)
+                              holdout=holdout, **selection)
     return [HybridContender(hybrid, "neoplastic", name="hybrid", rule=rule)] + sole_dl_contenders(
         "neoplastic", sole_backbones, params)
 
@@ -415,7 +418,7 @@ def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, imag
                              positive=positive)
     hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
                              cv=3 if quick else 5, seed=seed, positive_label=positive, holdout=holdout,
-                             group_selection=group_selection)
+                             group_selection=None if group_selection == "none" else group_selection)
     handcrafted_only = HybridDiagnoser(sources=[HandcraftedFeatures()], fitter="auto", cv=3 if quick else 5,
                                        seed=seed, positive_label=positive)
     return ([HybridContender(hybrid, positive, name="hybrid"),

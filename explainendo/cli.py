@@ -91,7 +91,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           threads: Optional[int] = typer.Option(None, help="torch threads per CNN (default: 2)"),
           flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN"),
           group_selection: Optional[str] = typer.Option(
-              None, help="the hybrid drops feature groups by grouped-CV elimination: one_se | best"),
+              None, help="the hybrid's grouped-CV elimination of feature groups: one_se | best | none "
+                         "(default: the preset's, one_se for gastric phantoms, none otherwise)"),
           save_models: bool = typer.Option(False, help="save each trained model under OUT/models/<name>")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys

@@ -29,6 +29,7 @@ def test_preset_defaults():
     assert isinstance(heads, AttributeHeads) and isinstance(handcrafted, HandcraftedFeatures)
     assert [s.name for s in heads.specs] == [s.name for s in GASTRIC_ATTRIBUTES]
     assert model.fitter == "auto" and model.enlarge == 1.0 and model.positive_label == "neoplastic"
+    assert model.group_selection == "one_se"
 
 
 @pytest.fixture(scope="module")
