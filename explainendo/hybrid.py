@@ -123,8 +123,8 @@ class HybridDiagnoser:
         once the fitter is chosen (on every group), whole feature groups are dropped by patient-grouped
         backward elimination (:class:`~explainendo.fit.group_selection.GroupEliminator`) scored with that
         fitter, which is then refit on the kept groups.
-        Dropped groups get SHAP 0 and are listed in ``dropped_groups_``; ``group_selection_`` holds every
-        step's scores.
+        Dropped groups are listed in ``dropped_groups_`` (``group_selection_``: every step's scores); an
+        ``Explanation`` names only the groups the fitter uses, ``explain_samples`` gives dropped ones 0.
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
     train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
@@ -613,7 +613,7 @@ class HybridDiagnoser:
         x = self._fitter_input(pd.DataFrame([diagnosis.features]).reindex(columns=self.feature_columns_))
         if len(self.classes_) > 2:  # multiclass: explain the predicted class
             explainer.class_index = self.classes_.index(diagnosis.label)
-        result = self._with_dropped_groups(explainer.explain(x))
+        result = explainer.explain(x)  # the groups the fitter uses: a card lists no dropped group
         samples = LesionSamples.from_images([diagnosis.frame], [diagnosis.box], enlarge=self.enlarge,
                                             table=self._table_rows(table, diagnosis.image))
         cams = source_gradcams(self.sources_, samples) if gradcam else {}

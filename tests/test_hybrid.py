@@ -299,6 +299,11 @@ def test_group_selection_drops_noise_groups_explains_them_as_zero_and_is_saved(t
     assert list(shap.group_values.columns) == list(model.groups_)
     assert (shap.group_values[model.dropped_groups_] == 0).all().all()
     np.testing.assert_allclose(shap.expected_value + shap.group_values.sum(axis=1), shap.output, atol=1e-6)
+    name = test.images()[0]
+    ex = model.explain(test.path(name), box=test.boxes_for(name)[0], table=test.df[test.df["image"] == name],
+                       gradcam=False)
+    assert set(ex.group_shap) == set(kept)  # the card and sentences name only what the fitter uses
+    assert ex.expected_value + sum(ex.group_shap.values()) == pytest.approx(ex.output, abs=1e-6)
     model.save(tmp_path / "bundle")
     loaded = explainendo.load(tmp_path / "bundle")
     assert loaded.dropped_groups_ == model.dropped_groups_ and loaded.fitter_columns_ == model.fitter_columns_
