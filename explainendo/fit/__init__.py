@@ -1,6 +1,9 @@
-"""Interpretable fitters (LR, DT, SVM, xgboost) and their selection by patient-grouped cross-validation."""
+"""Interpretable fitters (LR, DT, SVM, xgboost), their selection and the selection of feature groups, both by
+patient-grouped cross-validation."""
 
 from .fitters import FITTERS, fitter_name, list_fitters, make_fitter
+from .group_selection import GroupEliminator
 from .selection import DEFAULT_CANDIDATES, FitterSelector
 
-__all__ = ["FITTERS", "make_fitter", "list_fitters", "fitter_name", "FitterSelector", "DEFAULT_CANDIDATES"]
+__all__ = ["FITTERS", "make_fitter", "list_fitters", "fitter_name", "FitterSelector", "DEFAULT_CANDIDATES",
+           "GroupEliminator"]

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ..errors import ConfigError, NotFittedError
 from .fitters import FITTERS, fitter_name, make_fitter
+from .group_selection import cv_scores, grouped_folds
 
 #: simpler models first: a tie goes to the earlier candidate
 DEFAULT_CANDIDATES = ("sparse_logistic_regression", "logistic_regression", "decision_tree", "svm", "xgboost")
@@ -53,40 +54,23 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         return out
 
     def fit(self, X, y, groups=None):
-        from sklearn.metrics import get_scorer
-        from sklearn.model_selection import GroupKFold
-
         if self.rule not in ("best", "one_se"):
             raise ConfigError(f"unknown selection rule {self.rule!r}", hint="'one_se' (default) or 'best'")
         X = np.asarray(X, dtype=float)
         y = np.asarray(y)
         if groups is None:
             groups = np.arange(len(y))  # every row its own group: plain K-fold
-        groups = np.asarray(groups)
         self.classes_ = np.unique(y)
-        scorer = get_scorer(self.metric)
-        n_groups = len(np.unique(groups))
-        k = min(self.cv, n_groups)
-        if k < 2:
-            raise ConfigError(f"{n_groups} patient group(s) cannot make cross-validation folds",
+        folds = grouped_folds(np.asarray(groups), self.cv, self.seed,
                               hint="give more patients, or choose a fitter by name instead of 'auto'")
-        # shuffle whole groups reproducibly (GroupKFold itself is deterministic by group size)
-        uniq = pd.unique(groups)
-        perm = dict(zip(uniq, np.random.default_rng(self.seed).permutation(len(uniq))))
-        folds = list(GroupKFold(n_splits=k).split(X, y, groups=np.array([perm[g] for g in groups])))
         rows = []
         for name, est in self._candidate_estimators():
-            scores = []
-            for tr, te in folds:
-                if len(np.unique(y[tr])) < len(self.classes_) or len(np.unique(y[te])) < 2:
-                    scores.append(np.nan)  # a fold missing a class says nothing about ranking
-                    continue
-                scores.append(float(scorer(clone(est).fit(X[tr], y[tr]), X[te], y[te])))
+            scores = cv_scores(est, X, y, folds, self.metric)  # NaN: a fold missing a class says nothing
             finite = np.isfinite(scores)
             row = {"candidate": name, "mean": float(np.nanmean(scores)) if finite.any() else np.nan,
                    "std": float(np.nanstd(scores)) if finite.any() else np.nan}
             row["se"] = row["std"] / np.sqrt(finite.sum()) if finite.any() else np.nan
-            row.update({f"fold_{i}": s for i, s in enumerate(scores)})
+            row.update({f"fold_{i}": float(v) for i, v in enumerate(scores)})
             rows.append((row, est))
         table = pd.DataFrame([r for r, _ in rows])
         if table["mean"].isna().all():
