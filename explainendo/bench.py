@@ -293,7 +293,7 @@ class HybridContender:
         d = self.diagnoser
         selection = getattr(d, "selection_", None)
         out = {"fitter": d.fitter_name_, "stacking": getattr(d, "stacking_", {}),
-               "dropped_groups": list(getattr(d, "dropped_groups_", None) or []),
+               "dropped_groups": list(d.dropped_groups_),
                "sources": [{k: s[k] for k in ("name", "columns", "groups")} for s in d.sources_used_],
                "selection": ([] if selection is None else
                              selection[["candidate", "mean", "std"]].to_dict(orient="records"))}

@@ -136,7 +136,7 @@ def _save_fitter(model, directory: Path) -> dict:
               str(directory / "background.safetensors"))
     if model.selection_ is not None:
         model.selection_.to_csv(directory / "selection.csv", index=False)
-    if getattr(model, "group_selection_", None) is not None:
+    if model.group_selection_ is not None:
         model.group_selection_.to_csv(directory / "group_selection.csv", index=False)
     if type(model.fitter_).__name__ == "XGBClassifier":
         model.fitter_.save_model(str(directory / "model.json"))
@@ -186,8 +186,7 @@ def save_bundle(model, directory) -> Path:
         "classes": list(model.classes_), "feature_columns": list(model.feature_columns_),
         "feature_means": {k: float(v) for k, v in model.feature_means_.items()},
         "groups": {g: list(c) for g, c in model.groups_.items()},
-        "fitter_columns": list(getattr(model, "fitter_columns_", None) or model.feature_columns_),
-        "dropped_groups": list(getattr(model, "dropped_groups_", None) or []),
+        "fitter_columns": list(model.fitter_columns_), "dropped_groups": list(model.dropped_groups_),
         "sources_used": model.sources_used_, "skipped_sources": model.skipped_sources_,
         "n_training_lesions": int(model.n_training_lesions_),
         "stacking": getattr(model, "stacking_", None),

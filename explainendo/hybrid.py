@@ -236,7 +236,7 @@ class HybridDiagnoser:
         self.feature_means_ = means.fillna(0.0).to_dict()
         self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
         self._fit_fitter(self._fitter_input(X), y, groups)
-        if self.group_selection:  # which groups the chosen fitter needs; then refit it on those
+        if self.group_selection:  # which groups the chosen fitter needs (sets fitter_columns_); refit on those
             from sklearn.base import clone
 
             self._select_groups(X.fillna(self.feature_means_), y, groups)
@@ -254,9 +254,9 @@ class HybridDiagnoser:
 
         from .fit.group_selection import GroupEliminator
 
-        metric = "roc_auc_ovr" if len(self.classes_) > 2 and self.metric == "roc_auc" else self.metric
         present = {g: [c for c in cols if c in X.columns] for g, cols in self.groups_.items()}
-        eliminator = GroupEliminator(clone(self.fitter_), {g: c for g, c in present.items() if c}, metric=metric,
+        eliminator = GroupEliminator(clone(self.fitter_), {g: c for g, c in present.items() if c},
+                                     metric=self._cv_metric(),
                                      cv=self.cv, seed=self.seed, rule=self.group_selection).fit(X, y, groups)
         kept = {c for g in eliminator.kept_ for c in present[g]}
         self.fitter_columns_ = [c for c in X.columns if c in kept]
@@ -373,10 +373,12 @@ class HybridDiagnoser:
         log.info("out-of-fold features for %r over %d folds", name, self.oof_folds)
         return out
 
+    def _cv_metric(self) -> str:
+        """``metric`` as a scorer name for this task (ROC AUC one-vs-rest for more than two classes)."""
+        return "roc_auc_ovr" if len(self.classes_) > 2 and self.metric == "roc_auc" else self.metric
+
     def _fit_fitter(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
-        metric = self.metric
-        if len(self.classes_) > 2 and metric == "roc_auc":
-            metric = "roc_auc_ovr"
+        metric = self._cv_metric()
         self.selection_ = None
         if isinstance(self.fitter, str) and self.fitter == "auto":
             selector = FitterSelector(candidates=self.candidates, metric=metric, cv=self.cv, seed=self.seed,
@@ -407,14 +409,13 @@ class HybridDiagnoser:
         return pd.concat(parts, axis=1).reindex(columns=self.feature_columns_)
 
     def _fitter_input(self, features: pd.DataFrame) -> np.ndarray:
-        columns = getattr(self, "fitter_columns_", None) or self.feature_columns_
-        return features[columns].fillna(self.feature_means_).to_numpy(dtype=float)
+        return features[self.fitter_columns_].fillna(self.feature_means_).to_numpy(dtype=float)
 
     def _with_dropped_groups(self, result):
         """A SHAP result over every feature column and group: the groups the fitter does not see get 0."""
         import dataclasses
 
-        if not getattr(self, "dropped_groups_", None):
+        if not self.dropped_groups_:
             return result
         values = result.values.reindex(columns=self.feature_columns_, fill_value=0.0)
         group_values = result.group_values.reindex(columns=list(self.groups_), fill_value=0.0)
@@ -571,10 +572,9 @@ class HybridDiagnoser:
 
         self._check_fitted()
         if getattr(self, "_shap", None) is None:
-            columns = getattr(self, "fitter_columns_", None) or self.feature_columns_
-            dropped = set(getattr(self, "dropped_groups_", None) or ())
-            groups = {g: cols for g, cols in self.groups_.items() if g not in dropped}
-            self._shap = GroupedShapExplainer(self.fitter_, self.background_, columns, groups, seed=self.seed)
+            groups = {g: cols for g, cols in self.groups_.items() if g not in self.dropped_groups_}
+            self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.fitter_columns_, groups,
+                                              seed=self.seed)
         return self._shap
 
     def explain_samples(self, samples: LesionSamples):
