@@ -72,6 +72,9 @@ def main(argv=None) -> None:
     parser.add_argument("--explain", type=int, default=300, help="correct lesions explained per fitter")
     parser.add_argument("--select-groups", action="store_true",
                         help="per fitter, first drop the feature groups it does not need (GroupEliminator, one-SE)")
+    parser.add_argument("--prefer-attributes", action="store_true",
+                        help="with --select-groups: drop attribute-head groups last (GroupEliminator prefer_keep)")
+    parser.add_argument("--fitters", nargs="*", default=list(FITTERS), choices=FITTERS, help="the fitters to refit")
     args = parser.parse_args(argv)
 
     from explainendo.bench import shap_rule_recovery
@@ -104,12 +107,14 @@ def main(argv=None) -> None:
     print(f"one-SE choice: {selector.best_name_}\n")
     print("| fitter | CV AUC | test accuracy | SHAP top-k = rule | top-3 inside rule | largest non-rule group |")
     print("|---|---|---|---|---|---|")
-    for name in FITTERS:
+    # attribute heads' groups hold probability columns ("tone.p_reddened"); handcrafted ones do not
+    attributes = [g for g, cols in groups.items() if any(".p_" in c for c in cols)] if args.prefer_attributes else []
+    for name in args.fitters:
         keep = np.arange(len(columns))
         if args.select_groups:  # the groups this fitter needs, by grouped-CV elimination (one-SE)
             from explainendo.fit.group_selection import GroupEliminator
 
-            found = GroupEliminator(make_fitter(name, seed=0), groups, seed=0).fit(
+            found = GroupEliminator(make_fitter(name, seed=0), groups, seed=0, prefer_keep=attributes).fit(
                 pd.DataFrame(X, columns=columns), y, train["patient"].astype(str).to_numpy())
             print(f"{name}: dropped {', '.join(found.dropped_) or 'nothing'}", flush=True)
             keep = np.array([i for i, c in enumerate(columns) if c.split(".")[0] in found.kept_])

@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: sources known not to learn from labels, by name, for sources that do not say so (``supervised``)
 UNSUPERVISED_SOURCE_NAMES = frozenset({"handcrafted", "columns"})
+#: ``prefer_groups`` value meaning "the groups of sources that read named attributes" (``reads_attributes``)
+ATTRIBUTE_GROUPS = "attributes"
 
 
 def is_supervised(source) -> bool:
@@ -125,6 +127,10 @@ class HybridDiagnoser:
         fitter, which is then refit on the kept groups.
         Dropped groups are listed in ``dropped_groups_`` (``group_selection_``: every step's scores); an
         ``Explanation`` names only the groups the fitter uses, ``explain_samples`` gives dropped ones 0.
+    prefer_groups : with ``group_selection``, groups dropped only when no other group's removal stays within
+        the rule's band: ``None`` (no preference), ``"attributes"`` (the groups of sources with
+        ``reads_attributes``, i.e. attribute heads: of two readings of an attribute that the folds cannot
+        tell apart, the named attribute stays) or a list of group names.
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
     train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
@@ -136,7 +142,8 @@ class HybridDiagnoser:
                  oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
                  train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0,
-                 holdout: float = 0.0, selection_rule: str = "one_se", group_selection: str | None = None):
+                 holdout: float = 0.0, selection_rule: str = "one_se", group_selection: str | None = None,
+                 prefer_groups: str | Sequence[str] | None = None):
         self.localizer = localizer
         self.sources = list(sources)
         self.fitter = fitter
@@ -153,6 +160,7 @@ class HybridDiagnoser:
         self.holdout = holdout
         self.selection_rule = selection_rule
         self.group_selection = group_selection
+        self.prefer_groups = prefer_groups
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
@@ -166,6 +174,11 @@ class HybridDiagnoser:
             raise ConfigError("HybridDiagnoser has no feature sources", hint="pass sources=[...]")
         if self.group_selection not in (None, "one_se", "best"):  # checked before any training starts
             raise ConfigError(f"unknown group_selection {self.group_selection!r}", hint="None, 'one_se' or 'best'")
+        prefer = self.prefer_groups
+        if not (prefer is None or prefer == ATTRIBUTE_GROUPS
+                or (not isinstance(prefer, str) and all(isinstance(g, str) for g in prefer))):
+            raise ConfigError(f"prefer_groups must be None, {ATTRIBUTE_GROUPS!r} or a list of group names, "
+                              f"got {prefer!r}")
         if isinstance(manifest, LesionSamples):
             samples = manifest
             if "label" not in samples.table or "patient" not in samples.table:
@@ -255,14 +268,28 @@ class HybridDiagnoser:
         from .fit.group_selection import GroupEliminator
 
         present = {g: [c for c in cols if c in X.columns] for g, cols in self.groups_.items()}
-        eliminator = GroupEliminator(clone(self.fitter_), {g: c for g, c in present.items() if c},
-                                     metric=self._cv_metric(),
-                                     cv=self.cv, seed=self.seed, rule=self.group_selection).fit(X, y, groups)
+        present = {g: c for g, c in present.items() if c}
+        eliminator = GroupEliminator(clone(self.fitter_), present, metric=self._cv_metric(), cv=self.cv,
+                                     seed=self.seed, rule=self.group_selection,
+                                     prefer_keep=self._preferred_groups(present)).fit(X, y, groups)
         kept = {c for g in eliminator.kept_ for c in present[g]}
         self.fitter_columns_ = [c for c in X.columns if c in kept]
         self.dropped_groups_ = list(eliminator.dropped_)
         self.group_selection_ = eliminator.steps_
         log.info("group selection dropped %s", self.dropped_groups_ or "nothing")
+
+    def _preferred_groups(self, present: dict[str, list[str]]) -> list[str]:
+        """``prefer_groups`` resolved to names among the present groups."""
+        if self.prefer_groups is None:
+            return []
+        if self.prefer_groups == ATTRIBUTE_GROUPS:
+            names = {g for s in self.sources_ if getattr(s, "reads_attributes", False) for g in s.groups}
+        else:
+            names = set(self.prefer_groups)
+            unknown = sorted(names - set(self.groups_))
+            if unknown:  # not an error: a head without labels is skipped, and a typo must not cost the training
+                log.warning("prefer_groups: no source produced %s (groups: %s)", unknown, sorted(self.groups_))
+        return [g for g in present if g in names]
 
     def refit_fitter(self, samples: LesionSamples) -> "HybridDiagnoser":
         """Fit the fitter again (with its selection) on ``samples``' features from the fitted sources; the

@@ -13,6 +13,13 @@ standard error of the best score seen on the way (Hastie, Tibshirani & Friedman,
 smaller than the folds' noise is no reason to keep the larger model). ``rule="best"`` drops only while the
 score does not fall. At least ``min_groups`` groups stay. ``steps_`` keeps every candidate's score at each
 step, for the report that says why a group was dropped.
+
+``prefer_keep`` orders the removals the rule allows: while leaving out some other group stays within the
+band, a preferred group is not dropped. A hybrid passes its named attribute groups (tone, surface ...), so
+that of two readings of one attribute that the folds cannot tell apart (a weak surface head and HOG, which
+reads the same roughness) the one a clinician can check stays. A preferred group that scores worse than a
+handcrafted double by more than the folds' noise is still dropped: the preference never costs more than the
+band.
 """
 
 from __future__ import annotations
@@ -58,11 +65,12 @@ class GroupEliminator:
     ``estimator``: the (unfitted) model used to score group sets, e.g. the lasso LR. ``groups``: group name
     -> column names; ``fit(X, y, patients)`` with ``X`` a DataFrame holding those columns. Fitted:
     ``kept_`` (group names, in the given order), ``dropped_`` (in the order they were dropped),
-    ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen).
+    ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen, preferred). ``prefer_keep``: group names
+    dropped only when no other group's removal is within the band (module docstring).
     """
 
     def __init__(self, estimator, groups: dict[str, list[str]], metric: str = "roc_auc", cv: int = 5,
-                 seed: int = 0, rule: str = "one_se", min_groups: int = 1):
+                 seed: int = 0, rule: str = "one_se", min_groups: int = 1, prefer_keep=()):
         self.estimator = estimator
         self.groups = groups
         self.metric = metric
@@ -70,6 +78,7 @@ class GroupEliminator:
         self.seed = seed
         self.rule = rule
         self.min_groups = min_groups
+        self.prefer_keep = prefer_keep
 
     def _score(self, X: pd.DataFrame, y, folds, keep: list[str]) -> tuple[float, float]:
         columns = [c for g in keep for c in self.groups[g]]
@@ -85,22 +94,29 @@ class GroupEliminator:
         missing = [c for cols in self.groups.values() for c in cols if c not in X]
         if missing:
             raise ConfigError(f"group columns {missing[:5]} are not in the feature table")
+        preferred = set(self.prefer_keep or ())
+        unknown = sorted(preferred - set(self.groups))
+        if unknown:
+            raise ConfigError(f"prefer_keep names groups {unknown} that are not among the groups",
+                              hint=f"groups: {sorted(self.groups)}")
         y = np.asarray(y)
         folds = grouped_folds(np.asarray(patients), self.cv, self.seed,
                               hint="give more patients, or turn group selection off")
         keep = list(self.groups)
         best_mean, best_se = self._score(X, y, folds, keep)
-        rows = [{"step": 0, "left_out": "", "mean": best_mean, "se": best_se, "chosen": True}]
+        rows = [{"step": 0, "left_out": "", "mean": best_mean, "se": best_se, "chosen": True, "preferred": False}]
         self.dropped_ = []
         step = 0
         while len(keep) > max(1, self.min_groups):
             step += 1
             trials = [(g, *self._score(X, y, folds, [k for k in keep if k != g])) for g in keep]
-            group, mean, se = max(trials, key=lambda t: t[1])  # ties: the earlier group
             threshold = best_mean - (best_se if self.rule == "one_se" else 0.0)
-            accept = mean >= threshold
-            rows += [{"step": step, "left_out": g, "mean": m, "se": s, "chosen": accept and g == group}
-                     for g, m, s in trials]
+            allowed = [t for t in trials if t[1] >= threshold]
+            # among allowed removals, a non-preferred group goes first; then the best score (ties: earlier)
+            group, mean, se = max(allowed or trials, key=lambda t: (t[0] not in preferred, t[1]))
+            accept = bool(allowed)
+            rows += [{"step": step, "left_out": g, "mean": m, "se": s, "chosen": accept and g == group,
+                      "preferred": g in preferred} for g, m, s in trials]
             if not accept:
                 break
             keep.remove(group)

@@ -266,6 +266,7 @@ class AttributeHeads(BaseEstimator):
     """
 
     name = "attributes"
+    reads_attributes = True  # its groups are named clinical attributes (HybridDiagnoser prefer_groups)
 
     def __init__(self, specs: Sequence[AttributeSpec] = GASTRIC_ATTRIBUTES, backbone: str = "efficientnet_lite0",
                  pretrained: bool | str = True, image_size: int = 128, epochs: int = 10, batch_size: int = 32,

@@ -50,6 +50,29 @@ def test_best_rule_drops_no_more_than_one_se_and_runs_are_reproducible():
     assert again.kept_ == one_se.kept_ and again.steps_.equals(one_se.steps_)
 
 
+def test_prefer_keep_decides_between_readings_the_folds_cannot_tell_apart():
+    """``hog`` here is an exact copy of the ``surface`` reading: leaving out either scores the same, so the
+    elimination must drop one, and ``prefer_keep`` says which. A preferred group that the folds say is
+    needed is still dropped when another reading is better by more than the band."""
+    X, y, patients, groups = _table()
+    X["hog.0"] = X["surface.0"]
+    groups = {**groups, "hog": ["hog.0"]}
+    lr = make_fitter("logistic_regression", seed=0)
+    plain = GroupEliminator(lr, groups, seed=0).fit(X, y, patients)
+    assert plain.kept_ == ["tone", "hog"]  # tie: the earlier of the two equal removals goes
+    kept = GroupEliminator(lr, groups, seed=0, prefer_keep=["tone", "surface"]).fit(X, y, patients)
+    assert kept.kept_ == ["tone", "surface"] and "hog" in kept.dropped_
+    steps = kept.steps_
+    assert set(steps.loc[steps["preferred"], "left_out"]) == {"tone", "surface"}
+    # a much weaker preferred reading: the preference gives way (never costs more than the band)
+    rng = np.random.default_rng(5)
+    X["surface.0"] = X["hog.0"] + 2.0 * rng.normal(size=len(X))
+    weak = GroupEliminator(lr, groups, seed=0, prefer_keep=["tone", "surface"]).fit(X, y, patients)
+    assert weak.kept_ == ["tone", "hog"]
+    with pytest.raises(ConfigError, match="prefer_keep"):
+        GroupEliminator(lr, groups, prefer_keep=["texture"]).fit(X, y, patients)
+
+
 def test_min_groups_and_bad_settings():
     X, y, patients, groups = _table(n=150)
     lr = make_fitter("logistic_regression", seed=0)

@@ -29,7 +29,7 @@ def test_preset_defaults():
     assert isinstance(heads, AttributeHeads) and isinstance(handcrafted, HandcraftedFeatures)
     assert [s.name for s in heads.specs] == [s.name for s in GASTRIC_ATTRIBUTES]
     assert model.fitter == "auto" and model.enlarge == 1.0 and model.positive_label == "neoplastic"
-    assert model.group_selection == "one_se"
+    assert model.group_selection == "one_se" and model.prefer_groups == "attributes"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,11 @@ def test_gastric_end_to_end_with_heads_and_handcrafted(gastric):
     assert used["attributes"]["trained_attributes"] == [s.name for s in GASTRIC_ATTRIBUTES if s.name != "bleeding"]
     assert "bleeding" not in model.groups_
     assert {"tone", "surface", "lbp", "hog"} <= set(model.groups_)
+    # group selection ran with the heads' groups preferred ("attributes"), the handcrafted ones not
+    first = model.group_selection_[model.group_selection_["step"] == 1]
+    heads_groups = set(next(s for s in model.sources_ if s.name == "attributes").groups)
+    assert set(first.loc[first["preferred"], "left_out"]) == heads_groups
+    assert {"lbp", "hog"} <= set(first.loc[~first["preferred"], "left_out"])
     names = test.images()
     results = model.predict([test.path(n) for n in names], boxes=[test.boxes_for(n) for n in names])
     assert all(r.ok and r.label in ("neoplastic", "non_neoplastic") for r in results)
@@ -71,6 +76,7 @@ def test_gastric_bundle_roundtrip(gastric):
     model.save(root / "bundle")
     loaded = explainendo.load(root / "bundle")
     assert type(loaded) is GastricDiagnoser
+    assert loaded.prefer_groups == "attributes" and loaded.group_selection_.equals(model.group_selection_)
     samples = LesionSamples.from_manifest(test)
     a, b = model.predict_samples(samples), loaded.predict_samples(samples)
     np.testing.assert_allclose(a["p_neoplastic"], b["p_neoplastic"], atol=1e-6)
