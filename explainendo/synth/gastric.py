@@ -20,6 +20,12 @@ How each attribute is drawn (inside the lesion mask ``alpha``):
 * landmark: each of the 26 sites has its own background: lumen position and size, folds (parallel rugae,
   radial rosette, duodenal rings, the angulus arch), the scope in retroflex views, oesophageal palisade
   vessels, the Z-line, duodenal villi, a fundic fluid lake, or a blurred unclear lumen.
+
+Every causal attribute stays visible whatever the landmark: a lesion replaces the mucosa's own pattern
+(vessels, duodenal villi, the relief of folds and Kerckring rings, whose fine grain and edges would otherwise
+read as a rough surface on a smooth lesion) and stays in focus in the blurred "unclear lumen" scene (the
+blur would hide a rough one). Otherwise the Bayes rate, computed from the attributes, would not be
+reachable from the images.
 """
 
 from __future__ import annotations
@@ -172,8 +178,9 @@ def _draw_background(scene: Scene, rng: np.random.Generator, size: int):
     if scene.special == "palisade":
         phi = np.arctan2(yy, xx)
         vessels = np.maximum(vessels, 0.35 * R.ridges(np.sin(24 * phi + 4 * warp), 0.25))
-    vessel_tint = 1 - vessels[..., None] * VESSEL_ABSORPTION
-    rgb = rgb * vessel_tint
+    # the mucosa's own pattern (vessels, villi, fold relief) as one multiplier: a lesion divides it out
+    mucosa_tint = 1 - vessels[..., None] * VESSEL_ABSORPTION
+    rgb = rgb * mucosa_tint
 
     if scene.special == "zline":  # pale squamous outside, red columnar inside, zig-zag border
         cy, cx = lumen_c
@@ -188,14 +195,18 @@ def _draw_background(scene: Scene, rng: np.random.Generator, size: int):
         d = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
         ring = np.exp(-((d - 0.2) / 0.07) ** 2)[..., None]
         rgb = rgb * (1 - 0.6 * ring) + 0.6 * ring * np.float32(_TONES["oesophagus"])
-    if scene.special == "villi":
-        v = R.smooth_noise(rng, size, max(8, size // 6))
-        rgb = rgb * (1 + 0.10 * v)[..., None]
+    if scene.special == "villi":  # left on a smooth lesion, this 6 px grain would read as a rough surface
+        villi = (1 + 0.10 * R.smooth_noise(rng, size, max(8, size // 6)))[..., None]
+        rgb = rgb * villi
+        mucosa_tint = mucosa_tint * villi
 
     # shading of the fold relief, grooves darker
     light = (-0.6 + jitter(0.1), -0.8 + jitter(0.1))
     height_px = height * (size * 0.03)
-    rgb = rgb * (R.shade(height_px, light, 0.6) * (0.85 + 0.15 * np.clip(height, 0, 1)))[..., None]
+    # (a lesion replaces it too: the edges of Kerckring rings and radial folds would read as surface texture)
+    relief = (np.clip(R.shade(height_px, light, 0.6), 0.2, None) * (0.85 + 0.15 * np.clip(height, 0, 1)))[..., None]
+    rgb = rgb * relief
+    mucosa_tint = mucosa_tint * relief
     ridge_tops = np.clip(height - 0.6, 0, None)
 
     if lumen_c is not None:  # the dark lumen and the perspective falloff towards it
@@ -224,7 +235,13 @@ def _draw_background(scene: Scene, rng: np.random.Generator, size: int):
         if scene.special == "cardia":  # mucosa hugging the shaft
             hug = np.exp(-((dist - w - 0.03) / 0.05) ** 2)
             rgb = rgb * (1 + 0.15 * hug)[..., None]
-    return rgb.astype(np.float32), height, allowed, ridge_tops, vessel_tint
+    if scene.special == "unclear":  # fluid and poor focus: the lumen can't be made out. The lesion is drawn
+        # afterwards, in focus: blurred with the scene, its 2-4 px surface grain would be invisible and the rule's
+        # surface attribute unreadable, so the phantoms' Bayes rate would not be reachable from the image
+        sigma = size / 60
+        rgb = cv2.GaussianBlur(rgb, (0, 0), sigma) * 0.8 + np.float32([0.12, 0.11, 0.05])
+        mucosa_tint = cv2.GaussianBlur(mucosa_tint, (0, 0), sigma)
+    return rgb.astype(np.float32), height, allowed, ridge_tops, mucosa_tint
 
 
 # ---- the lesion ------------------------------------------------------------------------------------
@@ -235,7 +252,7 @@ def lesion_shape(rng: np.random.Generator) -> dict:
             "wobble_phase": rng.uniform(0, 2 * math.pi, k.size), "scale": float(rng.uniform(0.15, 0.27))}
 
 
-def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.random.Generator, size: int):
+def _draw_lesion(rgb, allowed, mucosa_tint, attrs: dict, shape: dict, rng: np.random.Generator, size: int):
     """Paint the lesion into a copy of ``rgb``; returns image, bool mask and alpha (frame-sized).
 
     All the work happens in a window around the lesion, which keeps a 256 px phantom at a few ms.
@@ -282,8 +299,9 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
     A = alpha[..., None]
     patch = rgb[win]
 
-    # every lesion, whatever its attributes, hides the background vessel network and has a faint mottling
-    devesseled = patch * (1 - A) + patch / vessel_tint[win] * A
+    # every lesion, whatever its attributes, replaces the mucosa's pattern (vessels, villi, fold relief) and has
+    # a faint mottling
+    devesseled = patch * (1 - A) + patch / mucosa_tint[win] * A
     base = devesseled * (1 + 0.07 * noise(max(3, int(wsize / 10))) * alpha)[..., None]
     tone = attrs["tone"]
     if tone == "reddened":
@@ -346,8 +364,8 @@ def _draw_lesion(rgb, allowed, vessel_tint, attrs: dict, shape: dict, rng: np.ra
 def render_gastric(attrs: dict, shape: dict, rng: np.random.Generator, size: int, fov: str = "random"):
     """One gastric frame: ``(RGB uint8 image, bool lesion mask, xyxy box)``."""
     scene = SCENES[attrs["landmark"]]
-    rgb, height, allowed, ridge_tops, vessel_tint = _draw_background(scene, rng, size)
-    rgb, mask, alpha = _draw_lesion(rgb, allowed, vessel_tint, attrs, shape, rng, size)
+    rgb, height, allowed, ridge_tops, mucosa_tint = _draw_background(scene, rng, size)
+    rgb, mask, alpha = _draw_lesion(rgb, allowed, mucosa_tint, attrs, shape, rng, size)
     # illumination: light centre near the middle, falloff varies; overall gain varies
     gain = rng.uniform(0.85, 1.15)
     vig = R.vignette(size, rng.normal(0, 0.15), rng.normal(0, 0.15), rng.uniform(0.4, 1.1))
@@ -355,8 +373,6 @@ def render_gastric(attrs: dict, shape: dict, rng: np.random.Generator, size: int
     # specular highlights on fold crests and scattered on wet mucosa (not on the lesion, except elevation's)
     where = (ridge_tops + 0.05) * (1 - alpha)
     rgb = R.add_specular(rgb, R.specular_spots(rng, size, int(rng.integers(2, 9)), where))
-    if scene.special == "unclear":  # fluid and poor focus: the lumen can't be made out
-        rgb = cv2.GaussianBlur(rgb, (0, 0), size / 60) * 0.8 + np.float32([0.12, 0.11, 0.05])
     kind = fov if fov in ("circle", "octagon") else ("circle", "octagon")[int(rng.integers(2))]
     image = R.finish(rgb, rng, R.field_of_view(size, kind), rng.uniform(0.0, 0.8), rng.uniform(0.006, 0.018))
     box = R.mask_box(mask, pad=1)
