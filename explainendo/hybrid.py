@@ -176,7 +176,7 @@ class HybridDiagnoser:
             raise ConfigError(f"unknown group_selection {self.group_selection!r}", hint="None, 'one_se' or 'best'")
         prefer = self.prefer_groups
         if not (prefer is None or prefer == ATTRIBUTE_GROUPS
-                or (not isinstance(prefer, str) and all(isinstance(g, str) for g in prefer))):
+                or (isinstance(prefer, (list, tuple)) and all(isinstance(g, str) for g in prefer))):
             raise ConfigError(f"prefer_groups must be None, {ATTRIBUTE_GROUPS!r} or a list of group names, "
                               f"got {prefer!r}")
         if isinstance(manifest, LesionSamples):

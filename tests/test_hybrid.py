@@ -318,3 +318,5 @@ def test_group_selection_drops_noise_groups_explains_them_as_zero_and_is_saved(t
         HybridDiagnoser(None, [ColumnFeatures(ORACLE)], group_selection="smallest").fit(train)
     with pytest.raises(ExplainendoError, match="prefer_groups"):
         HybridDiagnoser(None, [ColumnFeatures(ORACLE)], group_selection="one_se", prefer_groups="tone").fit(train)
+    with pytest.raises(ExplainendoError, match="prefer_groups"):
+        HybridDiagnoser(None, [ColumnFeatures(ORACLE)], group_selection="one_se", prefer_groups=5).fit(train)

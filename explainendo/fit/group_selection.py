@@ -65,8 +65,8 @@ class GroupEliminator:
     ``estimator``: the (unfitted) model used to score group sets, e.g. the lasso LR. ``groups``: group name
     -> column names; ``fit(X, y, patients)`` with ``X`` a DataFrame holding those columns. Fitted:
     ``kept_`` (group names, in the given order), ``dropped_`` (in the order they were dropped),
-    ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen, preferred). ``prefer_keep``: group names
-    dropped only when no other group's removal is within the band (module docstring).
+    ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen, preferred). ``prefer_keep``:
+    group names dropped only when no other group's removal is within the band (module docstring).
     """
 
     def __init__(self, estimator, groups: dict[str, list[str]], metric: str = "roc_auc", cv: int = 5,
