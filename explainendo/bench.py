@@ -233,6 +233,12 @@ def write_report(result: BenchmarkResult) -> Path:
     return path
 
 
+def _source_words(source: dict) -> str:
+    calibrated = source.get("calibrated")
+    return (f"{source['name']} ({source['columns']} columns"
+            + (f"; calibrated on the fitter's rows: {', '.join(calibrated)})" if calibrated else ")"))
+
+
 def _stacking_words(stacking: dict) -> str:
     mode, n_src, n_fit = stacking.get("mode"), stacking.get("source_lesions"), stacking.get("fitter_lesions")
     return {"holdout": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
@@ -248,7 +254,7 @@ def findings_markdown(name: str, found: dict) -> list[str]:
              f"- fitter: {found['fitter']} (chosen by patient-grouped CV)" if found.get("selection") else
              f"- fitter: {found['fitter']}",
              "- fitter's training rows: " + _stacking_words(found.get("stacking") or {}),
-             "- feature sources: " + "; ".join(f"{s['name']} ({s['columns']} columns)" for s in found["sources"])]
+             "- feature sources: " + "; ".join(_source_words(s) for s in found["sources"])]
     if found.get("dropped_groups"):
         lines += ["- feature groups dropped by grouped-CV elimination: " + ", ".join(found["dropped_groups"])]
     if found.get("selection"):
@@ -294,7 +300,8 @@ class HybridContender:
         selection = getattr(d, "selection_", None)
         out = {"fitter": d.fitter_name_, "stacking": getattr(d, "stacking_", {}),
                "dropped_groups": list(d.dropped_groups_),
-               "sources": [{k: s[k] for k in ("name", "columns", "groups")} for s in d.sources_used_],
+               "sources": [{k: s[k] for k in ("name", "columns", "groups", "calibrated") if k in s}
+                           for s in d.sources_used_],
                "selection": ([] if selection is None else
                              selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
         has_attributes = any(c.startswith("attr.") for c in samples.table)

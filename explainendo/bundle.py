@@ -65,7 +65,8 @@ TRUSTED_SKOPS_TYPES = [
 ]
 
 _PARAMS = ("enlarge", "oof_folds", "seed", "metric", "cv", "positive_label", "train_localizer", "batch_size",
-           "min_box_score", "holdout", "selection_rule", "group_selection", "prefer_groups")
+           "min_box_score", "holdout", "selection_rule", "group_selection", "prefer_groups",
+           "calibrate_sources")
 
 
 def _sha256(path: Path) -> str:

@@ -35,7 +35,7 @@ from .errors import ConfigError
 TOP_KEYS = {"model", "params", "heads", "handcrafted", "localizer_options", "localizer", "sources", "data", "out"}
 PARAM_KEYS = {"fitter", "enlarge", "oof_folds", "seed", "metric", "candidates", "cv", "positive_label",
               "train_localizer", "batch_size", "min_box_score", "holdout", "selection_rule",
-              "group_selection", "prefer_groups"}
+              "group_selection", "prefer_groups", "calibrate_sources"}
 
 
 def read_config(path) -> dict:

@@ -131,6 +131,9 @@ class HybridDiagnoser:
         the rule's band: ``None`` (no preference), ``"attributes"`` (the groups of sources with
         ``reads_attributes``, i.e. attribute heads: of two readings of an attribute that the folds cannot
         tell apart, the named attribute stays) or a list of group names.
+    calibrate_sources : with ``holdout``, supervised sources that can (``calibrate(samples)``: the attribute
+        heads) are calibrated on the held-out patients' attribute labels before the fitter reads their
+        outputs (default True; ``sources_used_`` lists the calibrated heads).
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
     train_localizer : train the localizer in ``fit`` (set False for a localizer trained already).
@@ -143,7 +146,7 @@ class HybridDiagnoser:
                  candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5, positive_label: str | None = None,
                  train_localizer: bool = True, batch_size: int = 16, min_box_score: float = 0.0,
                  holdout: float = 0.0, selection_rule: str = "one_se", group_selection: str | None = None,
-                 prefer_groups: str | Sequence[str] | None = None):
+                 prefer_groups: str | Sequence[str] | None = None, calibrate_sources: bool = True):
         self.localizer = localizer
         self.sources = list(sources)
         self.fitter = fitter
@@ -161,6 +164,7 @@ class HybridDiagnoser:
         self.selection_rule = selection_rule
         self.group_selection = group_selection
         self.prefer_groups = prefer_groups
+        self.calibrate_sources = calibrate_sources
 
     # ---- training -----------------------------------------------------------------------------
     def fit(self, manifest, train_localizer: bool | None = None) -> "HybridDiagnoser":
@@ -351,6 +355,9 @@ class HybridDiagnoser:
             prototype = copy.deepcopy(source) if oof else None  # unfitted, for the out-of-fold copies
             try:
                 source.fit(samples.subset(source_rows) if held_out and supervised else samples)
+                calibrated = held_out and supervised and self.calibrate_sources and hasattr(source, "calibrate")
+                if calibrated:  # on the held-out patients' own attribute labels, before the fitter reads them
+                    source.calibrate(fitter_samples)
                 full = check_feature_frame(source.transform(fitter_samples), len(fitter_rows), name)
             except ExplainendoError as exc:
                 log.warning("source %r skipped: %s", name, exc)
@@ -369,6 +376,8 @@ class HybridDiagnoser:
             info = {"name": name, "class": type(source).__name__,
                     "columns": int(full.shape[1]), "groups": list(source.groups), "out_of_fold": bool(oof),
                     "held_out": bool(supervised and held_out)}
+            if calibrated:
+                info["calibrated"] = sorted(getattr(source, "calibration_", {}))
             trained = getattr(source, "trained_attributes_", None)
             if trained is not None:
                 info["trained_attributes"] = list(trained)

@@ -179,6 +179,32 @@ def test_holdout_stacking_trains_supervised_sources_once_and_the_fitter_on_other
     assert proba.between(0, 1).all()
 
 
+class CalibratedMemory(LabelMemory):  # its rates re-estimated on the lesions it is calibrated on
+    def calibrate(self, samples):
+        t = samples.table
+        self.rate_ = (t["label"] == "neoplastic").groupby(t["attr.tone"]).mean().to_dict()
+        self.calibrated_on_ = set(t["image"])
+        self.calibration_ = {"memory": {"n": len(t)}}
+        return self
+
+
+def test_holdout_calibrates_supervised_sources_on_the_held_out_patients_only(data):
+    train, _ = data
+    model = HybridDiagnoser(None, [CalibratedMemory(["attr.tone"], name="memory"), ColumnFeatures(["size_mm"])],
+                            fitter="logistic_regression", holdout=0.3, seed=0).fit(train)
+    memory = model.sources_[0]
+    held = set(train.df["image"]) - memory.seen_
+    assert memory.calibrated_on_ == held and not memory.calibrated_on_ & memory.seen_
+    assert model.sources_used_[0]["calibrated"] == ["memory"] and "calibrated" not in model.sources_used_[1]
+    # the fitter read the calibrated source
+    t = train.df.set_index("image").loc[sorted(held)]
+    assert set(model.training_features_["memory.rate"].round(9)) == \
+        set((t["label"] == "neoplastic").groupby(t["attr.tone"]).mean().round(9))
+    off = HybridDiagnoser(None, [CalibratedMemory(["attr.tone"], name="memory")], fitter="logistic_regression",
+                          holdout=0.3, seed=0, calibrate_sources=False).fit(train)
+    assert not hasattr(off.sources_[0], "calibrated_on_") and "calibrated" not in off.sources_used_[0]
+
+
 def test_refit_fitter_keeps_the_sources_and_refits_on_the_given_lesions(data):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline

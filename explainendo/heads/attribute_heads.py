@@ -27,6 +27,12 @@ Semi-supervised (``semi_supervised="pseudo_label"``)
     to three forwards per step for the whole run, which matters on 2 CPU cores, and it handles
     partially labelled multi-head rows naturally (a head without a confident pseudo-label is masked).
 
+Calibration (``calibrate(samples)``)
+    Heads trained with balanced losses rank well but their probabilities are not frequencies; a
+    temperature and a bias per class fitted on held-out labelled lesions make them so
+    (:mod:`explainendo.heads.calibration`). ``HybridDiagnoser(holdout=...)`` does it on its held-out
+    patients before the fitter sees the heads' outputs.
+
 Grad-CAM (Selvaraju et al., ICCV 2017)
     For head h and class c: alpha_k = mean_ij d y_c / d A_kij over the last feature map A of the
     backbone; map = ReLU(sum_k alpha_k A_k), resized to the crop and scaled to [0, 1] with
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any, Sequence
@@ -50,6 +57,10 @@ from ..errors import ConfigError, FeatureExtractionError, ManifestError, ModelFi
 from ..features import LesionSamples, groups_from_columns
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
 from ..types import Box
+from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
+from .calibration import apply_temperature_bias, fit_temperature_bias
+
+log = logging.getLogger(__name__)
 
 SEMI_SUPERVISED_METHODS = ("pseudo_label",)
 WEIGHTS_FILE = "model.safetensors"
@@ -195,6 +206,24 @@ def paste_on_frame(crop_map: np.ndarray, box: Box, frame_shape: tuple[int, ...],
 
 
 # -------------------------------------------------------------------------------------------- model
+def _checked_calibration(calibration: Any, specs: Sequence[AttributeSpec], directory) -> dict:
+    """A saved calibration, refused unless every entry is a trained head with a positive temperature and one
+    bias per class (a bundle is data, never trusted as it is)."""
+    sizes = {s.name: len(s.classes) for s in specs}
+    ok = isinstance(calibration, dict)
+    for name, params in (calibration.items() if ok else ()):
+        try:
+            bias = [float(v) for v in params["bias"]]
+            ok = ok and name in sizes and float(params["temperature"]) > 0 and len(bias) == sizes[name] \
+                and np.isfinite(bias).all()
+        except (KeyError, TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ModelFileError("the saved head calibration does not match the heads", source=str(directory),
+                             hint="the bundle is damaged or was edited; save it again")
+    return dict(calibration)
+
+
 def _build_network(backbone, specs: Sequence[AttributeSpec], dropout: float = 0.2):
     from torch import nn
 
@@ -404,6 +433,7 @@ class AttributeHeads(BaseEstimator):
                                 hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
         self.trained_attributes_ = [s.name for s in trained]
         self.skipped_attributes_ = skipped
+        self.calibration_ = {}  # a new training makes an old calibration meaningless
         for name, reason in skipped.items():
             warnings.warn(f"attribute head '{name}' not trained: {reason}", stacklevel=2)
 
@@ -570,10 +600,40 @@ class AttributeHeads(BaseEstimator):
 
     def predict_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
         """Per trained head, (n, n_classes) probabilities; the landmark head gives per-landmark ones.
+        Heads calibrated by :meth:`calibrate` give calibrated probabilities.
 
         Unusable crops (empty, wrong shape, NaN) get NaN rows and a warning; the batch goes on.
         A frame head on samples without frames gets all-NaN rows.
         """
+        probs = self._raw_proba(samples)
+        for name, params in getattr(self, "calibration_", {}).items():
+            if name in probs:
+                probs[name] = apply_temperature_bias(probs[name], params)
+        return probs
+
+    def calibrate(self, samples: LesionSamples) -> "AttributeHeads":
+        """Calibrate each trained head's probabilities (temperature and a bias per class,
+        :mod:`explainendo.heads.calibration`) on labelled lesions it did **not** train on, e.g. held-out
+        patients. Heads with fewer than 20 labelled lesions there, or a single class, stay as they are.
+        ``calibration_`` holds each head's parameters and log loss before / after; saved with the model.
+        Calibrate with the ``tta`` setting you predict with."""
+        self._check_fitted()
+        samples = self._check_samples(samples, "samples")
+        raw = self._raw_proba(samples)
+        found = {}
+        for spec in self.net_specs_:
+            y = encode_labels(spec, samples.labels(f"attr.{spec.name}"))
+            p = raw[spec.name]
+            keep = (y >= 0) & np.isfinite(p).all(1)
+            if keep.sum() < MIN_CALIBRATION_LESIONS or len(np.unique(y[keep])) < 2:
+                log.info("head %r not calibrated: %d labelled lesions, %d classes", spec.name, int(keep.sum()),
+                         len(np.unique(y[keep])))
+                continue
+            found[spec.name] = fit_temperature_bias(p[keep], y[keep])
+        self.calibration_ = found
+        return self
+
+    def _raw_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
         self._check_fitted()
         self._check_tta()
         samples = self._check_samples(samples, "samples")
@@ -745,6 +805,7 @@ class AttributeHeads(BaseEstimator):
                 "columns": list(self.columns_),
                 "history": json.loads(json.dumps(self.history_)),
                 "pseudo_label_counts": dict(getattr(self, "pseudo_label_counts_", {})),
+                "calibration": json.loads(json.dumps(getattr(self, "calibration_", {}))),
                 "provenance": {"explainendo": __version__, "torch": str(torch.__version__), "seed": self.seed}}
 
     def save(self, directory: str | Path, kind: str = "attribute_heads", extra: dict | None = None) -> Path:
@@ -799,6 +860,7 @@ class AttributeHeads(BaseEstimator):
         model.skipped_attributes_ = dict(config.get("skipped_attributes") or {})
         model.history_ = list(config.get("history") or [])
         model.pseudo_label_counts_ = dict(config.get("pseudo_label_counts") or {})
+        model.calibration_ = _checked_calibration(config.get("calibration") or {}, model.net_specs_, directory)
         path = Path(directory) / WEIGHTS_FILE
         try:
             state = load_file(str(path))

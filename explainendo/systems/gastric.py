@@ -68,7 +68,8 @@ class GastricDiagnoser(HybridDiagnoser):
                  positive_label: str | None = "neoplastic", train_localizer: bool = True, batch_size: int = 16,
                  min_box_score: float = 0.0, heads: dict | None = None, handcrafted: dict | None = None,
                  localizer_options: dict | None = None, holdout: float = 0.0, selection_rule: str = "one_se",
-                 group_selection: str | None = "one_se", prefer_groups=ATTRIBUTE_GROUPS):
+                 group_selection: str | None = "one_se", prefer_groups=ATTRIBUTE_GROUPS,
+                 calibrate_sources: bool = True):
         if isinstance(localizer, str) and localizer == DEFAULT:
             localizer = gastric_localizer(seed, localizer_options)
         if isinstance(sources, str) and sources == DEFAULT:
@@ -80,4 +81,4 @@ class GastricDiagnoser(HybridDiagnoser):
                          seed=seed, metric=metric, candidates=candidates, cv=cv, positive_label=positive_label,
                          train_localizer=train_localizer, batch_size=batch_size, min_box_score=min_box_score,
                          holdout=holdout, selection_rule=selection_rule, group_selection=group_selection,
-                         prefer_groups=prefer_groups)
+                         prefer_groups=prefer_groups, calibrate_sources=calibrate_sources)
