@@ -60,6 +60,29 @@ def rule_on_heads(table: pd.DataFrame, rule) -> np.ndarray | None:
     return p
 
 
+def calibrate_heads(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each head with ``attr.<name>`` labels on the fitter rows: temperature and bias fitted there
+    (``explainendo.heads.calibration``), applied to both tables' ``<name>.p_<class>`` columns."""
+    from explainendo.heads.calibration import apply_temperature_bias, fit_temperature_bias
+
+    train, test = train.copy(), test.copy()
+    for label_column in [c for c in train if c.startswith("attr.")]:
+        name = label_column[len("attr."):]
+        columns = [c for c in train if c.startswith(f"{name}.p_")]
+        classes = [c.split(".p_", 1)[1] for c in columns]
+        labels = train[label_column].astype(str)
+        keep = labels.isin(classes).to_numpy() & train[columns].notna().all(axis=1).to_numpy()
+        if not columns or keep.sum() < 20:
+            continue
+        y = labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy()
+        params = fit_temperature_bias(train.loc[keep, columns].to_numpy(float), y)
+        print(f"calibrated {name}: temperature {params['temperature']:.3f}, log loss "
+              f"{params['log_loss_before']:.4f} -> {params['log_loss_after']:.4f}")
+        for table in (train, test):
+            table[columns] = apply_temperature_bias(table[columns].to_numpy(float), params)
+    return train, test
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path, help="an `explainendo bench` output folder")
@@ -74,6 +97,9 @@ def main(argv=None) -> None:
                         help="per fitter, first drop the feature groups it does not need (GroupEliminator, one-SE)")
     parser.add_argument("--prefer-attributes", action="store_true",
                         help="with --select-groups: drop attribute-head groups last (GroupEliminator prefer_keep)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="first calibrate each attribute head's columns on the fitter rows' attribute labels "
+                             "(what HybridDiagnoser(holdout=..., calibrate_sources=True) does; not location)")
     parser.add_argument("--fitters", nargs="*", default=list(FITTERS), choices=FITTERS, help="the fitters to refit")
     args = parser.parse_args(argv)
 
@@ -85,6 +111,8 @@ def main(argv=None) -> None:
     phantom_rule = gastric_rule()
     rule = args.rule if args.rule is not None else list(phantom_rule.causal_attributes)
     train, test = load(args.folder, args.hybrid, args.split)
+    if args.calibrate:
+        train, test = calibrate_heads(train, test)
     columns = [c for c in feature_columns(train) if c.split(".")[0] not in set(args.without)]
     groups: dict[str, list[str]] = {}
     for c in columns:

@@ -16,6 +16,9 @@ import numpy as np
 #: fewer labelled lesions than this (or a single class) and a head is left uncalibrated
 MIN_LESIONS = 20
 _EPS = 1e-6
+#: a head that separates its calibration lesions perfectly would have the log loss drive T to 0 (hard 0/1
+#: probabilities that a single later error makes infinitely wrong): T stays within [e^-2, e^3] = [0.14, 20]
+LOG_TEMPERATURE_BOUNDS = (-2.0, 3.0)
 
 
 def _log_probs(probs: np.ndarray) -> np.ndarray:
@@ -51,7 +54,7 @@ def fit_temperature_bias(probs: np.ndarray, labels: np.ndarray, l2: float = 1e-3
         return float(np.mean(log_norm - z[rows, labels]) + l2 * np.sum(theta[1:] ** 2))
 
     before = loss(np.zeros(k))
-    found = minimize(loss, np.zeros(k), method="L-BFGS-B", bounds=[(-4.0, 4.0)] + [(-20.0, 20.0)] * (k - 1))
+    found = minimize(loss, np.zeros(k), method="L-BFGS-B", bounds=[LOG_TEMPERATURE_BOUNDS] + [(-20.0, 20.0)] * (k - 1))
     theta = found.x if found.fun <= before else np.zeros(k)  # never worse than the identity
     return {"temperature": float(np.exp(theta[0])), "bias": [0.0] + [float(v) for v in theta[1:]], "n": int(n),
             "log_loss_before": round(before, 6), "log_loss_after": round(float(min(found.fun, before)), 6)}
