@@ -63,19 +63,19 @@ def rule_on_heads(table: pd.DataFrame, rule) -> np.ndarray | None:
 def calibrate_heads(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each head with ``attr.<name>`` labels on the fitter rows: temperature and bias fitted there
     (``explainendo.heads.calibration``), applied to both tables' ``<name>.p_<class>`` columns."""
-    from explainendo.heads.calibration import apply_temperature_bias, fit_temperature_bias
+    from explainendo.heads.calibration import apply_temperature_bias, fit_head_calibration
 
     train, test = train.copy(), test.copy()
     for label_column in [c for c in train if c.startswith("attr.")]:
         name = label_column[len("attr."):]
         columns = [c for c in train if c.startswith(f"{name}.p_")]
-        classes = [c.split(".p_", 1)[1] for c in columns]
-        labels = train[label_column].astype(str)
-        keep = labels.isin(classes).to_numpy() & train[columns].notna().all(axis=1).to_numpy()
-        if not columns or keep.sum() < 20:
+        if not columns:
             continue
-        y = labels[keep].map({c: i for i, c in enumerate(classes)}).to_numpy()
-        params = fit_temperature_bias(train.loc[keep, columns].to_numpy(float), y)
+        codes = {c.split(".p_", 1)[1]: i for i, c in enumerate(columns)}  # unknown or missing labels: -1
+        y = train[label_column].astype(str).map(codes).fillna(-1).to_numpy(int)
+        params = fit_head_calibration(train[columns].to_numpy(float), y)
+        if params is None:
+            continue
         print(f"calibrated {name}: temperature {params['temperature']:.3f}, log loss "
               f"{params['log_loss_before']:.4f} -> {params['log_loss_after']:.4f}")
         for table in (train, test):

@@ -131,8 +131,8 @@ class HybridDiagnoser:
         the rule's band: ``None`` (no preference), ``"attributes"`` (the groups of sources with
         ``reads_attributes``, i.e. attribute heads: of two readings of an attribute that the folds cannot
         tell apart, the named attribute stays) or a list of group names.
-    calibrate_sources : with ``holdout``, supervised sources that can (``calibrate(samples)``: the attribute
-        heads) are calibrated on the held-out patients' attribute labels before the fitter reads their
+    calibrate_sources : with ``holdout``, supervised sources that can (``calibrate_transform(samples)``: the
+        attribute heads) are calibrated on the held-out patients' attribute labels before the fitter reads their
         outputs (default True; ``sources_used_`` lists the calibrated heads).
     positive_label : the class whose probability SHAP explains for binary tasks (default: the last
         class in sorted order).
@@ -355,10 +355,12 @@ class HybridDiagnoser:
             prototype = copy.deepcopy(source) if oof else None  # unfitted, for the out-of-fold copies
             try:
                 source.fit(samples.subset(source_rows) if held_out and supervised else samples)
-                calibrated = held_out and supervised and self.calibrate_sources and hasattr(source, "calibrate")
-                if calibrated:  # on the held-out patients' own attribute labels, before the fitter reads them
-                    source.calibrate(fitter_samples)
-                full = check_feature_frame(source.transform(fitter_samples), len(fitter_rows), name)
+                calibrated = (held_out and supervised and self.calibrate_sources
+                              and hasattr(source, "calibrate_transform"))
+                # calibrated on the held-out patients' own attribute labels, before the fitter reads them
+                features = source.calibrate_transform(fitter_samples) if calibrated else source.transform(
+                    fitter_samples)
+                full = check_feature_frame(features, len(fitter_rows), name)
             except ExplainendoError as exc:
                 log.warning("source %r skipped: %s", name, exc)
                 skipped.append({"name": name, "reason": str(exc)})

@@ -187,6 +187,9 @@ class CalibratedMemory(LabelMemory):  # its rates re-estimated on the lesions it
         self.calibration_ = {"memory": {"n": len(t)}}
         return self
 
+    def calibrate_transform(self, samples):
+        return self.calibrate(samples).transform(samples)
+
 
 def test_holdout_calibrates_supervised_sources_on_the_held_out_patients_only(data):
     train, _ = data

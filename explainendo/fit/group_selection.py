@@ -113,11 +113,10 @@ class GroupEliminator:
             threshold = best_mean - (best_se if self.rule == "one_se" else 0.0)
             allowed = [t for t in trials if t[1] >= threshold]
             # among allowed removals, a non-preferred group goes first; then the best score (ties: earlier)
-            group, mean, se = max(allowed or trials, key=lambda t: (t[0] not in preferred, t[1]))
-            accept = bool(allowed)
-            rows += [{"step": step, "left_out": g, "mean": m, "se": s, "chosen": accept and g == group,
+            group, mean, se = max(allowed, key=lambda t: (t[0] not in preferred, t[1])) if allowed else (None, 0, 0)
+            rows += [{"step": step, "left_out": g, "mean": m, "se": s, "chosen": g == group,
                       "preferred": g in preferred} for g, m, s in trials]
-            if not accept:
+            if group is None:
                 break
             keep.remove(group)
             self.dropped_.append(group)

@@ -58,7 +58,7 @@ from ..features import LesionSamples, groups_from_columns
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
-from .calibration import apply_temperature_bias, fit_temperature_bias
+from .calibration import apply_temperature_bias, fit_head_calibration
 
 log = logging.getLogger(__name__)
 
@@ -605,7 +605,9 @@ class AttributeHeads(BaseEstimator):
         Unusable crops (empty, wrong shape, NaN) get NaN rows and a warning; the batch goes on.
         A frame head on samples without frames gets all-NaN rows.
         """
-        probs = self._raw_proba(samples)
+        return self._calibrated(self._raw_proba(samples))
+
+    def _calibrated(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         for name, params in getattr(self, "calibration_", {}).items():
             if name in probs:
                 probs[name] = apply_temperature_bias(probs[name], params)
@@ -617,21 +619,26 @@ class AttributeHeads(BaseEstimator):
         patients. Heads with fewer than 20 labelled lesions there, or a single class, stay as they are.
         ``calibration_`` holds each head's parameters and log loss before / after; saved with the model.
         Calibrate with the ``tta`` setting you predict with."""
-        self._check_fitted()
-        samples = self._check_samples(samples, "samples")
-        raw = self._raw_proba(samples)
+        self._calibrate_on(samples)
+        return self
+
+    def calibrate_transform(self, samples: LesionSamples) -> pd.DataFrame:
+        """:meth:`calibrate` on ``samples``, then their calibrated features, from one forward pass."""
+        return self._frame(self._calibrated(self._calibrate_on(samples)))
+
+    def _calibrate_on(self, samples: LesionSamples) -> dict[str, np.ndarray]:
+        """Fit ``calibration_`` on ``samples``; returns their raw (uncalibrated) probabilities."""
+        raw = self._raw_proba(samples)  # checks the model and the samples
         found = {}
         for spec in self.net_specs_:
-            y = encode_labels(spec, samples.labels(f"attr.{spec.name}"))
-            p = raw[spec.name]
-            keep = (y >= 0) & np.isfinite(p).all(1)
-            if keep.sum() < MIN_CALIBRATION_LESIONS or len(np.unique(y[keep])) < 2:
-                log.info("head %r not calibrated: %d labelled lesions, %d classes", spec.name, int(keep.sum()),
-                         len(np.unique(y[keep])))
-                continue
-            found[spec.name] = fit_temperature_bias(p[keep], y[keep])
+            params = fit_head_calibration(raw[spec.name], encode_labels(spec, samples.labels(f"attr.{spec.name}")))
+            if params is None:
+                log.info("head %r not calibrated: under %d labelled lesions or one class", spec.name,
+                         MIN_CALIBRATION_LESIONS)
+            else:
+                found[spec.name] = params
         self.calibration_ = found
-        return self
+        return raw
 
     def _raw_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
         self._check_fitted()
@@ -665,7 +672,9 @@ class AttributeHeads(BaseEstimator):
     def transform(self, samples: LesionSamples) -> pd.DataFrame:
         """One row per lesion: ``<attribute>.p_<class>`` per trained head, ``location.p_<location>``
         for the landmark head (landmark probabilities summed per location)."""
-        probs = self.predict_proba(samples)
+        return self._frame(self.predict_proba(samples))
+
+    def _frame(self, probs: dict[str, np.ndarray]) -> pd.DataFrame:
         columns: dict[str, np.ndarray] = {}
         for spec in self.net_specs_:
             p = probs[spec.name]

@@ -25,12 +25,15 @@ def _log_probs(probs: np.ndarray) -> np.ndarray:
     return np.log(np.clip(np.asarray(probs, dtype=np.float64), _EPS, 1.0))
 
 
+def _log_calibrated(logp: np.ndarray, temperature: float, bias) -> np.ndarray:
+    from scipy.special import log_softmax
+
+    return log_softmax(logp / temperature + np.asarray(bias, dtype=np.float64), axis=1)
+
+
 def apply_temperature_bias(probs: np.ndarray, params: dict) -> np.ndarray:
     """Calibrated probabilities (rows with NaN stay NaN)."""
-    z = _log_probs(probs) / float(params["temperature"]) + np.asarray(params["bias"], dtype=np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    out = e / e.sum(axis=1, keepdims=True)
+    out = np.exp(_log_calibrated(_log_probs(probs), float(params["temperature"]), params["bias"]))
     out[np.isnan(np.asarray(probs, dtype=np.float64)).any(axis=1)] = np.nan
     return out
 
@@ -46,15 +49,21 @@ def fit_temperature_bias(probs: np.ndarray, labels: np.ndarray, l2: float = 1e-3
     rows = np.arange(n)
 
     def loss(theta):
-        t = np.exp(theta[0])
-        b = np.concatenate([[0.0], theta[1:]])
-        z = logp / t + b
-        z -= z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(z).sum(axis=1))
-        return float(np.mean(log_norm - z[rows, labels]) + l2 * np.sum(theta[1:] ** 2))
+        z = _log_calibrated(logp, np.exp(theta[0]), np.concatenate([[0.0], theta[1:]]))
+        return float(-np.mean(z[rows, labels]) + l2 * np.sum(theta[1:] ** 2))
 
     before = loss(np.zeros(k))
     found = minimize(loss, np.zeros(k), method="L-BFGS-B", bounds=[LOG_TEMPERATURE_BOUNDS] + [(-20.0, 20.0)] * (k - 1))
     theta = found.x if found.fun <= before else np.zeros(k)  # never worse than the identity
     return {"temperature": float(np.exp(theta[0])), "bias": [0.0] + [float(v) for v in theta[1:]], "n": int(n),
             "log_loss_before": round(before, 6), "log_loss_after": round(float(min(found.fun, before)), 6)}
+
+
+def fit_head_calibration(probs: np.ndarray, labels: np.ndarray) -> dict | None:
+    """:func:`fit_temperature_bias` on the rows with a label (``labels >= 0``) and finite probabilities; None
+    when fewer than ``MIN_LESIONS`` such rows or a single class (the head then stays as it is)."""
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels, dtype=int)
+    keep = (labels >= 0) & np.isfinite(probs).all(axis=1)
+    if keep.sum() < MIN_LESIONS or len(np.unique(labels[keep])) < 2:
+        return None
+    return fit_temperature_bias(probs[keep], labels[keep])
