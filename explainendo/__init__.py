@@ -1,7 +1,7 @@
 """explainendo: explainable AI for gastrointestinal endoscopy.
 
 Heavy dependencies (torch, ultralytics, shap) load only when a model class is first used, so
-``import explainendo`` stays fast: the model classes below are imported on first access (PEP 562).
+``import explainendo`` stays fast: the classes below are imported on first access (PEP 562).
 """
 
 from ._version import __version__
@@ -9,9 +9,14 @@ from .errors import ExplainendoError
 from .types import Box
 
 _LAZY = {
-    "HybridDiagnoser": ("explainendo.hybrid", "HybridDiagnoser"),
+    "Diagnoser": ("explainendo.engine", "Diagnoser"),
     "GastricDiagnoser": ("explainendo.systems.gastric", "GastricDiagnoser"),
-    "SoleDLClassifier": ("explainendo.systems.sole_dl", "SoleDLClassifier"),
+    "HybridPredictor": ("explainendo.predict", "HybridPredictor"),
+    "CNNClassifier": ("explainendo.predict", "CNNClassifier"),
+    "DetectorLabel": ("explainendo.predict", "DetectorLabel"),
+    "OutOfFold": ("explainendo.predict", "OutOfFold"),
+    "HeldOut": ("explainendo.predict", "HeldOut"),
+    "InSample": ("explainendo.predict", "InSample"),
     "load": ("explainendo.bundle", "load"),
 }
 

@@ -20,7 +20,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,20 +29,6 @@ from .errors import ConfigError, ManifestError
 from .features import LesionSamples
 from .io.manifest import Manifest
 from .io.splits import assert_disjoint_groups
-
-
-class Contender(Protocol):
-    """What the harness needs from a model: learn from lesions, score lesions, explain one lesion."""
-
-    name: str
-
-    def fit(self, train: LesionSamples) -> Any: ...
-
-    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
-        """Probability of the positive class, one per lesion."""
-
-    def explain_one(self, samples: LesionSamples) -> Any:
-        """The pipeline's full per-lesion output (diagnosis + explanation), for the latency figure."""
 
 
 @dataclass
@@ -106,21 +92,36 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
-def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Sequence[Contender],
-                  positive: str, out: str | Path, label_column: str = "label", enlarge: float = 1.0,
-                  group_by: str = "patient", video_column: str | None = "video", latency_lesions: int = 20,
+def _positive_column(predictor, positive: str, name: str) -> int:
+    classes = [str(c) for c in predictor.classes_]
+    if positive not in classes:
+        raise ConfigError(f"{name} has no class {positive!r}", hint=f"its classes: {classes}")
+    return classes.index(positive)
+
+
+def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: dict[str, Any], positive: str,
+                  out: str | Path, label_column: str = "label", enlarge: float = 1.0, group_by: str = "patient",
+                  video_column: str | None = "video", latency_lesions: int = 20,
                   progress: Callable[[str], None] | None = None, meta: dict | None = None,
-                  save_models: bool = False) -> BenchmarkResult:
-    """Train every contender on ``train``, evaluate on each manifest in ``tests``, write the report to ``out``.
-    ``meta`` (e.g. ``bayes_rate``, ``command``) joins the run's own facts in the report. ``save_models``:
-    each trained model that can be saved goes to ``out/models/<contender>`` (load with ``explainendo.load``
-    or the model class's ``load``)."""
+                  save_models: bool = False, rule: Sequence[str] | None = None) -> BenchmarkResult:
+    """Train a clone of every predictor in ``contenders`` (name -> :class:`~explainendo.predict.Predictor`) on
+    ``train``'s lesions, evaluate each on every manifest in ``tests``, write the report to ``out``. ``meta``
+    (e.g. ``bayes_rate``, ``command``) joins the run's own facts in the report. ``save_models``: each trained
+    predictor goes to ``out/models/<name>`` (``explainendo.load`` reads it). ``rule``: the feature groups
+    that generated the labels (phantoms), to check a hybrid's SHAP against."""
+    from sklearn.base import clone
+
     from .evaluate import compare_models, compare_models_by_group
+    from .predict import HybridPredictor, Predictor
 
     if not contenders:
-        raise ConfigError("no contenders to benchmark", hint="pass at least one model")
+        raise ConfigError("no contenders to benchmark", hint="pass at least one predictor")
     if not tests:
         raise ConfigError("no test splits", hint="pass e.g. {'internal': ..., 'external': ...}")
+    for name, predictor in contenders.items():
+        if not isinstance(predictor, Predictor):
+            raise ConfigError(f"contender {name!r} is a {type(predictor).__name__}, not a Predictor")
+        predictor.check_params()  # every setting checked before the first training
     assert_disjoint_groups({"train": train, **tests}, by=group_by)
     say = progress or (lambda message: None)
     out = Path(out)
@@ -130,15 +131,15 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
     train_samples = LesionSamples.from_manifest(train, enlarge=enlarge)
     _labels(train_samples, label_column, positive)
     fit_seconds: dict[str, float] = {}
-    for contender in contenders:
-        say(f"training {contender.name}")
+    fitted: dict[str, Any] = {}
+    for name, predictor in contenders.items():
+        say(f"training {name}")
         start = time.perf_counter()
-        contender.fit(train_samples)
-        fit_seconds[contender.name] = time.perf_counter() - start
-        model = getattr(contender, "diagnoser", None) or getattr(contender, "model", None)
-        if save_models and hasattr(model, "save"):
-            say(f"saving {contender.name}")
-            model.save(out / "models" / contender.name)
+        fitted[name] = clone(predictor).fit(train_samples)
+        fit_seconds[name] = time.perf_counter() - start
+        if save_models:
+            say(f"saving {name}")
+            fitted[name].save(out / "models" / name)
 
     predictions, reports, findings = [], {}, {}
     latency_rows = []
@@ -147,13 +148,13 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
         samples = LesionSamples.from_manifest(manifest, enlarge=enlarge)
         y = _labels(samples, label_column, positive)
         per_model = {}
-        for contender in contenders:
-            score = np.asarray(contender.predict_proba(samples), dtype=float).reshape(-1)
+        for name, model in fitted.items():
+            score = np.asarray(model.predict_proba(samples), dtype=float)[:, _positive_column(model, positive, name)]
             pred = (score >= 0.5).astype(int)
-            per_model[contender.name] = (pred, score)
+            per_model[name] = (pred, score)
             frame = samples.table[[c for c in ("image", "patient", video_column, "centre")
                                    if c and c in samples.table]].copy()
-            frame["split"], frame["model"], frame["y_true"] = split, contender.name, y
+            frame["split"], frame["model"], frame["y_true"] = split, name, y
             frame["score"], frame["y_pred"] = score, pred
             predictions.append(frame)
         # several lesions per patient are not independent: AUC intervals from a patient-clustered bootstrap
@@ -167,21 +168,20 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                 reports[f"{split} video"] = compare_models_by_group(
                     y, per_model, groups, how="mean", positive=1, title=f"{split} (video level, mean score)")
         if split == next(iter(tests)):
-            for contender in contenders:
-                if hasattr(contender, "findings"):
-                    say(f"inspecting {contender.name}")
-                    pred = per_model[contender.name][0]
-                    findings[contender.name] = {"split": split, **contender.findings(samples, y, pred)}
-                if hasattr(contender, "feature_tables"):  # what the fitter saw, to study fitters offline
-                    for key, table in contender.feature_tables(train_samples, samples).items():
+            for name, model in fitted.items():
+                if isinstance(model, HybridPredictor):
+                    say(f"inspecting {name}")
+                    findings[name] = {"split": split, **hybrid_findings(model, samples, y, per_model[name][0],
+                                                                        positive, rule)}
+                    for key, table in hybrid_feature_tables(model, train_samples, samples).items():
                         part = split if key == "test" else key
-                        table.to_csv(out / f"features_{contender.name}_{part}.csv", index=False)
-            for contender in contenders:
-                say(f"timing {contender.name}")
+                        table.to_csv(out / f"features_{name}_{part}.csv", index=False)
+            for name, model in fitted.items():
+                say(f"timing {name}")
                 latency_rows.append({
-                    "model": contender.name,
-                    "predict_s_per_lesion": time_per_lesion(contender.predict_proba, samples, latency_lesions),
-                    "explained_s_per_lesion": time_per_lesion(contender.explain_one, samples, latency_lesions),
+                    "model": name,
+                    "predict_s_per_lesion": time_per_lesion(model.predict_proba, samples, latency_lesions),
+                    "explained_s_per_lesion": time_per_lesion(model.explain, samples, latency_lesions),
                 })
     latency = pd.DataFrame(latency_rows).set_index("model")
     predictions_df = pd.concat(predictions, ignore_index=True)
@@ -191,6 +191,7 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: Seque
                                    "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
                                    "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                    **(meta or {})}, findings=findings)
+    result.models = fitted
     write_report(result)
     return result
 
@@ -241,7 +242,7 @@ def _source_words(source: dict) -> str:
 
 def _stacking_words(stacking: dict) -> str:
     mode, n_src, n_fit = stacking.get("mode"), stacking.get("source_lesions"), stacking.get("fitter_lesions")
-    return {"holdout": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
+    return {"held_out": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
             "out_of_fold": f"out-of-fold features of the supervised sources ({n_fit} lesions)",
             "in_sample": f"in-sample features ({n_fit} lesions; leaky)",
             "unsupervised": f"{n_fit} lesions (no source learns from labels)",
@@ -285,80 +286,39 @@ def shap_rule_recovery(group_values: pd.DataFrame, rule: Sequence[str]) -> dict:
             "top_3_inside": float(top3.mean()), "mean_abs_shap": {g: float(v) for g, v in mean_abs.items()}}
 
 
-class HybridContender:
-    """A :class:`~explainendo.hybrid.HybridDiagnoser` in the harness; its explanation is grouped SHAP.
-    ``rule``: the feature groups that generated the labels (phantoms), to check SHAP against."""
-
-    def __init__(self, diagnoser, positive: str, name: str = "hybrid", rule: Sequence[str] | None = None):
-        self.diagnoser, self.positive, self.name = diagnoser, positive, name
-        self.rule = list(rule) if rule else None
-
-    def findings(self, samples: LesionSamples, y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-        """The fitter, its CV table, the stacking, the sources; attribute AUC where the test lesions have
-        ``attr.*`` labels; with ``rule``, SHAP's top groups on the correctly diagnosed lesions."""
-        d = self.diagnoser
-        selection = getattr(d, "selection_", None)
-        out = {"fitter": d.fitter_name_, "stacking": getattr(d, "stacking_", {}),
-               "dropped_groups": list(d.dropped_groups_),
-               "sources": [{k: s[k] for k in ("name", "columns", "groups", "calibrated") if k in s}
-                           for s in d.sources_used_],
-               "selection": ([] if selection is None else
-                             selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
-        has_attributes = any(c.startswith("attr.") for c in samples.table)
-        for source in d.sources_:
-            if has_attributes and hasattr(source, "evaluate"):
+def hybrid_findings(model, samples: LesionSamples, y_true: np.ndarray, y_pred: np.ndarray, positive: str,
+                    rule: Sequence[str] | None = None) -> dict:
+    """What a fitted :class:`~explainendo.predict.HybridPredictor` used and learnt: the fitter, its CV table,
+    the stacking, the sources; attribute AUC where the test lesions have ``attr.*`` labels; with ``rule``,
+    how often SHAP's top groups (of the positive class) are the rule on the correctly diagnosed lesions."""
+    selection = model.selection_
+    out = {"fitter": model.fitter_name_, "stacking": model.stacking_, "dropped_groups": list(model.dropped_groups_),
+           "sources": [{k: s[k] for k in ("name", "columns", "groups", "calibrated") if k in s}
+                       for s in model.sources_used_],
+           "selection": ([] if selection is None else selection[["candidate", "mean", "std"]].to_dict(orient="records"))}
+    if any(c.startswith("attr.") for c in samples.table):
+        for source in model.sources_:
+            if hasattr(source, "evaluate"):
                 table = source.evaluate(samples)
                 out["attribute_auc"] = {a: {"n": int(r["n"]), "auc": float(r["auc"]), "accuracy": float(r["accuracy"])}
                                         for a, r in table.iterrows() if r["n"] > 0}
-        if self.rule:
-            correct = np.flatnonzero(np.asarray(y_pred) == np.asarray(y_true))
-            groups = d.explain_samples(samples.subset(correct)).group_values
-            out["rule"] = shap_rule_recovery(groups, self.rule)
-        return out
-
-    def feature_tables(self, train: LesionSamples, test: LesionSamples) -> dict[str, pd.DataFrame]:
-        """``train``: the fitter's training rows (out-of-fold or held-out features) and ``test``: the features
-        of ``test``, each beside the lesions' identifying and ``attr.*`` columns: the inputs to refit or
-        compare fitters without training a CNN again."""
-        d = self.diagnoser
-        keep = [c for c in test.table
-                if c in ("image", "patient", "video", "label", "label_probability") or c.startswith("attr.")]
-        rows = np.asarray(d.training_rows_)
-        tables = {"train": (train.table.iloc[rows], d.training_features_), "test": (test.table, d.features(test))}
-        return {k: pd.concat([t[[c for c in keep if c in t]].reset_index(drop=True), f.reset_index(drop=True)], axis=1)
-                for k, (t, f) in tables.items()}
-
-    def fit(self, train: LesionSamples) -> "HybridContender":
-        self.diagnoser.fit(train)
-        return self
-
-    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
-        return self.diagnoser.predict_samples(samples)[f"p_{self.positive}"].to_numpy(dtype=float)
-
-    def explain_one(self, samples: LesionSamples):
-        return self.diagnoser.explain_samples(samples)
+    if rule:
+        correct = np.flatnonzero(np.asarray(y_pred) == np.asarray(y_true))
+        groups = model.shap_values(samples.subset(correct), class_index=model.classes_.index(positive)).group_values
+        out["rule"] = shap_rule_recovery(groups, list(rule))
+    return out
 
 
-class ClassifierContender:
-    """A crop classifier with ``fit(samples)``, ``predict_proba(samples)``, ``classes_`` and ``gradcam(samples)``
-    (e.g. :class:`~explainendo.systems.sole_dl.SoleDLClassifier`); its explanation is Grad-CAM."""
-
-    def __init__(self, model, positive: str, name: str = "sole_dl"):
-        self.model, self.positive, self.name = model, positive, name
-
-    def fit(self, train: LesionSamples) -> "ClassifierContender":
-        self.model.fit(train)
-        return self
-
-    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
-        classes = [str(c) for c in self.model.classes_]
-        if self.positive not in classes:
-            raise ConfigError(f"{self.name} has no class {self.positive!r}", hint=f"its classes: {classes}")
-        return np.asarray(self.model.predict_proba(samples))[:, classes.index(self.positive)]
-
-    def explain_one(self, samples: LesionSamples):
-        self.predict_proba(samples)
-        return self.model.gradcam(samples)
+def hybrid_feature_tables(model, train: LesionSamples, test: LesionSamples) -> dict[str, pd.DataFrame]:
+    """``train``: the fitter's training rows (out-of-fold or held-out features) and ``test``: the features of
+    ``test``, each beside the lesions' identifying and ``attr.*`` columns: the inputs to refit or compare
+    fitters without training a CNN again."""
+    keep = [c for c in test.table
+            if c in ("image", "patient", "video", "label", "label_probability") or c.startswith("attr.")]
+    rows = np.asarray(model.training_rows_)
+    tables = {"train": (train.table.iloc[rows], model.training_features_), "test": (test.table, model.features(test))}
+    return {k: pd.concat([t[[c for c in keep if c in t]].reset_index(drop=True), f.reset_index(drop=True)], axis=1)
+            for k, (t, f) in tables.items()}
 
 
 # ------------------------------------------------------------------------------------------ presets
@@ -373,64 +333,87 @@ def cnn_params(quick: bool = False, image_size: int | None = None, epochs: int |
     return params
 
 
-def sole_dl_contenders(positive: str, backbones: Sequence[str], params: dict, enlarge: float = 1.0) -> list:
-    """One :class:`SoleDLClassifier` per backbone (``resnet50`` is the paper's; ``efficientnet_lite0`` has real
-    ImageNet weights offline; a ResNet without a local weight file starts from random init, and says so)."""
-    from .systems.sole_dl import SoleDLClassifier
+def stacking_strategy(oof_folds: int | None = None, holdout: float | None = None, default_folds: int = 5):
+    """The CLI's ``--holdout`` / ``--oof-folds`` as a stacking strategy (both given: refused)."""
+    from .predict import HeldOut, OutOfFold
 
-    out = []
+    if holdout and oof_folds:
+        raise ConfigError("--holdout and --oof-folds are two stacking strategies: give one",
+                          hint="--holdout 0.5 (heads train once) or --oof-folds 5 (out-of-fold copies)")
+    return HeldOut(float(holdout)) if holdout else OutOfFold(int(oof_folds or default_folds))
+
+
+def group_selection_strategy(value: str | None, seed: int = 0, default: str = "one_se"):
+    """``--group-selection one_se|best|none`` as a GroupEliminator (attribute groups preferred) or None."""
+    from .fit import GroupEliminator
+
+    value = default if value is None else value
+    if value == "none":
+        return None
+    if value not in ("one_se", "best"):
+        raise ConfigError(f"--group-selection {value!r}", hint="one_se, best or none")
+    return GroupEliminator(rule=value, seed=seed, prefer_keep="attributes")
+
+
+def sole_dl_contenders(backbones: Sequence[str], params: dict, enlarge: float = 1.0) -> dict:
+    """One :class:`~explainendo.predict.CNNClassifier` per backbone (``resnet50`` is the paper's;
+    ``efficientnet_lite0`` has real ImageNet weights offline; a ResNet without a local weight file starts
+    from random init, and says so)."""
+    from .heads import AttributeHeads
+    from .predict import CNNClassifier
+
+    out = {}
     for backbone in backbones:
         pretrained = True if backbone == "efficientnet_lite0" else "auto"
-        model = SoleDLClassifier(backbone=backbone, pretrained=pretrained, enlarge=enlarge, **params)
-        out.append(ClassifierContender(model, positive, name=f"sole_dl_{backbone}"))
+        out[f"sole_dl_{backbone}"] = CNNClassifier(AttributeHeads(backbone=backbone, pretrained=pretrained, **params),
+                                                   enlarge=enlarge)
     return out
 
 
 def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
                                epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                               oof_folds: int = 3, num_threads: int | None = None, holdout: float = 0.0,
-                               rule: Sequence[str] | None = None, flips: bool = True,
-                               group_selection: str | None = None) -> list:
-    """``GastricDiagnoser`` (seven heads on one EfficientNet-Lite0 + six handcrafted features, fitter chosen by
-    patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed. ``rule``:
-    the phantoms' causal attributes, for the SHAP check in the report. ``flips``: random crop flips while
-    training (every CNN alike). ``group_selection``: the hybrid's grouped-CV group elimination ("one_se",
-    "best", "none"; None: the preset's default, "one_se")."""
-    from .systems.gastric import GastricDiagnoser
+                               oof_folds: int | None = None, num_threads: int | None = None,
+                               holdout: float | None = None, flips: bool = True,
+                               group_selection: str | None = None) -> dict:
+    """The ENDOANGEL-ED hybrid predictor (seven heads on one EfficientNet-Lite0 + six handcrafted features,
+    fitter chosen by patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and
+    seed. ``flips``: random crop flips while training (every CNN alike). ``group_selection``: "one_se"
+    (default), "best" or "none"."""
+    from .fit import FitterSelector
+    from .systems.gastric import gastric_heads, gastric_predictor
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
-    # balance_heads: the 26-class landmark loss would otherwise swamp the binary heads (docs/heads.md)
-    heads = {**params, "backbone": "efficientnet_lite0", "pretrained": True, "balance_heads": True}
-    selection = {} if group_selection is None else {"group_selection": None if group_selection == "none"
-                                                    else group_selection}  # None: the preset's default
-    hybrid = GastricDiagnoser(localizer=None, heads=heads, oof_folds=oof_folds, cv=3 if quick else 5, seed=seed,
-                              holdout=holdout, **selection)
-    return [HybridContender(hybrid, "neoplastic", name="hybrid", rule=rule)] + sole_dl_contenders(
-        "neoplastic", sole_backbones, params)
+    heads = gastric_heads(seed, **{**params, "backbone": "efficientnet_lite0", "pretrained": True})
+    hybrid = gastric_predictor(heads=heads, fitter=FitterSelector(cv=3 if quick else 5, seed=seed),
+                               stacking=stacking_strategy(oof_folds, holdout, default_folds=3),
+                               group_selection=group_selection_strategy(group_selection, seed), seed=seed)
+    return {"hybrid": hybrid, **sole_dl_contenders(sole_backbones, params)}
 
 
 def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
                          epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                         oof_folds: int = 5, num_threads: int | None = None, holdout: float = 0.0,
-                         flips: bool = True, group_selection: str | None = None) -> list:
+                         oof_folds: int | None = None, num_threads: int | None = None, holdout: float | None = None,
+                         flips: bool = True, group_selection: str | None = None) -> dict:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
-    out-of-fold score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second
-    hybrid uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
+    stacked score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second hybrid
+    uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
+    from .fit import FitterSelector
     from .handcrafted import HandcraftedFeatures
-    from .hybrid import HybridDiagnoser
+    from .heads import AttributeHeads
+    from .predict import CNNClassifier, HybridPredictor, InSample
     from .sources import DeepScoreFeatures
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
-    deep = DeepScoreFeatures(classifier_params={**params, "backbone": "efficientnet_lite0", "pretrained": True},
+    deep = DeepScoreFeatures(CNNClassifier(AttributeHeads(backbone="efficientnet_lite0", pretrained=True, **params)),
                              positive=positive)
-    hybrid = HybridDiagnoser(sources=[HandcraftedFeatures(), deep], fitter="auto", oof_folds=oof_folds,
-                             cv=3 if quick else 5, seed=seed, positive_label=positive, holdout=holdout,
-                             group_selection=None if group_selection == "none" else group_selection)
-    handcrafted_only = HybridDiagnoser(sources=[HandcraftedFeatures()], fitter="auto", cv=3 if quick else 5,
-                                       seed=seed, positive_label=positive)
-    return ([HybridContender(hybrid, positive, name="hybrid"),
-             HybridContender(handcrafted_only, positive, name="hybrid_handcrafted_only")]
-            + sole_dl_contenders(positive, sole_backbones, params))
+    selector = FitterSelector(cv=3 if quick else 5, seed=seed)
+    hybrid = HybridPredictor([HandcraftedFeatures(), deep], fitter=selector,
+                             stacking=stacking_strategy(oof_folds, holdout),
+                             group_selection=group_selection_strategy(group_selection, seed, default="none"),
+                             positive_label=positive, seed=seed)
+    handcrafted_only = HybridPredictor([HandcraftedFeatures()], fitter=selector, stacking=InSample(),
+                                       positive_label=positive, seed=seed)
+    return {"hybrid": hybrid, "hybrid_handcrafted_only": handcrafted_only, **sole_dl_contenders(sole_backbones, params)}
 
 
 def phantom_split(n: int, seed: int, out: Path, size: int = 256) -> tuple[Manifest, dict[str, Manifest], float]:
@@ -477,9 +460,9 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
         from .synth.gastric import gastric_rule
 
         contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
-                                                oof_folds=oof_folds or 3, num_threads=num_threads,
-                                                holdout=holdout or 0.0, rule=gastric_rule().causal_attributes,
+                                                oof_folds=oof_folds, num_threads=num_threads, holdout=holdout,
                                                 flips=flips, group_selection=group_selection)
+        rule = gastric_rule().causal_attributes
         positive = "neoplastic"
     else:
         if target == "edd2020":
@@ -498,7 +481,8 @@ def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed:
                 split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
                 train, tests = split["train"], {"internal": split["test"]}
         contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
-                                          oof_folds=oof_folds or 5, num_threads=num_threads, holdout=holdout or 0.0,
+                                          oof_folds=oof_folds, num_threads=num_threads, holdout=holdout,
                                           flips=flips, group_selection=group_selection)
+        rule = None
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
-                         latency_lesions=5 if quick else 20, meta=meta, save_models=save_models)
+                         latency_lesions=5 if quick else 20, meta=meta, save_models=save_models, rule=rule)

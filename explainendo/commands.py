@@ -46,54 +46,91 @@ def _training_data(config: dict, out: Path):
     return manifest.validate(strict=False, check_images=False), bayes, float(data.get("test_fraction", 0) or 0)
 
 
+def _data_manifest(value, what: str):
+    from .io.manifest import Manifest
+
+    return Manifest.read_csv(value) if value else None
+
+
+def evaluate_from_pixels(model, test) -> dict:
+    """Accuracy of ``model`` on a labelled manifest, twice: on its boxes (diagnosis alone) and from pixels
+    through the localizer (a frame where it finds nothing counts as wrong), with the primary box's IoU."""
+    import numpy as np
+
+    from .features import LesionSamples
+    from .types import Box
+
+    samples = LesionSamples.from_manifest(test, enlarge=model.enlarge)
+    predicted = model.predictor_.predict(samples)
+    truth = samples.labels("label").astype(str).to_numpy()
+    report = {"test_lesions": int(len(samples)), "accuracy_boxes": float(np.mean(predicted == truth))}
+    first = test.df.drop_duplicates("image").set_index("image")
+    correct, ious, found = [], [], 0
+    for result in model.predict([str(test.path(name)) for name in first.index], stream=True):
+        row = first.loc[Path(result.image).name] if Path(result.image).name in first.index else None
+        if row is None:
+            continue
+        ok = result.ok and not result.no_lesion
+        found += ok
+        correct.append(ok and result.label == str(row["label"]))
+        has_box = test.has_boxes and all(np.isfinite(float(row[c])) for c in ("x1", "y1", "x2", "y2"))
+        if has_box:
+            ious.append(result.box.iou(Box(row["x1"], row["y1"], row["x2"], row["y2"])) if ok else 0.0)
+    report.update({"test_images": len(correct), "accuracy_pixels": float(np.mean(correct)) if correct else float("nan"),
+                   "images_with_lesion_found": int(found),
+                   "mean_iou": float(np.mean(ious)) if ious else float("nan")})
+    return report
+
+
 def train_from_config(path: Path) -> tuple[object, dict]:
     """Train the model a config describes and save it; returns (model, report)."""
     from .config import build_model, read_config
-    from .features import LesionSamples
     from .io.splits import train_val_test_split
 
     config = read_config(path)
     out = Path(config.get("out") or Path(path).with_suffix(""))
+    model = build_model(config)  # every parameter checked before the data are read or anything trains
     manifest, bayes, test_fraction = _training_data(config, out)
-    model = build_model(config)
-    seed = getattr(model, "seed", 0)
-    report: dict = {"out": str(out), "rows": len(manifest)}
+    unlabeled = _data_manifest((config.get("data") or {}).get("unlabeled"), "unlabeled")
+    seed = int(getattr(model, "seed", 0) or 0)
+    report: dict = {"out": str(out), "rows": len(manifest), "bayes_rate": bayes}
     test = None
     if test_fraction > 0:
         parts = train_val_test_split(manifest, val=0.0, test=test_fraction, seed=seed)
         manifest, test = parts["train"], parts["test"]
-    model.fit(manifest)
+    model.fit(manifest, unlabeled=unlabeled)
     model.save(out)
-    report.update({"fitter": model.fitter_name_, "sources": model.sources_used_, "skipped": model.skipped_sources_,
-                   "selection": None if model.selection_ is None else model.selection_, "bayes_rate": bayes})
+    predictor = model.predictor_
+    report.update({"predictor": predictor.describe(), "sources": getattr(predictor, "sources_used_", []),
+                   "skipped": getattr(predictor, "skipped_sources_", []),
+                   "selection": getattr(predictor, "selection_", None)})
     if test is not None:
-        table = model.predict_samples(LesionSamples.from_manifest(test, enlarge=model.enlarge))
-        report["test_lesions"] = len(table)
-        report["test_accuracy"] = float((table["predicted"] == table["label"]).mean())
+        report.update(evaluate_from_pixels(model, test))
     return model, report
 
 
 def train(config: Path = typer.Argument(..., help="a YAML config (see examples/)")) -> None:
-    """Train a diagnoser from a YAML config and save its bundle."""
+    """Train a diagnoser from a YAML config and save its model folder."""
     try:
         _, report = train_from_config(config)
     except ExplainendoError as exc:
         _fail(exc)
-    typer.echo(f"fitter: {report['fitter']}")
+    typer.echo(f"predictor: {report['predictor']}")
     if report["selection"] is not None:
-        sel = report["selection"]
-        for _, row in sel.iterrows():
-            typer.echo(f"  {row['candidate']:>20}  {row['metric']} {row['mean']:.3f} +/- {row['std']:.3f}"
+        for _, row in report["selection"].iterrows():
+            typer.echo(f"  {row['candidate']:>26}  {row['metric']} {row['mean']:.3f} +/- {row['std']:.3f}"
                        f"{'  <- selected' if row['selected'] else ''}")
     for s in report["sources"]:
-        typer.echo(f"source {s['name']}: {s['columns']} features" + (" (out-of-fold)" if s["out_of_fold"] else ""))
+        typer.echo(f"source {s['name']}: {s['columns']} features")
     for s in report["skipped"]:
-        typer.echo(f"source {s['name']} skipped: {s['reason']}")
-    if "test_accuracy" in report:
-        line = f"held-out accuracy (ground-truth boxes): {report['test_accuracy']:.3f} on {report['test_lesions']} lesions"
-        if report.get("bayes_rate") is not None:
-            line += f" (Bayes rate {report['bayes_rate']:.3f})"
-        typer.echo(line)
+        typer.echo(f"source {s['name']} left out: {s['reason']}")
+    if "accuracy_boxes" in report:
+        bayes = f" (Bayes rate {report['bayes_rate']:.3f})" if report.get("bayes_rate") is not None else ""
+        typer.echo(f"held-out accuracy on the manifest's boxes: {report['accuracy_boxes']:.3f} on "
+                   f"{report['test_lesions']} lesions{bayes}")
+        typer.echo(f"held-out accuracy from pixels (through the localizer): {report['accuracy_pixels']:.3f} on "
+                   f"{report['test_images']} images; a lesion found in {report['images_with_lesion_found']}, "
+                   f"mean IoU {report['mean_iou']:.2f}")
     typer.echo(f"model saved to {report['out']}")
 
 
@@ -107,6 +144,7 @@ def _count_images(images: Path) -> Optional[int]:
 
 
 def _row(d, classes: list[str]) -> dict:
+    """One CSV row of a :class:`~explainendo.types.Result`."""
     status = "error" if d.error else "no_lesion" if d.no_lesion else "ok"
     row = {"image": d.image, "status": status, "label": d.label or "",
            "probability": "" if d.probability is None else f"{d.probability:.6f}"}
@@ -115,7 +153,7 @@ def _row(d, classes: list[str]) -> dict:
         row[f"p_{c}"] = "" if p is None else f"{p:.6f}"
     box = d.box.to_xyxy() if d.box is not None else ("", "", "", "")
     row.update({k: (f"{v:.1f}" if v != "" else "") for k, v in zip(("x1", "y1", "x2", "y2"), box)})
-    row.update({"lesions": len(d.boxes), "fitter": d.fitter or "", "message": d.error or d.message or ""})
+    row.update({"lesions": len(d.lesions), "predictor": d.predictor or "", "message": d.error or d.message or ""})
     return row
 
 
@@ -126,13 +164,13 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     from rich.progress import Progress
 
     from . import bundle
-    from .types import Diagnosis
+    from .types import Result
 
     model = bundle.load(model_dir)
     measurements = pd.read_csv(table) if table is not None else None
     out.mkdir(parents=True, exist_ok=True)
     classes = list(model.classes_)
-    fields = list(_row(Diagnosis(image=""), classes))
+    fields = list(_row(Result(image=""), classes))
     summary = {"ok": 0, "no_lesion": 0, "error": 0, "broken": []}
     all_rows = []
     csv_path, jsonl_path = out / "results.csv", out / "results.jsonl"
@@ -141,16 +179,17 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
         writer = csv.DictWriter(fcsv, fieldnames=fields)
         writer.writeheader()
         task = bar.add_task("diagnosing", total=_count_images(images))
-        for i, d in enumerate(model.predict(images, table=measurements, stream=True)):
+        for i, d in enumerate(model.predict(images, table=measurements, stream=True, keep_frames=cards)):
             row = _row(d, classes)
             record = d.to_dict()
             if cards and row["status"] == "ok":
                 try:
                     card = out / "cards" / f"{i:05d}_{Path(d.image).stem}.{card_format}"
-                    model.explain_diagnosis(d, table=measurements).save_card(card)
+                    model.explain(d, table=measurements).save_card(card)
                     record["card"] = str(card)
                 except ExplainendoError as exc:
                     record["card_error"] = str(exc)
+            d.frame = None  # the pixels go as soon as the card is written: a long video streams in flat memory
             writer.writerow(row)
             fcsv.flush()
             fjson.write(json.dumps(record) + "\n")
@@ -209,8 +248,8 @@ def explain(model: Path = typer.Argument(..., help="a saved model folder"),
         card = ex.save_card(out or Path(f"{image.stem}.card.html"))
     except ExplainendoError as exc:
         _fail(exc)
-    d = ex.diagnosis
-    typer.echo(f"{d.image}: {d.label} (p={d.probability:.3f}, fitter {d.fitter})")
+    d = ex.lesion
+    typer.echo(f"{ex.result.image}: {d.label} (p={d.probability:.3f}, {ex.result.predictor})")
     typer.echo(f"why ({ex.space} of '{ex.explained_class}', base {ex.expected_value:+.2f}):")
     for sentence in ex.sentences(top=8):
         typer.echo(f"  {sentence}")

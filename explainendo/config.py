@@ -1,28 +1,27 @@
 """Build a diagnoser from a YAML config (what ``explainendo train config.yaml`` reads).
 
-::
+Every component is written as ``{kind: <registered kind>, <parameter>: <value> ...}``, nested as deep as
+the parameters go; the kinds are those of the one component registry
+(:func:`explainendo.components.list_components`, the same allowlist model folders load from)::
 
-    model: gastric               # gastric (the ENDOANGEL-ED preset) | hybrid (choose the parts)
-    params:                      # HybridDiagnoser / GastricDiagnoser arguments
-      fitter: auto               # auto | logistic_regression | decision_tree | svm | xgboost
-      enlarge: 1.0
-      oof_folds: 5                # or holdout: 0.3 (train the heads once, the fitter on held-out patients)
+    model:
+      kind: gastric_diagnoser          # or diagnoser (choose every part yourself)
       seed: 0
-    heads: {epochs: 5}           # gastric: AttributeHeads options
-    handcrafted: null            # gastric: HandcraftedFeatures params
-    localizer_options: {}        # gastric: YoloLocalizer options
-    localizer: {kind: whole_frame}                       # hybrid: a localizer kind and its options, or null
-    sources:                                             # hybrid: feature sources
-      - {kind: columns, columns: [attr.tone, size_mm]}
-      - {kind: handcrafted}
-      - {kind: attribute_heads, epochs: 3}
+      localizer: {kind: softmask_localizer, encoder: efficientnet_lite0, image_size: 256, epochs: 10}
+      predictor:
+        kind: hybrid_predictor
+        positive_label: neoplastic
+        sources:
+          - {kind: attribute_heads, epochs: 5, image_size: 96}
+          - {kind: handcrafted}
+        stacking: {kind: held_out, fraction: 0.5}
+        group_selection: {kind: group_eliminator, prefer_keep: attributes}
     data:
-      manifest: data/train.csv   # a manifest CSV (paths relative to it), or
+      manifest: data/train.csv         # a manifest CSV (paths relative to it), or
       synth: {system: gastric, n: 400, seed: 0, size: 256}   # phantoms written to <out>_data (or synth.out)
-      test_fraction: 0.2         # optional patient-wise hold-out, reported after training
-    out: models/gastric          # where the bundle is written
-
-Component kinds resolve through the same allowlist as bundles (:data:`explainendo.bundle.COMPONENT_KINDS`).
+      unlabeled: data/unlabeled.csv    # optional: lesions without labels (semi-supervised heads)
+      test_fraction: 0.2               # optional patient-wise hold-out, reported after training
+    out: models/gastric                # where the model folder is written
 """
 
 from __future__ import annotations
@@ -32,10 +31,8 @@ from typing import Any
 
 from .errors import ConfigError
 
-TOP_KEYS = {"model", "params", "heads", "handcrafted", "localizer_options", "localizer", "sources", "data", "out"}
-PARAM_KEYS = {"fitter", "enlarge", "oof_folds", "seed", "metric", "candidates", "cv", "positive_label",
-              "train_localizer", "batch_size", "min_box_score", "holdout", "selection_rule",
-              "group_selection", "prefer_groups", "calibrate_sources"}
+TOP_KEYS = {"model", "data", "out"}
+DATA_KEYS = {"manifest", "synth", "unlabeled", "test_fraction"}
 
 
 def read_config(path) -> dict:
@@ -53,42 +50,24 @@ def read_config(path) -> dict:
     unknown = sorted(set(config) - TOP_KEYS)
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown}", source=str(path), hint=f"known: {sorted(TOP_KEYS)}")
-    unknown = sorted(set(config.get("params") or {}) - PARAM_KEYS)
+    unknown = sorted(set(config.get("data") or {}) - DATA_KEYS)
     if unknown:
-        raise ConfigError(f"unknown params {unknown}", source=str(path), hint=f"known: {sorted(PARAM_KEYS)}")
+        raise ConfigError(f"unknown data key(s) {unknown}", source=str(path), hint=f"known: {sorted(DATA_KEYS)}")
+    if not isinstance(config.get("model"), dict):
+        raise ConfigError("config needs a 'model' mapping with a 'kind'", source=str(path),
+                          hint="e.g. model: {kind: gastric_diagnoser}")
     return config
 
 
-def _component(spec: dict, where: str):
-    from .bundle import COMPONENT_KINDS, _resolve
-
-    if not isinstance(spec, dict) or "kind" not in spec:
-        raise ConfigError(f"{where} needs a 'kind'", hint=f"kinds: {sorted(COMPONENT_KINDS)}")
-    options = {k: v for k, v in spec.items() if k != "kind"}
-    if spec["kind"] not in COMPONENT_KINDS:
-        raise ConfigError(f"{where}: unknown kind {spec['kind']!r}", hint=f"kinds: {sorted(COMPONENT_KINDS)}")
-    cls = _resolve(COMPONENT_KINDS, spec["kind"], where)
-    if spec["kind"] == "handcrafted":
-        return cls(options.get("params"))
-    return cls(**options)
-
-
 def build_model(config: dict) -> Any:
-    """A fresh, unfitted diagnoser from a config mapping (see the module docstring)."""
-    params = dict(config.get("params") or {})
-    kind = config.get("model", "hybrid")
-    if kind == "gastric":
-        from .systems.gastric import GastricDiagnoser
+    """A fresh, unfitted diagnoser from a config mapping (see the module docstring); every parameter is
+    checked before anything trains."""
+    from .components import build_component
+    from .engine import Diagnoser
 
-        return GastricDiagnoser(heads=config.get("heads"), handcrafted=config.get("handcrafted"),
-                                localizer_options=config.get("localizer_options"), **params)
-    if kind == "hybrid":
-        from .hybrid import HybridDiagnoser
-
-        localizer = config.get("localizer")
-        localizer = None if localizer is None else _component(localizer, "localizer")
-        sources = [_component(s, f"sources[{i}]") for i, s in enumerate(config.get("sources") or [])]
-        if not sources:
-            raise ConfigError("a hybrid config needs 'sources'", hint="e.g. sources: [{kind: handcrafted}]")
-        return HybridDiagnoser(localizer=localizer, sources=sources, **params)
-    raise ConfigError(f"unknown model {kind!r}", hint="gastric | hybrid")
+    model = build_component(config["model"], "model")
+    if not isinstance(model, Diagnoser):
+        raise ConfigError(f"model: a {type(model).__name__} is not a diagnoser",
+                          hint="kind: gastric_diagnoser, or diagnoser with a localizer and a predictor")
+    model._checked_parts()
+    return model

@@ -28,7 +28,7 @@ DEMO = {"n": 640, "size": 192, "seed": 0, "test_fraction": 0.25,
         "heads": {"backbone": "efficientnet_lite0", "pretrained": True, "image_size": 96, "epochs": 14,
                   "balance_heads": True,
                   "batch_size": 32},
-        "oof_folds": 2, "holdout": 0.5, "cv": 3}
+        "holdout": 0.5, "cv": 3}
 
 
 def summarise_shared_data(data_root: Path, console: Console) -> None:
@@ -59,14 +59,37 @@ def summarise_shared_data(data_root: Path, console: Console) -> None:
     console.print(table)
 
 
+def demo_model(s: dict):
+    """The demo's GastricDiagnoser: the preset with the demo's small sizes."""
+    from .fit import FitterSelector, GroupEliminator
+    from .localize import SoftMaskLocalizer
+    from .predict import ATTRIBUTE_GROUPS, HeldOut
+    from .systems.gastric import GastricDiagnoser, gastric_heads, gastric_predictor
+
+    seed = s["seed"]
+    predictor = gastric_predictor(heads=gastric_heads(seed, **s["heads"]), fitter=FitterSelector(cv=s["cv"], seed=seed),
+                                  stacking=HeldOut(s["holdout"]),
+                                  group_selection=GroupEliminator(cv=s["cv"], seed=seed, prefer_keep=ATTRIBUTE_GROUPS),
+                                  seed=seed)
+    return GastricDiagnoser(localizer=SoftMaskLocalizer(seed=seed, **s["localizer"]), predictor=predictor, seed=seed)
+
+
+def _fitter_table(selection):
+    table = Table(title="fitter chosen by patient-grouped CV (one-SE rule)")
+    for col in ("candidate", "CV ROC AUC", "+/- SE", "chosen"):
+        table.add_column(col)
+    for _, row in selection.iterrows():
+        table.add_row(str(row["candidate"]), f"{row['mean']:.3f}", f"{row['se']:.3f}", "<-" if row["selected"] else "")
+    return table
+
+
 def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) -> dict:
     """Steps 1-5 of the module docstring; returns the figures it printed."""
     import numpy as np
 
+    from . import progress
     from .io.splits import train_val_test_split
-    from .localize import SoftMaskLocalizer
     from .synth import generate
-    from .systems.gastric import GastricDiagnoser
     from .types import Box
 
     s = {**DEMO, **(settings or {})}
@@ -80,36 +103,31 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
                   f"Label rule: {', '.join(phantoms.rule.causal_attributes)} (+ noise); "
                   f"Bayes rate {phantoms.bayes_rate:.3f}.")
 
-    model = GastricDiagnoser(localizer=SoftMaskLocalizer(seed=s["seed"], **s["localizer"]),
-                             heads={**s["heads"], "seed": s["seed"]}, oof_folds=s["oof_folds"], cv=s["cv"],
-                             holdout=s.get("holdout", 0.0), seed=s["seed"])
-    with console.status("[bold]2.[/] training: localizer, attribute heads, fitter selection"):
-        t0 = time.perf_counter()
+    model = demo_model(s)
+    console.print("[bold]2.[/] training: the soft-mask localizer, the attribute heads (once, on half of the "
+                  "training patients), then calibration and the fitter on the other half")
+    t0 = time.perf_counter()
+    with progress.display():
         model.fit(train)
-        fit_s = time.perf_counter() - t0
-    console.print(f"[bold]2.[/] trained in {fit_s:.0f} s; fitter chosen by patient-grouped CV: "
-                  f"[bold]{model.fitter_name_}[/]")
-    if model.selection_ is not None:
-        console.print(model.selection_.to_string(index=False) if hasattr(model.selection_, "to_string")
-                      else str(model.selection_))
+    fit_s = time.perf_counter() - t0
+    predictor = model.predictor_
+    console.print(f"[bold]2.[/] trained in {fit_s:.0f} s; fitter: [bold]{predictor.fitter_name_}[/]; feature groups "
+                  f"kept: {', '.join(g for g in predictor.groups_ if g not in predictor.dropped_groups_)}")
+    if predictor.selection_ is not None:
+        console.print(_fitter_table(predictor.selection_))
 
     images = [str(test.path(name)) for name in test.images()]
     t0 = time.perf_counter()
-    diagnoses = list(model.predict(images))
+    results = model.predict(images)
     predict_s = time.perf_counter() - t0
     truth = test.df.drop_duplicates("image").set_index("image")
     rows, ious = [], []
-    for d in diagnoses:
-        name = Path(d.image).name if d.image else None
-        row = truth.loc[name]
-        correct = (not d.no_lesion) and d.label == row["label"]
-        rows.append(correct)
-        if d.box is not None:
-            ious.append(d.box.iou(Box(row["x1"], row["y1"], row["x2"], row["y2"])))
-        else:
-            ious.append(0.0)
+    for r in results:
+        row = truth.loc[Path(r.image).name]
+        rows.append(r.ok and not r.no_lesion and r.label == row["label"])
+        ious.append(r.box.iou(Box(row["x1"], row["y1"], row["x2"], row["y2"])) if r.box is not None else 0.0)
     accuracy = float(np.mean(rows))
-    console.print(f"[bold]3.[/] diagnosed {len(diagnoses)} held-out images from pixels in {predict_s:.1f} s "
+    console.print(f"[bold]3.[/] diagnosed {len(results)} held-out images from pixels in {predict_s:.1f} s "
                   f"(localizer mean IoU {np.mean(ious):.2f}, {np.mean(np.array(ious) >= 0.5):.0%} at IoU >= 0.5)")
 
     table = Table(title="Held-out phantom patients")
@@ -118,23 +136,24 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
     table.add_row("accuracy of GastricDiagnoser", f"{accuracy:.3f}")
     table.add_row("Bayes rate (best possible)", f"{phantoms.bayes_rate:.3f}")
     table.add_row("accuracy / Bayes rate", f"{accuracy / phantoms.bayes_rate:.2f}")
-    table.add_row("heads trained", ", ".join(model.sources_used_[0].get("trained_attributes", [])))
+    table.add_row("heads trained", ", ".join(predictor.sources_used_[0].get("trained_attributes", [])))
     console.print(table)
 
-    index = next((i for i, d in enumerate(diagnoses) if not d.no_lesion and d.label == "neoplastic"), 0)
+    index = next((i for i, r in enumerate(results) if not r.no_lesion and r.label == "neoplastic"), 0)
     explanation = model.explain(images[index])
     card_png, card_html = out / "card.png", out / "card.html"
     explanation.save_card(card_png)
     card_html.write_text(explanation.to_html())
     model.save(out / "model")
-    console.print(f"[bold]4.[/] why {Path(images[index]).name} is {diagnoses[index].label}:")
+    console.print(f"[bold]4.[/] why {Path(images[index]).name} is {explanation.lesion.label}:")
     for sentence in explanation.sentences(top=5):
         console.print(f"     {sentence}")
-    console.print(f"[bold]5.[/] explanation card: [bold]{card_png}[/] and {card_html}; model bundle: {out / 'model'}")
+    console.print(f"[bold]5.[/] explanation card: [bold]{card_png}[/] and {card_html}; model folder: {out / 'model'}")
     total = time.perf_counter() - started
     console.print(f"demo finished in {total:.0f} s")
     return {"accuracy": accuracy, "bayes_rate": phantoms.bayes_rate, "mean_iou": float(np.mean(ious)),
-            "fit_seconds": fit_s, "card": card_png, "seconds": total}
+            "fit_seconds": fit_s, "card": card_png, "seconds": total, "groups": explanation.top_groups(10),
+            "kept_groups": [g for g in predictor.groups_ if g not in predictor.dropped_groups_]}
 
 
 def run_demo(out: Path = Path("demo_output"), data_root: Path = Path("../shared/data"),

@@ -63,6 +63,11 @@ class FeatureExtractionError(ExplainendoError, RuntimeError):
     """A feature could not be computed for a crop (raised only with ``strict=True``)."""
 
 
+class SourceUnavailableError(ExplainendoError, ValueError):
+    """A feature source cannot be trained on these data (e.g. no attribute has a label). The only error a
+    hybrid predictor answers by leaving that source out (and recording why); every other error propagates."""
+
+
 class EvaluationError(ExplainendoError, ValueError):
     """Inputs to a metric or a statistical test are unusable (empty, mismatched lengths, one class only ...)."""
 

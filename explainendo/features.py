@@ -12,11 +12,12 @@ ratio from a segmentation) takes it from the same place as one that needs only t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .components import Component
 from .errors import FeatureExtractionError, ManifestError
 from .io.image import read_image
 from .io.manifest import Manifest
@@ -101,23 +102,54 @@ class LesionSamples:
                    enlarge=enlarge)
 
 
-@runtime_checkable
-class FeatureSource(Protocol):
-    """What the hybrid engine needs from a source of named features.
+class FeatureSource(Component):
+    """Base of every source of named features (attribute heads, handcrafted extractors, table columns,
+    a CNN's score).
 
-    ``fit`` returns self (a no-op for handcrafted extractors); ``transform`` returns one row per lesion
-    with columns ``<group>.<name>``, the same columns in the same order every call; ``groups`` maps each
-    group to its columns (valid after ``fit``).
+    Capability flags (class attributes, never guessed from a name):
+
+    * ``supervised``: ``fit`` learns from labels, so a hybrid gives its fitter out-of-fold or held-out
+      features from it (stacking);
+    * ``reads_attributes``: its groups are named clinical attributes (a group eliminator may prefer them).
+
+    Contract: ``fit(samples, *, unlabeled=None) -> self``; ``transform(samples) -> DataFrame`` with one row
+    per lesion and columns ``<group>.<name>``, the same columns in the same order every call; ``groups``
+    maps each group to its columns (after ``fit``). Default hooks: :meth:`calibrate_transform` (no
+    calibration: the plain features) and :meth:`gradcam` (no maps). A source that cannot be trained on the
+    given data (no labels for any attribute) raises :class:`~explainendo.errors.SourceUnavailableError`;
+    that is the only error a hybrid answers by leaving the source out.
     """
 
-    name: str
+    supervised: ClassVar[bool] = False
+    reads_attributes: ClassVar[bool] = False
+    #: can :meth:`calibrate_transform` calibrate on held-out labelled lesions
+    calibrates: ClassVar[bool] = False
+    name: ClassVar[str] = "source"
+
+    def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "FeatureSource":
+        return self
+
+    def transform(self, samples: LesionSamples) -> pd.DataFrame:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     @property
-    def groups(self) -> dict[str, list[str]]: ...
+    def groups(self) -> dict[str, list[str]]:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def fit(self, samples: LesionSamples) -> Any: ...
+    def check_params(self) -> None:
+        """Validate the parameters; a hybrid calls this on every source before any training starts."""
 
-    def transform(self, samples: LesionSamples) -> pd.DataFrame: ...
+    def calibrate_transform(self, samples: LesionSamples) -> pd.DataFrame:
+        """Calibrate on ``samples``' labels where the source can (``calibrates``), then their features."""
+        return self.transform(samples)
+
+    def gradcam(self, samples: LesionSamples) -> dict[str, list[np.ndarray]]:
+        """Heatmaps per group/attribute and lesion (crop coordinates); none by default."""
+        return {}
+
+    @property
+    def source_name(self) -> str:
+        return str(getattr(self, "name", None) or type(self).__name__)
 
 
 def groups_from_columns(columns: Sequence[str]) -> dict[str, list[str]]:

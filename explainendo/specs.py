@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .components import register_component
 
+
+@register_component("attribute_spec")
 @dataclass(frozen=True)
 class AttributeSpec:
     """One attribute: its ``name``, its ``classes`` (order fixes the output columns), and what it sees.
@@ -25,6 +28,7 @@ class AttributeSpec:
     description: str = ""
 
     def __post_init__(self):
+        object.__setattr__(self, "classes", tuple(self.classes))  # a list read back from YAML
         if len(self.classes) < 2:
             raise ValueError(f"attribute '{self.name}' needs at least two classes")
         if len(set(self.classes)) != len(self.classes):

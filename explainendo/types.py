@@ -218,24 +218,44 @@ def describe_group(group: str, features: dict[str, float]) -> str:
     return f"{len(finite)} values"
 
 
-@dataclass
-class Diagnosis:
-    """The hybrid's answer for one image.
+def _finite_or_none(features: dict[str, float]) -> dict[str, float | None]:
+    return {k: (float(v) if v is not None and np.isfinite(v) else None) for k, v in features.items()}
 
-    ``label`` / ``probability`` are for the primary lesion (the localizer's most confident box);
-    ``lesions`` holds every box's own result. ``no_lesion`` is True (with ``message``) when the
-    localizer found nothing; ``error`` is set (and everything else empty) when the image was unreadable.
+
+@dataclass
+class Lesion:
+    """One localized lesion and what the predictor said of it: ``label``, ``probability`` (of ``label``),
+    ``probabilities`` (every class) and ``features`` (the named features it was diagnosed from; empty for a
+    CNN)."""
+
+    box: Box
+    label: str
+    probability: float
+    probabilities: dict[str, float] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"box": self.box.to_dict(), "label": self.label, "probability": float(self.probability),
+                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+                "features": _finite_or_none(self.features)}
+
+
+@dataclass
+class Result:
+    """A diagnoser's answer for one image or video frame.
+
+    ``lesions``: every box with its own diagnosis; the *primary* lesion (the localizer's most confident box)
+    also answers ``label``, ``probability``, ``box`` and ``features``. ``no_lesion`` is True (with
+    ``message``) when the localizer found nothing; ``error`` is set (and ``lesions`` empty) when the frame
+    was unreadable. ``frame_index`` counts the inputs from 0; ``timestamp`` is the position in a video in
+    seconds. ``frame`` (the RGB pixels) is kept only with ``predict(..., keep_frames=True)``.
     """
 
     image: str
-    label: str | None = None
-    probability: float | None = None
-    probabilities: dict[str, float] = field(default_factory=dict)
-    box: Box | None = None
-    boxes: list[Box] = field(default_factory=list)
-    features: dict[str, float] = field(default_factory=dict)
-    lesions: list[dict] = field(default_factory=list)
-    fitter: str | None = None
+    lesions: list[Lesion] = field(default_factory=list)
+    frame_index: int = 0
+    timestamp: float | None = None
+    predictor: str | None = None
     no_lesion: bool = False
     message: str | None = None
     error: str | None = None
@@ -245,39 +265,73 @@ class Diagnosis:
     def ok(self) -> bool:
         return self.error is None
 
+    @property
+    def primary(self) -> int | None:
+        """Index of the primary lesion (highest box score; the first on a tie), None without lesions."""
+        if not self.lesions:
+            return None
+        return max(range(len(self.lesions)), key=lambda i: (self.lesions[i].box.score, -i))
+
+    @property
+    def lesion(self) -> Lesion | None:
+        return None if self.primary is None else self.lesions[self.primary]
+
+    @property
+    def label(self) -> str | None:
+        return None if self.lesion is None else self.lesion.label
+
+    @property
+    def probability(self) -> float | None:
+        return None if self.lesion is None else self.lesion.probability
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {} if self.lesion is None else self.lesion.probabilities
+
+    @property
+    def box(self) -> Box | None:
+        return None if self.lesion is None else self.lesion.box
+
+    @property
+    def boxes(self) -> list[Box]:
+        return [les.box for les in self.lesions]
+
+    @property
+    def features(self) -> dict[str, float]:
+        return {} if self.lesion is None else self.lesion.features
+
     def to_dict(self) -> dict:
         """JSON-ready: plain floats, boxes as dicts, no pixels."""
-        return {"image": self.image, "label": self.label,
-                "probability": None if self.probability is None else float(self.probability),
+        return {"image": self.image, "frame_index": int(self.frame_index), "timestamp": self.timestamp,
+                "label": self.label, "probability": None if self.probability is None else float(self.probability),
                 "probabilities": {k: float(v) for k, v in self.probabilities.items()},
                 "box": None if self.box is None else self.box.to_dict(),
-                "boxes": [b.to_dict() for b in self.boxes],
-                "features": {k: (None if not np.isfinite(v) else float(v)) for k, v in self.features.items()},
-                "lesions": [{**les, "box": les["box"].to_dict() if isinstance(les.get("box"), Box) else les.get("box"),
-                             "features": {k: (None if not np.isfinite(v) else float(v))
-                                          for k, v in les.get("features", {}).items()}}
-                            for les in self.lesions],
-                "fitter": self.fitter, "no_lesion": self.no_lesion, "message": self.message, "error": self.error}
+                "lesions": [les.to_dict() for les in self.lesions], "primary": self.primary,
+                "predictor": self.predictor, "no_lesion": self.no_lesion, "message": self.message,
+                "error": self.error}
 
     def summary(self) -> str:
         if self.error:
             return f"{self.image}: error: {self.error}"
         if self.no_lesion:
             return f"{self.image}: no lesion found ({self.message})"
-        return f"{self.image}: {self.label} (p={self.probability:.2f}, {len(self.boxes)} lesion(s), {self.fitter})"
+        return (f"{self.image}: {self.label} (p={self.probability:.2f}, {len(self.lesions)} lesion(s), "
+                f"{self.predictor})")
 
-    def plot(self, ax=None):
-        """The frame with every box and the primary label (matplotlib axes returned)."""
+    def plot(self, ax=None, frame: np.ndarray | None = None):
+        """The frame (kept, or given) with every box and the primary label (matplotlib axes returned)."""
         import matplotlib.pyplot as plt
         from matplotlib.patches import Rectangle
 
         if ax is None:
             _, ax = plt.subplots(figsize=(4, 4))
-        if self.frame is not None:
-            ax.imshow(self.frame)
-        for b in self.boxes:
+        frame = self.frame if frame is None else frame
+        if frame is not None:
+            ax.imshow(frame)
+        for i, les in enumerate(self.lesions):
+            b = les.box
             ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
-                                   color="yellow" if b == self.box else "white"))
+                                   color="yellow" if i == self.primary else "white"))
         ax.set_title(self.summary().split(": ", 1)[-1], fontsize=8)
         ax.axis("off")
         return ax
@@ -285,15 +339,16 @@ class Diagnosis:
 
 @dataclass
 class Explanation:
-    """Why the hybrid said what it said, for one lesion.
+    """Why the diagnoser said what it said, for one lesion of a :class:`Result`.
 
     ``shap`` (feature -> value) and ``group_shap`` (group -> summed value) explain the fitter's output
     for ``explained_class`` in ``space`` ("log-odds" or "probability"): ``expected_value +
-    sum(group_shap.values())`` equals that output. ``gradcams`` maps attribute -> heatmap (crop
-    coordinates, values in [0, 1]) for sources that have them.
+    sum(group_shap.values())`` equals ``output``. A CNN predictor has no named features: its ``shap`` is
+    empty and ``explainer`` is ``"grad-cam"``. ``gradcams`` maps attribute (or ``diagnosis``) -> heatmap
+    in crop coordinates, values in [0, 1].
     """
 
-    diagnosis: Diagnosis
+    result: Result
     shap: dict[str, float]
     group_shap: dict[str, float]
     expected_value: float
@@ -301,13 +356,19 @@ class Explanation:
     space: str
     explainer: str
     explained_class: str
+    lesion_index: int = 0
     groups: dict[str, list[str]] = field(default_factory=dict)
     gradcams: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
+    frame: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def lesion(self) -> Lesion:
+        return self.result.lesions[self.lesion_index]
 
     def contributions(self, top: int | None = None) -> list[tuple[str, str, float]]:
         """``(group, value in words, contribution)``, largest |contribution| first."""
-        rows = [(g, describe_group(g, self.diagnosis.features), float(v)) for g, v in self.group_shap.items()]
+        rows = [(g, describe_group(g, self.lesion.features), float(v)) for g, v in self.group_shap.items()]
         rows.sort(key=lambda r: -abs(r[2]))
         return rows[:top] if top else rows
 
@@ -320,10 +381,10 @@ class Explanation:
 
     def attribute_probabilities(self) -> dict[str, float]:
         """Every ``<attribute>.p_<class>`` feature (the heads' outputs)."""
-        return {k: v for k, v in self.diagnosis.features.items() if ".p_" in k}
+        return {k: v for k, v in self.lesion.features.items() if ".p_" in k}
 
     def to_dict(self) -> dict:
-        return {"diagnosis": self.diagnosis.to_dict(), "explained_class": self.explained_class,
+        return {"result": self.result.to_dict(), "lesion_index": self.lesion_index, "explained_class": self.explained_class,
                 "space": self.space, "explainer": self.explainer, "expected_value": self.expected_value,
                 "output": self.output, "group_shap": self.group_shap, "shap": self.shap,
                 "contributions": [{"group": g, "value": w, "contribution": v} for g, w, v in self.contributions()],

@@ -20,6 +20,11 @@ POSITIVE, NEGATIVE = "#c0392b", "#2471a3"
 
 def _waterfall(ax, explanation, top: int) -> None:
     rows = explanation.contributions()
+    if not rows:
+        ax.text(0.5, 0.5, f"no named features: a CNN ({explanation.explainer});\nsee the heatmap below",
+                ha="center", va="center", fontsize=8)
+        ax.axis("off")
+        return
     shown, rest = rows[:top], rows[top:]
     if rest:
         shown = shown + [(f"{len(rest)} other groups", "", float(sum(v for _, _, v in rest)))]
@@ -68,13 +73,15 @@ def _attribute_bars(ax, explanation) -> None:
 def _frame(ax, explanation) -> None:
     from matplotlib.patches import Rectangle
 
-    d = explanation.diagnosis
-    if d.frame is not None:
-        ax.imshow(d.frame)
-    for b in d.boxes:
+    d, lesion = explanation.result, explanation.lesion
+    frame = explanation.frame if explanation.frame is not None else d.frame
+    if frame is not None:
+        ax.imshow(frame)
+    for i, other in enumerate(d.lesions):
+        b = other.box
         ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
-                               color="yellow" if b == d.box else "white"))
-    ax.set_title(f"{d.label}  p={d.probability:.2f}  ({d.fitter})", fontsize=9)
+                               color="yellow" if i == explanation.lesion_index else "white"))
+    ax.set_title(f"{lesion.label}  p={lesion.probability:.2f}  ({d.predictor})", fontsize=9)
     ax.axis("off")
 
 
@@ -103,7 +110,7 @@ def render_card(explanation, top: int = 10):
                 ax.imshow(np.asarray(cam, dtype=float), cmap="jet")
             ax.set_title(f"Grad-CAM: {attr}", fontsize=7)
             ax.axis("off")
-    fig.suptitle(f"explainendo: {explanation.diagnosis.image}", fontsize=10)
+    fig.suptitle(f"explainendo: {explanation.result.image}", fontsize=10)
     return fig
 
 
@@ -119,20 +126,20 @@ def card_png(explanation, top: int = 10, dpi: int = 110) -> bytes:
 
 def card_html(explanation, top: int = 10) -> str:
     """One self-contained HTML page: the card image (base64) plus the same facts as text tables."""
-    d = explanation.diagnosis
+    d, lesion = explanation.result, explanation.lesion
     png = base64.b64encode(card_png(explanation, top=top)).decode("ascii")
     esc = html.escape
     rows = "".join(f"<tr><td>{esc(g)}</td><td>{esc(w)}</td><td style='color:{POSITIVE if v > 0 else NEGATIVE}'>"
                    f"{v:+.3f}</td></tr>" for g, w, v in explanation.contributions())
     attrs = "".join(f"<tr><td>{esc(k)}</td><td>{v:.3f}</td></tr>"
                     for k, v in explanation.attribute_probabilities().items())
-    box = "" if d.box is None else ", ".join(f"{v:.0f}" for v in d.box.to_xyxy())
+    box = ", ".join(f"{v:.0f}" for v in lesion.box.to_xyxy())
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>explainendo card: {esc(d.image)}</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:1em auto}}td{{padding:2px 8px}}
 table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4f4f4}}</style></head>
-<body><h2>{esc(str(d.label))} (p = {d.probability:.3f})</h2>
-<p>image <code>{esc(d.image)}</code>; box (x1, y1, x2, y2) {esc(box)}; fitter <b>{esc(str(d.fitter))}</b>;
+<body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f})</h2>
+<p>image <code>{esc(d.image)}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
 SHAP ({esc(explanation.explainer)} explainer) on the {esc(explanation.space)} of
 '{esc(explanation.explained_class)}': base {explanation.expected_value:.3f} -> {explanation.output:.3f}.</p>
 <img alt="explanation card" style="max-width:100%" src="data:image/png;base64,{png}">

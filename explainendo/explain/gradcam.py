@@ -1,8 +1,8 @@
-"""Grad-CAM pass-through: heatmaps from the feature sources that can make them (the attribute heads).
+"""Grad-CAM pass-through: heatmaps from the feature sources that make them (attribute heads, a CNN score).
 
-A source offers ``gradcam(samples, attributes=None) -> {attribute: [HxW map per lesion, crop coords]}``;
-this collects the first lesion's map of every attribute from every such source, scaled to [0, 1]. A
-source that fails to make its maps is logged and left out: the explanation still has its SHAP values.
+A source offers ``gradcam(samples) -> {attribute: [HxW map per lesion, crop coordinates]}``; this collects
+every lesion's map of every attribute from every source, each scaled to [0, 1]. A source that fails to
+make its maps is logged and left out: the explanation still has its SHAP values.
 """
 
 from __future__ import annotations
@@ -14,19 +14,23 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def source_gradcams(sources, samples, index: int = 0) -> dict[str, np.ndarray]:
-    maps: dict[str, np.ndarray] = {}
+def unit_scale(cam) -> np.ndarray:
+    """A map scaled to [0, 1] (all zeros when it is flat)."""
+    cam = np.asarray(cam, dtype=float)
+    lo, hi = np.nanmin(cam), np.nanmax(cam)
+    return (cam - lo) / (hi - lo) if hi > lo else np.zeros_like(cam)
+
+
+def source_gradcams(sources, samples) -> list[dict[str, np.ndarray]]:
+    """One ``{attribute: map}`` per lesion of ``samples``."""
+    maps: list[dict[str, np.ndarray]] = [{} for _ in range(len(samples))]
     for source in sources:
-        method = getattr(source, "gradcam", None)
-        if method is None:
-            continue
         try:
-            found = method(samples)
+            found = source.gradcam(samples)
         except Exception as exc:  # noqa: BLE001 - a heatmap failure must not lose the SHAP explanation
             log.warning("Grad-CAM from %r failed: %s", getattr(source, "name", source), exc)
             continue
         for attr, per_lesion in (found or {}).items():
-            cam = np.asarray(per_lesion[index], dtype=float)
-            lo, hi = np.nanmin(cam), np.nanmax(cam)
-            maps[attr] = (cam - lo) / (hi - lo) if hi > lo else np.zeros_like(cam)
+            for i, cam in enumerate(per_lesion):
+                maps[i][attr] = unit_scale(cam)
     return maps

@@ -48,9 +48,12 @@ class ShapResult:
 
 
 class GroupedShapExplainer:
-    """Explain ``fitter``'s output for class ``class_index`` (default: the last class, the positive one).
+    """Explain ``fitter``'s output for a class (``class_index``; default: the last class, the positive one).
 
     ``feature_names`` are the fitter's input columns in order; ``groups`` maps group -> columns.
+    :meth:`explain` takes the class per call, so one explainer serves every class of a multiclass fitter
+    (a kernel explainer is built per class on first use; log-odds explainers of a binary fitter explain
+    class 0 as the negated margin of class 1).
     """
 
     def __init__(self, fitter, background, feature_names: Sequence[str], groups: dict[str, list[str]],
@@ -68,6 +71,7 @@ class GroupedShapExplainer:
         unknown = [c for cols in groups.values() for c in cols if c not in self.feature_names]
         if unknown:
             raise ConfigError(f"group columns {unknown[:5]} are not fitter inputs")
+        self._kernels: dict[int, object] = {}
         self._build()
 
     def _build(self) -> None:
@@ -89,37 +93,63 @@ class GroupedShapExplainer:
             self._explainer = shap.LinearExplainer(model, masker)
             self.space, self.explainer_name = "log-odds", "linear"
         else:
-            k = int(min(self.n_background, len(self.background)))
-            summary = shap.kmeans(self.background, k) if k < len(self.background) else self.background
-            c = self.class_index
-            self._explainer = shap.KernelExplainer(lambda X: self.fitter.predict_proba(X)[:, c], summary,
-                                                   seed=self.seed)
+            self._explainer = None
             self.space, self.explainer_name = "probability", "kernel"
 
-    def model_output(self, X) -> np.ndarray:
+    def _class(self, class_index: int | None) -> int:
+        c = self.class_index if class_index is None else int(class_index)
+        if not 0 <= c < self.n_classes:
+            raise ConfigError(f"class index {c} is out of range", hint=f"the fitter has {self.n_classes} classes")
+        return c
+
+    def _kernel(self, c: int):
+        import shap
+
+        if c not in self._kernels:
+            k = int(min(self.n_background, len(self.background)))
+            summary = shap.kmeans(self.background, k) if k < len(self.background) else self.background
+            fitter = self.fitter
+            self._kernels[c] = shap.KernelExplainer(lambda X: fitter.predict_proba(X)[:, c], summary, seed=self.seed)
+        return self._kernels[c]
+
+    def _margin_sign(self, c: int) -> float:
+        """Log-odds explainers explain class 1 of a binary fitter; class 0 is its negation."""
+        return -1.0 if self.space == "log-odds" and c == 0 else 1.0
+
+    def model_output(self, X, class_index: int | None = None) -> np.ndarray:
         """The fitter's output in the explained space (what the SHAP values add up to)."""
+        c = self._class(class_index)
         X = np.asarray(X, dtype=float)
         if self.explainer_name == "tree" and self.space == "log-odds":
-            return np.asarray(self.fitter.predict(X, output_margin=True), dtype=float).reshape(-1)
+            margin = np.asarray(self.fitter.predict(X, output_margin=True), dtype=float).reshape(-1)
+            return self._margin_sign(c) * margin
         if self.explainer_name == "linear":
-            return self._linear.decision_function(self._scaler.transform(X)).reshape(-1)
-        return self.fitter.predict_proba(X)[:, self.class_index]
+            return self._margin_sign(c) * self._linear.decision_function(self._scaler.transform(X)).reshape(-1)
+        return self.fitter.predict_proba(X)[:, c]
 
-    def explain(self, X) -> ShapResult:
+    def explain(self, X, class_index: int | None = None) -> ShapResult:
+        c = self._class(class_index)
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if self.explainer_name == "linear":
             values = self._explainer.shap_values(self._scaler.transform(X))
+            explainer = self._explainer
         elif self.explainer_name == "kernel":
-            values = self._explainer.shap_values(X, nsamples=self.nsamples, silent=True)
+            explainer = self._kernel(c)
+            values = explainer.shap_values(X, nsamples=self.nsamples, silent=True)
         else:
-            values = self._explainer.shap_values(X, check_additivity=False)
+            explainer = self._explainer
+            values = explainer.shap_values(X, check_additivity=False)
         values = np.asarray(values, dtype=float)
-        expected = np.asarray(self._explainer.expected_value, dtype=float).reshape(-1)
+        expected = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
         if values.ndim == 3:  # (rows, features, classes)
-            values = values[:, :, self.class_index]
-        expected_value = float(expected[self.class_index] if expected.size > 1 else expected[0])
+            values = values[:, :, c]
+            expected_value = float(expected[c])
+        else:  # one output: class c itself (kernel), or class 1's margin (log-odds of a binary fitter)
+            sign = self._margin_sign(c)
+            values = sign * values
+            expected_value = float(sign * expected[-1])
         values_df = pd.DataFrame(values.reshape(len(X), -1), columns=self.feature_names)
         group_df = pd.DataFrame({g: values_df[cols].sum(axis=1) for g, cols in self.groups.items()})
         return ShapResult(values=values_df, group_values=group_df, expected_value=expected_value,
-                          output=self.model_output(X), space=self.space, explainer=self.explainer_name,
-                          class_index=self.class_index)
+                          output=self.model_output(X, c), space=self.space, explainer=self.explainer_name,
+                          class_index=c)

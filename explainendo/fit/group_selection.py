@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from ..errors import ConfigError
 
@@ -59,18 +59,20 @@ def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np
     return np.asarray(out, dtype=float)
 
 
-class GroupEliminator:
+class GroupEliminator(BaseEstimator):
     """Which feature groups a fitter needs: backward elimination by grouped CV.
 
     ``estimator``: the (unfitted) model used to score group sets, e.g. the lasso LR. ``groups``: group name
-    -> column names; ``fit(X, y, patients)`` with ``X`` a DataFrame holding those columns. Fitted:
+    -> column names (a hybrid predictor passes this object as its ``group_selection`` strategy with both left
+    None and fills them in with the chosen fitter and its sources' groups; ``prefer_keep="attributes"`` is
+    resolved by the predictor to the groups of sources that read named attributes); ``fit(X, y, patients)`` with ``X`` a DataFrame holding those columns. Fitted:
     ``kept_`` (group names, in the given order), ``dropped_`` (in the order they were dropped),
     ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen, preferred). ``prefer_keep``:
     group names dropped only when no other group's removal is within the band (module docstring).
     """
 
-    def __init__(self, estimator, groups: dict[str, list[str]], metric: str = "roc_auc", cv: int = 5,
-                 seed: int = 0, rule: str = "one_se", min_groups: int = 1, prefer_keep=()):
+    def __init__(self, estimator=None, groups: dict[str, list[str]] | None = None, metric: str = "roc_auc",
+                 cv: int = 5, seed: int = 0, rule: str = "one_se", min_groups: int = 1, prefer_keep=()):
         self.estimator = estimator
         self.groups = groups
         self.metric = metric
@@ -88,12 +90,26 @@ class GroupEliminator:
             return -np.inf, 0.0
         return float(np.nanmean(scores)), float(np.nanstd(scores) / np.sqrt(finite.sum()))
 
-    def fit(self, X: pd.DataFrame, y, patients) -> "GroupEliminator":
+    def check(self) -> None:
+        """Validate the settings (a hybrid calls this before any training)."""
         if self.rule not in ("one_se", "best"):
             raise ConfigError(f"unknown group selection rule {self.rule!r}", hint="'one_se' or 'best'")
+        prefer = self.prefer_keep
+        if not (prefer is None or prefer == "attributes"
+                or (isinstance(prefer, (list, tuple)) and all(isinstance(g, str) for g in prefer))):
+            raise ConfigError(f"prefer_keep must be a list of group names or 'attributes', got {prefer!r}")
+
+    def fit(self, X: pd.DataFrame, y, patients) -> "GroupEliminator":
+        self.check()
+        if self.estimator is None or not self.groups:
+            raise ConfigError("GroupEliminator needs an estimator and groups to fit",
+                              hint="pass it as HybridPredictor(group_selection=GroupEliminator()), which fills them in")
         missing = [c for cols in self.groups.values() for c in cols if c not in X]
         if missing:
             raise ConfigError(f"group columns {missing[:5]} are not in the feature table")
+        if isinstance(self.prefer_keep, str):
+            raise ConfigError(f"prefer_keep={self.prefer_keep!r}: pass group names here",
+                              hint="'attributes' is resolved by HybridPredictor to its attribute heads' groups")
         preferred = set(self.prefer_keep or ())
         unknown = sorted(preferred - set(self.groups))
         if unknown:

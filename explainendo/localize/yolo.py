@@ -81,7 +81,6 @@ class YoloLocalizer(Localizer):
     def __init__(self, model: str = "yolov8n.yaml", imgsz: int = 640, epochs: int = 50, batch: int = 16,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 100, single_class: bool = False,
                  seed: int = 0, device: str = "cpu", workdir: str | None = None, train_args: dict | None = None):
-        super().__init__()
         self.model = model
         self.imgsz = imgsz
         self.epochs = epochs
@@ -95,9 +94,6 @@ class YoloLocalizer(Localizer):
         self.workdir = workdir
         self.train_args = train_args
 
-    def params(self) -> dict:
-        return {k: getattr(self, k) for k in ("model", "imgsz", "epochs", "batch", "conf", "iou", "max_det",
-                                              "single_class", "seed", "device", "workdir", "train_args")}
 
     # ---- training -----------------------------------------------------------------------------------
     def _class_of(self, box: Box) -> str:

@@ -19,8 +19,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, FeatureExtractionError, NotFittedError
-from ..features import LesionSamples
+from ..components import register_component
+from ..errors import ConfigError, FeatureExtractionError, ModelFileError, NotFittedError
+from ..features import FeatureSource, LesionSamples
 
 KIND = "columns"
 
@@ -29,17 +30,17 @@ def _group_of(column: str) -> str:
     return column[len("attr."):] if column.startswith("attr.") else column
 
 
-class ColumnFeatures:
+@register_component(KIND)
+class ColumnFeatures(FeatureSource):
     """A feature source reading ``columns`` from ``samples.table`` (see the module docstring)."""
 
-    kind = KIND
     supervised = False  # fit only learns categories, never labels: no out-of-fold features needed
 
     def __init__(self, columns: Sequence[str], name: str = "columns"):
-        self.columns = list(columns)
+        self.columns = columns
         self.name = name
 
-    def fit(self, samples: LesionSamples) -> "ColumnFeatures":
+    def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "ColumnFeatures":
         if not self.columns:
             raise ConfigError("ColumnFeatures needs at least one column", hint="pass columns=['size_mm', ...]")
         table = samples.table
@@ -90,23 +91,13 @@ class ColumnFeatures:
         return frame[[c for cols in groups.values() for c in cols]]
 
     # ---- persistence --------------------------------------------------------------------------
-    def save(self, directory) -> Path:
-        import yaml
+    def _save_state(self, directory: Path) -> dict:
+        if not hasattr(self, "encoding_"):
+            raise NotFittedError(f"ColumnFeatures {self.name!r} is not fitted", hint="call fit(samples) first")
+        return {"encoding": self.encoding_}
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        state = {"kind": KIND, "name": self.name, "columns": self.columns,
-                 "encoding": getattr(self, "encoding_", None)}
-        (directory / "component.yaml").write_text(yaml.safe_dump(state, sort_keys=False))
-        return directory
-
-    @classmethod
-    def load(cls, directory) -> "ColumnFeatures":
-        from ..bundle import read_component
-
-        state = read_component(directory, KIND)
-        obj = cls(state["columns"], name=state.get("name", "columns"))
-        if state.get("encoding") is not None:
-            obj.encoding_ = {str(k): (None if v is None else [str(x) for x in v])
-                             for k, v in state["encoding"].items()}
-        return obj
+    def _load_state(self, state: dict, directory: Path) -> None:
+        encoding = state.get("encoding")
+        if not isinstance(encoding, dict):
+            raise ModelFileError("ColumnFeatures state has no encoding", source=str(directory))
+        self.encoding_ = {str(k): (None if v is None else [str(x) for x in v]) for k, v in encoding.items()}

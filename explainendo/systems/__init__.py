@@ -1,1 +1,5 @@
-"""Presets wiring the engine into published systems, and the sole-DL baseline (``sole_dl``)."""
+"""Published systems wired on the engine: each a :class:`~explainendo.engine.Diagnoser` with defaults."""
+
+from .gastric import GastricDiagnoser, gastric_localizer, gastric_predictor, gastric_sources
+
+__all__ = ["GastricDiagnoser", "gastric_localizer", "gastric_predictor", "gastric_sources"]

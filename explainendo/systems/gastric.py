@@ -1,85 +1,97 @@
-"""``GastricDiagnoser``: the ENDOANGEL-ED preset (Dong et al., npj Digit Med 2023).
+"""``GastricDiagnoser``: the ENDOANGEL-ED system (Dong et al., npj Digit Med 2023) on the engine.
 
-Neoplastic vs non-neoplastic focal gastric lesions in white light:
+Neoplastic vs non-neoplastic focal gastric lesions in white light. The preset is a
+:class:`~explainendo.engine.Diagnoser` whose parts default to:
 
-* localizer: YOLO (:class:`explainendo.localize.YoloLocalizer`), trained from the manifest's boxes;
-* feature sources: the seven gastric attribute heads on one shared backbone
-  (:class:`explainendo.heads.AttributeHeads` with :data:`explainendo.specs.GASTRIC_ATTRIBUTES`: bleeding,
-  elevation, depression, boundary, surface, tone, landmark -> location) and the six handcrafted features
-  (:class:`explainendo.handcrafted.HandcraftedFeatures`: aspect ratio, dominant colour, HSI-S entropy,
-  LBP, HOG, colour moments);
-* fitter ``"auto"``: LR / DT / SVM / xgboost chosen by patient-grouped CV on ROC AUC;
-* ``group_selection="one_se"``: then the feature groups that fitter does not need are dropped by grouped-CV
-  backward elimination (:class:`explainendo.fit.group_selection.GroupEliminator`), so an explanation names
-  the groups the diagnosis rests on, not second readings of them (on the gastric phantoms, 4000 images,
-  four seeds: SHAP's top four groups are the generating rule in 97-100% of correct cases, against 84-98%
-  for the same lasso LR on every group; docs/benchmarks.md). ``prefer_groups="attributes"``: among removals the folds cannot tell
-  apart, a handcrafted group goes before an attribute head. ``group_selection=None`` keeps every group;
-* with ``holdout`` (stacking on held-out patients), the heads are calibrated on those patients' attribute
-  labels before the fitter reads them (``calibrate_sources=True``): the hybrid then comes within 0.6-3.1
-  points of the Bayes-optimal accuracy of the same test lesions;
+* localizer (:func:`gastric_localizer`): the soft-mask U-Net with the ImageNet EfficientNet-Lite0 encoder
+  (:class:`~explainendo.localize.SoftMaskLocalizer`), trained from the manifest's boxes. The paper used YOLO;
+  here no pretrained YOLO weights exist offline, and a YOLO trained from random init on a CPU finds nothing
+  (tried: 10 epochs at 256 px found no lesion in 40 of 40 phantom images), while the U-Net's encoder starts
+  from real ImageNet weights. ``YoloLocalizer(model="your_weights.pt")`` stays for users with a YOLO
+  checkpoint: pass it as ``localizer=``;
+* predictor (:func:`gastric_predictor`): a :class:`~explainendo.predict.HybridPredictor` over the seven
+  gastric attribute heads on one shared backbone (:class:`~explainendo.heads.AttributeHeads` with
+  :data:`~explainendo.specs.GASTRIC_ATTRIBUTES`: bleeding, elevation, depression, boundary, surface, tone,
+  landmark -> location) and the six handcrafted features (aspect ratio, dominant colour, HSI-S entropy,
+  LBP, HOG, colour moments); the fitter (LR / DT / SVM / xgboost) chosen by patient-grouped CV; then the
+  feature groups that fitter does not need dropped by grouped-CV backward elimination, attribute groups
+  kept over handcrafted doubles the folds cannot tell apart (``GroupEliminator(prefer_keep="attributes")``:
+  on the gastric phantoms, 4000 images, four seeds, SHAP's top four groups are the generating rule in
+  97-100% of correct cases; docs/benchmarks.md); out-of-fold stacking (``OutOfFold(5)``; pass
+  ``stacking=HeldOut(0.5)`` when lesions are plentiful: the heads then train once and are calibrated on the
+  held-out patients);
 * crops not enlarged (``enlarge=1.0``), ``neoplastic`` the explained (positive) class.
 
-Training on your own data: see ``docs/hybrid.md`` (manifest columns ``image, patient, label, x1..y2`` are
-required; ``attr.<attribute>`` columns are optional, and a head without labels is skipped).
+Compose your own from the same functions, e.g.
+``GastricDiagnoser(predictor=gastric_predictor(heads=AttributeHeads(epochs=3), stacking=HeldOut(0.5)))``.
+Training on your own data: ``docs/hybrid.md`` (manifest columns ``image, patient, label, x1..y2`` are
+required; ``attr.<attribute>`` columns are optional, and a head without labels is left out).
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
 
-from ..fit import DEFAULT_CANDIDATES
-from ..hybrid import ATTRIBUTE_GROUPS, HybridDiagnoser
+from ..components import register_component
+from ..engine import Diagnoser
 
-DEFAULT = "default"
+POSITIVE = "neoplastic"
 
 
-def gastric_sources(seed: int = 0, heads: dict | None = None, handcrafted: dict | None = None) -> list:
-    """The preset's two feature sources: the gastric attribute heads and the handcrafted features."""
-    from ..handcrafted import HandcraftedFeatures
+def gastric_heads(seed: int = 0, **options):
+    """The seven gastric attribute heads on one pretrained EfficientNet-Lite0 (``options`` override)."""
     from ..heads import AttributeHeads
     from ..specs import GASTRIC_ATTRIBUTES
 
-    heads = dict(heads or {})
-    heads.setdefault("specs", GASTRIC_ATTRIBUTES)
-    heads.setdefault("seed", seed)
-    # the 26-class landmark loss otherwise swamps the binary heads (docs/benchmarks.md: two seeds)
-    heads.setdefault("balance_heads", True)
-    return [AttributeHeads(**heads), HandcraftedFeatures(handcrafted)]
+    # balance_heads: the 26-class landmark loss otherwise swamps the binary heads (docs/benchmarks.md)
+    settings = {"specs": GASTRIC_ATTRIBUTES, "seed": seed, "balance_heads": True, **options}
+    return AttributeHeads(**settings)
 
 
-def gastric_localizer(seed: int = 0, options: dict | None = None):
-    from ..localize import YoloLocalizer
+def gastric_sources(seed: int = 0, heads: Any = None, handcrafted: Any = None) -> list:
+    """The preset's two feature sources: attribute heads (default :func:`gastric_heads`) and the six
+    handcrafted features (default params)."""
+    from ..handcrafted import HandcraftedFeatures
 
-    return YoloLocalizer(**dict(options or {}))
+    return [gastric_heads(seed) if heads is None else heads,
+            HandcraftedFeatures() if handcrafted is None else handcrafted]
 
 
-class GastricDiagnoser(HybridDiagnoser):
-    """The ENDOANGEL-ED hybrid (module docstring). ``localizer`` / ``sources`` default to the preset's;
-    ``heads``, ``handcrafted`` and ``localizer_options`` pass options to the default components (e.g.
-    ``heads={"epochs": 3, "pretrained": False}`` for a quick run). Other arguments as
-    :class:`~explainendo.hybrid.HybridDiagnoser`.
-    """
+def gastric_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = None, stacking: Any = None,
+                      group_selection: Any = "default", seed: int = 0):
+    """The ENDOANGEL-ED hybrid predictor (module docstring); ``group_selection=None`` keeps every group."""
+    from ..fit import FitterSelector, GroupEliminator
+    from ..predict import ATTRIBUTE_GROUPS, HybridPredictor, OutOfFold
 
-    registry_kind = "gastric"
+    if isinstance(group_selection, str) and group_selection == "default":
+        group_selection = GroupEliminator(seed=seed, prefer_keep=ATTRIBUTE_GROUPS)
+    return HybridPredictor(sources=gastric_sources(seed, heads, handcrafted),
+                           fitter=FitterSelector(seed=seed) if fitter is None else fitter,
+                           group_selection=group_selection, stacking=OutOfFold(5) if stacking is None else stacking,
+                           positive_label=POSITIVE, seed=seed)
 
-    def __init__(self, localizer: Any = DEFAULT, sources: Sequence[Any] | str = DEFAULT, fitter: Any = "auto",
-                 enlarge: float = 1.0, oof_folds: int = 5, seed: int = 0, metric: str = "roc_auc",
-                 candidates: Sequence[Any] = DEFAULT_CANDIDATES, cv: int = 5,
-                 positive_label: str | None = "neoplastic", train_localizer: bool = True, batch_size: int = 16,
-                 min_box_score: float = 0.0, heads: dict | None = None, handcrafted: dict | None = None,
-                 localizer_options: dict | None = None, holdout: float = 0.0, selection_rule: str = "one_se",
-                 group_selection: str | None = "one_se", prefer_groups=ATTRIBUTE_GROUPS,
-                 calibrate_sources: bool = True):
-        if isinstance(localizer, str) and localizer == DEFAULT:
-            localizer = gastric_localizer(seed, localizer_options)
-        if isinstance(sources, str) and sources == DEFAULT:
-            sources = gastric_sources(seed, heads, handcrafted)
-        self.heads = heads
-        self.handcrafted = handcrafted
-        self.localizer_options = localizer_options
-        super().__init__(localizer=localizer, sources=sources, fitter=fitter, enlarge=enlarge, oof_folds=oof_folds,
-                         seed=seed, metric=metric, candidates=candidates, cv=cv, positive_label=positive_label,
-                         train_localizer=train_localizer, batch_size=batch_size, min_box_score=min_box_score,
-                         holdout=holdout, selection_rule=selection_rule, group_selection=group_selection,
-                         prefer_groups=prefer_groups, calibrate_sources=calibrate_sources)
+
+def gastric_localizer(seed: int = 0, **options):
+    """The preset's localizer: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder (module docstring)."""
+    from ..localize import SoftMaskLocalizer
+
+    settings = {"encoder": "efficientnet_lite0", "image_size": 256, "epochs": 30, "seed": seed, **options}
+    return SoftMaskLocalizer(**settings)
+
+
+@register_component("gastric_diagnoser")
+class GastricDiagnoser(Diagnoser):
+    """The ENDOANGEL-ED system (module docstring). ``localizer`` / ``predictor`` None: the preset's
+    (:func:`gastric_localizer`, :func:`gastric_predictor`), built from ``seed`` when ``fit`` starts."""
+
+    def __init__(self, localizer: Any = None, predictor: Any = None, enlarge: float = 1.0, batch_size: int = 16,
+                 min_box_score: float = 0.0, train_localizer: bool = True, seed: int = 0):
+        super().__init__(localizer=localizer, predictor=predictor, enlarge=enlarge, batch_size=batch_size,
+                         min_box_score=min_box_score, train_localizer=train_localizer)
+        self.seed = seed
+
+    def _localizer(self):
+        return gastric_localizer(self.seed) if self.localizer is None else self.localizer
+
+    def _predictor(self):
+        return gastric_predictor(seed=self.seed) if self.predictor is None else self.predictor
