@@ -83,6 +83,7 @@ def test_every_registered_fitter_is_checked_and_every_listed_one_exists():
     assert set(EXPECTED_FAILURES) <= set(FITTER_INSTANCES) == set(list_fitters())
 
 
+@pytest.mark.filterwarnings("ignore:Unknown data type:UserWarning")  # xgboost converting the sparse checks' input
 @parametrize_with_checks([*FITTER_INSTANCES.values(), selector()], expected_failed_checks=_expected_failures,
                          xfail_strict=True)
 def test_sklearn_estimator_checks(estimator, check):
