@@ -10,6 +10,8 @@ from __future__ import annotations
 from os import PathLike
 from typing import Any
 
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
 
 class ExplainendoError(Exception):
     """Base class of every error raised on purpose by explainendo."""
@@ -55,8 +57,9 @@ class ModelFileError(ExplainendoError, OSError):
     """A saved model (bundle or weight file) is missing, foreign, tampered with or incompatible."""
 
 
-class NotFittedError(ExplainendoError, ValueError, AttributeError):
-    """A model was used before ``fit`` (same bases as sklearn's NotFittedError)."""
+class NotFittedError(ExplainendoError, SklearnNotFittedError):
+    """A model was used before ``fit``; also a scikit-learn ``NotFittedError`` (so a ``ValueError`` and an
+    ``AttributeError``), which is what scikit-learn's tools and estimator checks expect."""
 
 
 class FeatureExtractionError(ExplainendoError, RuntimeError):

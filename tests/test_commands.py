@@ -88,7 +88,6 @@ def test_example_configs_build(tmp_path):
     own = build_model(read_config(examples / "hybrid_own_data.yaml"))
     assert type(own) is HybridDiagnoser and own.enlarge == 1.2
     assert [s.name for s in own.sources] == ["handcrafted", "columns"]
-    pytest.importorskip("explainendo.heads")
     gastric = build_model(read_config(examples / "gastric_phantoms.yaml"))
     assert type(gastric).__name__ == "GastricDiagnoser" and gastric.oof_folds == 3
 

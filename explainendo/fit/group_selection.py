@@ -46,13 +46,16 @@ def grouped_folds(groups: np.ndarray, n_splits: int, seed: int,
 
 
 def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:
-    """One score per fold (NaN where a fold lacks a class)."""
+    """One score per fold (NaN where a fold lacks a class: the training part any class, the held-out part
+    both of two classes, or, for a multiclass ROC AUC, any class)."""
     from sklearn.metrics import get_scorer
 
     scorer = get_scorer(metric)
+    n_classes = len(np.unique(y))
+    held_out_needs = n_classes if metric.startswith("roc_auc") and n_classes > 2 else 2
     out = []
     for tr, te in folds:
-        if len(np.unique(y[tr])) < len(np.unique(y)) or len(np.unique(y[te])) < 2:
+        if len(np.unique(y[tr])) < n_classes or len(np.unique(y[te])) < held_out_needs:
             out.append(np.nan)
             continue
         out.append(float(scorer(clone(estimator).fit(X[tr], y[tr]), X[te], y[te])))
@@ -69,6 +72,9 @@ class GroupEliminator(BaseEstimator):
     ``kept_`` (group names, in the given order), ``dropped_`` (in the order they were dropped),
     ``steps_`` (DataFrame: step, candidate group left out, mean, se, chosen, preferred). ``prefer_keep``:
     group names dropped only when no other group's removal is within the band (module docstring).
+
+    A scikit-learn ``BaseEstimator`` for ``get_params`` / ``set_params`` / ``clone``; not a predictor or a
+    transformer (it has neither method), and ``fit`` does not modify its arguments or ``estimator``.
     """
 
     def __init__(self, estimator=None, groups: dict[str, list[str]] | None = None, metric: str = "roc_auc",

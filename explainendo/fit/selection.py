@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ..errors import ConfigError, NotFittedError
 from .fitters import FITTERS, fitter_name, make_fitter
@@ -28,8 +30,10 @@ DEFAULT_CANDIDATES = ("sparse_logistic_regression", "logistic_regression", "deci
 class FitterSelector(ClassifierMixin, BaseEstimator):
     """Pick the best of ``candidates`` (registry names or unfitted estimators) by grouped CV.
 
-    Fitted attributes: ``best_name_``, ``best_estimator_`` (refit on all rows), ``cv_results_``
-    (DataFrame: ``candidate``, ``mean``, ``std``, ``fold_0`` ...), ``classes_``.
+    Fitted attributes: ``best_name_``, ``best_estimator_`` (refit on all rows, on the labels encoded as
+    ``0 .. k-1``: its ``classes_`` are positions in ``classes_``), ``cv_results_`` (DataFrame:
+    ``candidate``, ``mean``, ``std``, ``fold_0`` ...), ``classes_`` (``y``'s sorted labels),
+    ``n_features_in_``.
     """
 
     def __init__(self, candidates=DEFAULT_CANDIDATES, metric: str = "roc_auc", cv: int = 5, seed: int = 0,
@@ -54,18 +58,31 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         return out
 
     def fit(self, X, y, groups=None):
+        """Score every candidate by grouped CV on ``(X, y)``, keep the winner refit on all rows.
+
+        ``X``: a numeric table (NaN and inf refused: fill missing features first); ``y``: any labels,
+        strings included (the candidates see them encoded as ``0 .. k-1`` in ``classes_`` order, which
+        xgboost needs); ``groups``: the patient of each row, or ``None`` for plain K-fold (every row its own
+        group). The arguments are not modified. ``metric="roc_auc"`` means one-vs-rest for 3+ classes.
+        """
         if self.rule not in ("best", "one_se"):
             raise ConfigError(f"unknown selection rule {self.rule!r}", hint="'one_se' (default) or 'best'")
-        X = np.asarray(X, dtype=float)
-        y = np.asarray(y)
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, y = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ConfigError(f"only one class ({self.classes_[0]!r}) in y",
+                              hint="a classifier needs at least two classes")
         if groups is None:
             groups = np.arange(len(y))  # every row its own group: plain K-fold
-        self.classes_ = np.unique(y)
-        folds = grouped_folds(np.asarray(groups), self.cv, self.seed,
+        groups = np.asarray(groups)
+        check_consistent_length(y, groups)
+        metric = "roc_auc_ovr" if self.metric == "roc_auc" and len(self.classes_) > 2 else self.metric
+        folds = grouped_folds(groups, self.cv, self.seed,
                               hint="give more patients, or choose a fitter by name instead of 'auto'")
         rows = []
         for name, est in self._candidate_estimators():
-            scores = cv_scores(est, X, y, folds, self.metric)  # NaN: a fold missing a class says nothing
+            scores = cv_scores(est, X, y, folds, metric)  # NaN: a fold missing a class says nothing
             finite = np.isfinite(scores)
             row = {"candidate": name, "mean": float(np.nanmean(scores)) if finite.any() else np.nan,
                    "std": float(np.nanstd(scores)) if finite.any() else np.nan}
@@ -82,7 +99,7 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
             best = int(np.flatnonzero(means >= means[best] - np.nan_to_num(table.loc[best, "se"]))[0])
         self.best_name_ = table.loc[best, "candidate"]
         self.best_estimator_ = clone(rows[best][1]).fit(X, y)
-        self.cv_results_ = table.assign(metric=self.metric, rule=self.rule,
+        self.cv_results_ = table.assign(metric=metric, rule=self.rule,
                                         selected=[i == best for i in range(len(table))])
         return self
 
@@ -91,9 +108,15 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
             raise NotFittedError("FitterSelector is not fitted", hint="call fit(X, y, groups) first")
 
     def predict(self, X):
-        self._check()
-        return self.best_estimator_.predict(np.asarray(X, dtype=float))
+        """The winner's predicted labels, in ``y``'s own values."""
+        X = self._validate(X)
+        return self.classes_[self.best_estimator_.predict(X)]
 
     def predict_proba(self, X):
+        """The winner's class probabilities, one column per entry of ``classes_``."""
+        X = self._validate(X)
+        return self.best_estimator_.predict_proba(X)
+
+    def _validate(self, X):
         self._check()
-        return self.best_estimator_.predict_proba(np.asarray(X, dtype=float))
+        return validate_data(self, X, reset=False, dtype=np.float64)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import TransformerMixin
 
 from ..errors import ConfigError, ModelFileError
@@ -62,8 +63,11 @@ class HandcraftedFeatures(TransformerMixin, FeatureSource):
 
     # ---- fit / transform ----------------------------------------------------------------------------
     def fit(self, X: Any = None, y: Any = None, *, unlabeled: Any = None) -> "HandcraftedFeatures":
-        """Validate the params and return self (no state is learnt from the data)."""
+        """Validate the params and the form of ``X`` (what :meth:`transform` would refuse), return self: no
+        state is learnt from the data."""
         self.resolved_params()
+        if X is not None and not isinstance(X, LesionSamples):
+            self._crops(X)
         return self
 
     def transform(self, X: Any) -> pd.DataFrame:
@@ -74,12 +78,24 @@ class HandcraftedFeatures(TransformerMixin, FeatureSource):
             frame = run_extractors(extractors, params["preprocess"], X.crops, masks=X.masks, boxes=X.boxes,
                                    strict=self.strict, names=names)
             return check_feature_frame(frame, len(X), self.name)
-        if isinstance(X, np.ndarray) and X.ndim != 4:
-            raise ConfigError(f"an array input must be a (N, H, W, C) batch, got shape {X.shape}",
-                              source=self.name, hint="pass a list of crops or a LesionSamples")
-        crops = list(X)
+        crops = self._crops(X)
         frame = run_extractors(extractors, params["preprocess"], crops, strict=self.strict)
         return check_feature_frame(frame, len(crops), self.name)
+
+    def _crops(self, X: Any) -> list:
+        """``X`` as a list of crops; a table (DataFrame, sparse matrix, 2-D array) or a single crop is refused
+        (a crop that is itself unusable gives a row of NaN in ``transform``, see ``run_extractors``)."""
+        hint = "pass a list of crops, an (N, H, W, C) array or a LesionSamples"
+        if isinstance(X, (pd.DataFrame, pd.Series)):
+            raise ConfigError(f"a {type(X).__name__} is a table, not a batch of image crops", source=self.name,
+                              hint=hint)
+        if sparse.issparse(X):
+            raise ConfigError("sparse input is not supported: a sparse matrix is not a batch of image crops",
+                              source=self.name, hint=hint)
+        if isinstance(X, np.ndarray) and X.ndim != 4:
+            raise ConfigError(f"an array input must be a (N, H, W, C) batch, got shape {X.shape}",
+                              source=self.name, hint=hint)
+        return list(X)
 
     # ---- persistence (YAML only: loading executes nothing) ------------------------------------------
     def save(self, directory: str | Path) -> Path:

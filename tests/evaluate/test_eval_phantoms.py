@@ -4,14 +4,11 @@ import numpy as np
 import pytest
 
 from explainendo.evaluate import compare_models
-
-pytest.importorskip("explainendo.synth")
+from explainendo.synth import phantoms as synth
 
 
 @pytest.fixture(scope="module")
 def phantoms():
-    from explainendo.synth import phantoms as synth
-
     return synth.generate("gastric", 200, seed=0, size=64)
 
 
