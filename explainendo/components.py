@@ -47,7 +47,8 @@ FORMAT_VERSION = 2
 COMPONENTS: Registry[type] = Registry("component kind")
 
 #: packages whose import registers the built-in kinds (imported on the first lookup of an unknown kind)
-BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.fit", "explainendo.localize", "explainendo.heads.attribute_heads",
+BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.fit", "explainendo.localize.soft_mask_localizer",
+                    "explainendo.localize.whole_frame", "explainendo.localize.yolo", "explainendo.heads.attribute_heads",
                     "explainendo.handcrafted", "explainendo.sources", "explainendo.predict", "explainendo.engine",
                     "explainendo.systems")
 

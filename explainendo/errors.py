@@ -10,8 +10,6 @@ from __future__ import annotations
 from os import PathLike
 from typing import Any
 
-from sklearn.exceptions import NotFittedError as SklearnNotFittedError
-
 
 class ExplainendoError(Exception):
     """Base class of every error raised on purpose by explainendo."""
@@ -57,9 +55,9 @@ class ModelFileError(ExplainendoError, OSError):
     """A saved model (bundle or weight file) is missing, foreign, tampered with or incompatible."""
 
 
-class NotFittedError(ExplainendoError, SklearnNotFittedError):
-    """A model was used before ``fit``; also a scikit-learn ``NotFittedError`` (so a ``ValueError`` and an
-    ``AttributeError``), which is what scikit-learn's tools and estimator checks expect."""
+class NotFittedError(ExplainendoError, ValueError, AttributeError):
+    """A model was used before ``fit`` (the bases of scikit-learn's NotFittedError, which its estimator
+    checks accept; not a subclass of it, so ``import explainendo`` does not load scikit-learn)."""
 
 
 class FeatureExtractionError(ExplainendoError, RuntimeError):

@@ -104,8 +104,10 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         return self
 
     def _check(self):
-        if not hasattr(self, "best_estimator_"):
-            raise NotFittedError("FitterSelector is not fitted", hint="call fit(X, y, groups) first")
+        # scikit-learn's own NotFittedError here: FitterSelector is a plain scikit-learn estimator
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "best_estimator_", msg="FitterSelector is not fitted: call fit(X, y, groups) first")
 
     def predict(self, X):
         """The winner's predicted labels, in ``y``'s own values."""

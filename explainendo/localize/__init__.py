@@ -1,12 +1,28 @@
-"""Lesion localizers behind one contract: ``YoloLocalizer`` (ultralytics), ``SoftMaskLocalizer`` (the ERCP
-paper's Gaussian soft-mask U-Net) and ``WholeFrame`` (frame-level systems), plus the box <-> soft-mask
-conversions."""
+"""Lesion localizers behind one contract: ``SoftMaskLocalizer`` (the ERCP paper's Gaussian soft-mask U-Net),
+``YoloLocalizer`` (ultralytics), ``WholeFrame`` (frame-level systems), plus the box <-> soft-mask
+conversions. Loaded on first use (PEP 562), so ``explainendo --help`` stays light."""
 
-from .base import Localizer
-from .soft_mask_localizer import SoftMaskLocalizer
-from .softmask import boxes_to_soft_mask, soft_mask_to_boxes
-from .whole_frame import WholeFrame, field_of_view_box
-from .yolo import YoloLocalizer
+import importlib
 
-__all__ = ["Localizer", "YoloLocalizer", "SoftMaskLocalizer", "WholeFrame", "boxes_to_soft_mask",
-           "soft_mask_to_boxes", "field_of_view_box"]
+_LAZY = {
+    "Localizer": "base", "register_kind": "base", "SoftMaskLocalizer": "soft_mask_localizer",
+    "boxes_to_soft_mask": "softmask", "soft_mask_to_boxes": "softmask", "WholeFrame": "whole_frame",
+    "field_of_view_box": "whole_frame", "YoloLocalizer": "yolo",
+}
+#: the modules that register localizer kinds (imported by the component registry on a lookup)
+KIND_MODULES = ("soft_mask_localizer", "whole_frame", "yolo")
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def register_all() -> None:
+    for module in KIND_MODULES:
+        importlib.import_module(f"{__name__}.{module}")

@@ -87,10 +87,10 @@ def test_sklearn_api_clone_params_set_output_and_arrays():
 
 def test_save_load_round_trip(tmp_path: Path):
     features = HandcraftedFeatures(params={"extractors": ["hog", "aspect_ratio"], "hog": {"cell_size": 4}})
-    path = features.save(tmp_path / "hc")
+    path = features.save(tmp_path / "hc") / "component.yaml"
     content = yaml.safe_load(path.read_text())
     assert path.name == "component.yaml" and content["kind"] == "handcrafted"
-    assert content["params"]["hog"]["cell_size"] == 4
+    assert content["params"]["params"]["hog"]["cell_size"] == 4  # the resolved params, never a file path
     loaded = HandcraftedFeatures.load(tmp_path / "hc")
     crops = [np.random.default_rng(1).integers(0, 256, (30, 30, 3), dtype=np.uint8)]
     pd.testing.assert_frame_equal(loaded.transform(crops), features.transform(crops))
@@ -98,9 +98,9 @@ def test_save_load_round_trip(tmp_path: Path):
     with pytest.raises(ModelFileError, match="no component.yaml"):
         HandcraftedFeatures.load(tmp_path / "nothing")
     path.write_text(yaml.safe_dump({**content, "kind": "attribute_heads"}))
-    with pytest.raises(ModelFileError, match="kind 'attribute_heads'"):
+    with pytest.raises(ModelFileError, match="holds a attribute_heads, not a HandcraftedFeatures"):
         HandcraftedFeatures.load(tmp_path / "hc")
-    path.write_text(yaml.safe_dump({**content, "columns": ["hog.bin_0"]}))
+    path.write_text(yaml.safe_dump({**content, "kind": "handcrafted", "state": {"columns": ["hog.bin_0"]}}))
     with pytest.raises(ModelFileError, match="columns differ"):
         HandcraftedFeatures.load(tmp_path / "hc")
 

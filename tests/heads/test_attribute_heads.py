@@ -82,7 +82,7 @@ def test_save_load_gives_identical_outputs(tiny_heads, tiny_test, tmp_path):
     (tmp_path / "heads" / "component.yaml").write_text(text.replace("kind: attribute_heads", "kind: sole_dl"))
     with pytest.raises(ModelFileError, match="kind"):
         AttributeHeads.load(tmp_path / "heads")
-    with pytest.raises(ModelFileError, match="no saved model"):
+    with pytest.raises(ModelFileError, match="no component.yaml"):
         AttributeHeads.load(tmp_path / "nothing")
 
 

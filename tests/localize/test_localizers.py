@@ -48,7 +48,7 @@ def test_softmask_save_load_identical(fitted, phantom_set, tmp_path):
     fitted.save(tmp_path / "m")
     assert (tmp_path / "m" / "component.yaml").is_file() and (tmp_path / "m" / "model.safetensors").is_file()
     loaded = Localizer.load(tmp_path / "m")
-    assert isinstance(loaded, SoftMaskLocalizer) and loaded.params() == fitted.params()
+    assert isinstance(loaded, SoftMaskLocalizer) and loaded.get_params() == fitted.get_params()
     imgs = [test.path(n) for n in test.images()]
     assert loaded.locate_batch(imgs) == fitted.locate_batch(imgs)
     with pytest.raises(ModelFileError):
@@ -105,8 +105,9 @@ def test_bad_parameters_and_unfitted(phantom_set, tmp_path):
         _tiny().locate(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ModelFileError):
         Localizer.load(tmp_path)
-    (tmp_path / "component.yaml").write_text("kind: nonsense\nparams: {}\n")
-    with pytest.raises(ModelFileError, match="unknown localizer kind"):
+    (tmp_path / "component.yaml").write_text("format: explainendo-component\nformat_version: 2\nkind: nonsense\n"
+                                             "params: {}\n")
+    with pytest.raises(ModelFileError, match="unknown component kind 'nonsense'"):
         Localizer.load(tmp_path)
 
 
