@@ -1,70 +1,84 @@
-"""GastricDiagnoser with the real sources (attribute heads + handcrafted), tiny settings.
-
-Skipped until explainendo.heads, explainendo.handcrafted and explainendo.localize are on the branch.
-"""
+"""GastricDiagnoser with the real sources (attribute heads + handcrafted), tiny settings; its defaults; the
+semi-supervised route through the facade; parameters checked before training."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
-pytest.importorskip("explainendo.heads")
-pytest.importorskip("explainendo.handcrafted")
-pytest.importorskip("explainendo.localize")
+import explainendo
+from explainendo import GastricDiagnoser, InSample
+from explainendo.errors import ConfigError
+from explainendo.features import LesionSamples
+from explainendo.fit import FitterSelector, GroupEliminator
+from explainendo.heads import AttributeHeads
+from explainendo.io import Manifest
+from explainendo.localize import WholeFrame
+from explainendo.specs import GASTRIC_ATTRIBUTES
+from explainendo.synth import generate
+from explainendo.systems.gastric import gastric_heads, gastric_predictor
 
-import explainendo  # noqa: E402
-from explainendo import GastricDiagnoser  # noqa: E402
-from explainendo.features import LesionSamples  # noqa: E402
-from explainendo.io import Manifest  # noqa: E402
-from explainendo.specs import GASTRIC_ATTRIBUTES  # noqa: E402
-from explainendo.synth import generate  # noqa: E402
+TINY_HEADS = {"epochs": 1, "image_size": 32, "batch_size": 32, "pretrained": False, "num_threads": 1}
 
 
-def test_preset_defaults():
+def test_preset_defaults_are_built_in_fit_not_in_init():
     from explainendo.handcrafted import HandcraftedFeatures
-    from explainendo.heads import AttributeHeads
-    from explainendo.localize import YoloLocalizer
+    from explainendo.localize import SoftMaskLocalizer
+    from explainendo.predict import HybridPredictor, OutOfFold
 
-    model = GastricDiagnoser()
-    assert isinstance(model.localizer, YoloLocalizer)
-    heads, handcrafted = model.sources
+    model = GastricDiagnoser(seed=3)
+    assert model.localizer is None and model.predictor is None  # __init__ only stores
+    assert clone(model).get_params() == model.get_params()
+    localizer, predictor = model._checked_parts()
+    # the default localizer works offline: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder, seeded
+    assert isinstance(localizer, SoftMaskLocalizer) and localizer.encoder == "efficientnet_lite0"
+    assert localizer.seed == 3
+    assert isinstance(predictor, HybridPredictor) and predictor.positive_label == "neoplastic"
+    heads, handcrafted = predictor.sources
     assert isinstance(heads, AttributeHeads) and isinstance(handcrafted, HandcraftedFeatures)
-    assert [s.name for s in heads.specs] == [s.name for s in GASTRIC_ATTRIBUTES]
-    assert model.fitter == "auto" and model.enlarge == 1.0 and model.positive_label == "neoplastic"
-    assert model.group_selection == "one_se" and model.prefer_groups == "attributes"
+    assert [s.name for s in heads.specs] == [s.name for s in GASTRIC_ATTRIBUTES] and heads.seed == 3
+    assert isinstance(predictor.stacking, OutOfFold) and isinstance(predictor.fitter, FitterSelector)
+    assert isinstance(predictor.group_selection, GroupEliminator)
+    assert predictor.group_selection.prefer_keep == "attributes"
+
+
+def _tiny_predictor(**heads):
+    return gastric_predictor(heads=gastric_heads(0, **{**TINY_HEADS, **heads}),
+                             fitter=FitterSelector(candidates=("logistic_regression", "xgboost"), cv=3, seed=0),
+                             stacking=InSample(), seed=0)
 
 
 @pytest.fixture(scope="module")
 def gastric(tmp_path_factory):
     root = tmp_path_factory.mktemp("gastric")
     written = generate("gastric", 48, seed=0, size=64).write(root / "train")
-    # real datasets lack some attribute labels: no bleeding labels here, so that head must be skipped
+    # real datasets lack some attribute labels: no bleeding labels here, so that head must be left out
     train = Manifest(written.df.drop(columns=["attr.bleeding"]), written.root, name="no-bleeding")
     test = generate("gastric", 8, seed=1, size=64).write(root / "test")
-    # no YOLO here (its training is the localize tests' job): ground-truth boxes train, boxes= predict.
-    # oof_folds=0 trains the heads once (out-of-fold training is tested in tests/test_hybrid.py): CI budget
-    model = GastricDiagnoser(localizer=None, heads={"epochs": 1, "image_size": 32, "batch_size": 32,
-                                                    "pretrained": False},
-                             oof_folds=0, cv=3, candidates=("logistic_regression", "xgboost"), seed=0)
-    model.fit(train)
-    return model, train, test, root
+    # ground-truth boxes train, boxes= predict (the localizer's training is the localize tests' job);
+    # InSample trains the heads once (stacking is tested in tests/test_hybrid.py): CI budget
+    model = GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=_tiny_predictor(), seed=0)
+    return model.fit(train), train, test, root
 
 
 def test_gastric_end_to_end_with_heads_and_handcrafted(gastric):
     model, _, test, root = gastric
-    used = {s["name"]: s for s in model.sources_used_}
+    predictor = model.predictor_
+    used = {s["name"]: s for s in predictor.sources_used_}
     assert set(used) == {"attributes", "handcrafted"}
     assert used["attributes"]["trained_attributes"] == [s.name for s in GASTRIC_ATTRIBUTES if s.name != "bleeding"]
-    assert "bleeding" not in model.groups_
-    assert {"tone", "surface", "lbp", "hog"} <= set(model.groups_)
+    assert "bleeding" not in predictor.groups_
+    assert {"tone", "surface", "lbp", "hog"} <= set(predictor.groups_)
     # group selection ran with the heads' groups preferred ("attributes"), the handcrafted ones not
-    first = model.group_selection_[model.group_selection_["step"] == 1]
-    heads_groups = set(next(s for s in model.sources_ if s.name == "attributes").groups)
+    first = predictor.group_selection_[predictor.group_selection_["step"] == 1]
+    heads_groups = set(next(s for s in predictor.sources_ if s.name == "attributes").groups)
     assert set(first.loc[first["preferred"], "left_out"]) == heads_groups
     assert {"lbp", "hog"} <= set(first.loc[~first["preferred"], "left_out"])
     names = test.images()
     results = model.predict([test.path(n) for n in names], boxes=[test.boxes_for(n) for n in names])
-    assert all(r.ok and r.label in ("neoplastic", "non_neoplastic") for r in results)
+    assert len(results) == len(names) and all(r.ok and r.label in ("neoplastic", "non_neoplastic") for r in results)
     assert any(k.startswith("tone.p_") for k in results[0].features)
-    ex = model.explain(test.path(names[0]), box=test.boxes_for(names[0])[0])
+    assert all(r.frame is None for r in results)  # frames are kept only on request
+    ex = model.explain(test.path(names[0]), box=test.boxes_for(names[0])[0], class_index=1)
     assert ex.explained_class == "neoplastic"
     assert ex.expected_value + sum(ex.group_shap.values()) == pytest.approx(ex.output, abs=1e-3)
     assert "tone" in ex.gradcams and "bleeding" not in ex.gradcams and ex.gradcams["tone"].max() <= 1.0
@@ -75,9 +89,32 @@ def test_gastric_bundle_roundtrip(gastric):
     model, _, test, root = gastric
     model.save(root / "bundle")
     loaded = explainendo.load(root / "bundle")
-    assert type(loaded) is GastricDiagnoser
-    assert loaded.prefer_groups == "attributes" and loaded.group_selection_.equals(model.group_selection_)
+    assert type(loaded) is GastricDiagnoser and loaded.get_params()["seed"] == 0
+    assert loaded.predictor_.group_selection_.equals(model.predictor_.group_selection_)
+    assert loaded.predictor_.sources_[0].calibration_ == model.predictor_.sources_[0].calibration_
     samples = LesionSamples.from_manifest(test)
-    a, b = model.predict_samples(samples), loaded.predict_samples(samples)
-    np.testing.assert_allclose(a["p_neoplastic"], b["p_neoplastic"], atol=1e-6)
-    assert list(a["predicted"]) == list(b["predicted"])
+    np.testing.assert_allclose(model.predictor_.predict_proba(samples), loaded.predictor_.predict_proba(samples),
+                               atol=1e-6)
+
+
+def test_semi_supervised_heads_through_the_facade_and_bad_settings_before_training(tmp_path):
+    train = generate("gastric", 24, seed=0, size=64).write(tmp_path / "train")
+    extra = generate("gastric", 12, seed=5, size=64).write(tmp_path / "unlabeled")
+    unlabeled = Manifest(extra.df.drop(columns=[c for c in extra.df if c == "label" or c.startswith("attr.")]),
+                         extra.root, name="unlabeled")
+    from explainendo import Diagnoser
+
+    # an unknown method is refused before anything trains (it used to drop the heads silently)
+    bad = Diagnoser(predictor=_tiny_predictor(semi_supervised="fixmatch_typo"))
+    with pytest.raises(ConfigError, match="semi_supervised"):
+        bad.fit(train)
+    # pseudo-labelling needs unlabeled lesions: refused, not silently trained on handcrafted features only
+    semi = Diagnoser(predictor=_tiny_predictor(semi_supervised="pseudo_label", pseudo_threshold=0.0))
+    with pytest.raises(ConfigError, match="unlabeled"):
+        semi.fit(train)
+    model = semi.fit(train, unlabeled=unlabeled)
+    heads = model.predictor_.sources_[0]
+    assert [s["name"] for s in model.predictor_.sources_used_] == ["attributes", "handcrafted"]
+    assert sum(heads.pseudo_label_counts_.values()) > 0  # the unlabeled crops were pseudo-labelled
+    assert semi.predictor.sources[0].get_params()["semi_supervised"] == "pseudo_label"
+    assert not hasattr(semi.predictor.sources[0], "net_")  # fit trained clones, never the given heads
