@@ -53,8 +53,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ..errors import ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError
+from ..errors import (ConfigError, FeatureExtractionError, InvalidImageError, ManifestError, ModelFileError,
+                      NotFittedError)
 from ..features import LesionSamples, groups_from_columns
+from ..io.image import as_rgb_uint8
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
@@ -68,35 +70,19 @@ CONFIG_FILE = "component.yaml"
 
 
 # --------------------------------------------------------------------------------------------- data
-def _as_rgb_uint8(image: Any) -> np.ndarray | None:
-    """The image as HxWx3 uint8, or None if it cannot be used (reported by the caller)."""
-    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-        return None
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.shape[2] == 4:
-        image = image[..., :3]
-    if image.shape[2] != 3 or min(image.shape[:2]) < 1:
-        return None
-    if image.dtype != np.uint8:
-        if not np.isfinite(image).all():
-            return None
-        scale = 255.0 if image.max(initial=0) <= 1.0 else 1.0
-        image = np.clip(image * scale, 0, 255).astype(np.uint8)
-    return image
-
-
 def images_to_tensor(images: Sequence[np.ndarray], size: int):
-    """Resize each RGB image to ``size`` x ``size`` -> uint8 tensor (N, 3, size, size) and the indices of
-    unusable images (filled with zeros; their outputs are set to NaN)."""
+    """Resize each RGB image (normalised by :func:`explainendo.io.as_rgb_uint8`) to ``size`` x ``size`` ->
+    uint8 tensor (N, 3, size, size) and the indices of unusable images (filled with zeros; their outputs
+    are set to NaN)."""
     import cv2
     import torch
 
     out = np.zeros((len(images), size, size, 3), dtype=np.uint8)
     bad: list[int] = []
     for i, image in enumerate(images):
-        rgb = _as_rgb_uint8(image)
-        if rgb is None:
+        try:
+            rgb = as_rgb_uint8(image)
+        except InvalidImageError:
             bad.append(i)
             continue
         shrink = rgb.shape[0] > size or rgb.shape[1] > size
