@@ -58,6 +58,7 @@ from ..errors import (ConfigError, FeatureExtractionError, InvalidImageError, Ma
 from ..features import LesionSamples, groups_from_columns
 from ..io.image import as_rgb_uint8
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
+from ..torch_threads import torch_threads
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
 from .calibration import apply_temperature_bias, fit_head_calibration
@@ -241,25 +242,6 @@ def _build_network(backbone, specs: Sequence[AttributeSpec], dropout: float = 0.
     return AttributeHeadsNet()
 
 
-class _Threads:
-    """Set torch's intra-op threads for a block and restore them after (ultralytics sets 1 on import)."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        if self.n:
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
-
-
 class AttributeHeads(BaseEstimator):
     """Deep attribute heads: one shared CNN backbone, one small head per attribute spec.
 
@@ -277,7 +259,8 @@ class AttributeHeads(BaseEstimator):
     forwards instead of one; needs ``flips``), ``semi_supervised`` (None or "pseudo_label"),
     ``pseudo_threshold``, ``balance_heads`` (scale each head's loss by log 2 / log k so the 26-class
     landmark head does not dominate), ``patience`` (epochs without a better validation macro-F1 before
-    stopping), ``num_threads`` (torch threads while fitting and predicting), ``seed``.
+    stopping), ``num_threads`` (torch threads while fitting and predicting, restored after; None: one per
+    core), ``seed``.
     """
 
     name = "attributes"
@@ -425,7 +408,7 @@ class AttributeHeads(BaseEstimator):
 
         from .backbones import create_backbone
 
-        with _Threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             generator = torch.Generator().manual_seed(self.seed)
             backbone = create_backbone(self.backbone, pretrained=self.pretrained, freeze_stages=self.freeze_stages)
@@ -631,7 +614,7 @@ class AttributeHeads(BaseEstimator):
         self._check_tta()
         samples = self._check_samples(samples, "samples")
         specs = self.net_specs_
-        with _Threads(self.num_threads):
+        with torch_threads(self.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             probs = self._probs_from_tensors(crops, frames)
         if bad:
@@ -733,7 +716,7 @@ class AttributeHeads(BaseEstimator):
         specs = [by_name[a] for a in attributes]
         result: dict[str, list[np.ndarray]] = {}
         net = self.net_.eval()
-        with _Threads(self.num_threads):
+        with torch_threads(self.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             for kind, x, images in (("crop", crops, samples.crops), ("frame", frames, samples.frames)):
                 group = [s for s in specs if s.input == kind]

@@ -237,3 +237,17 @@ def test_tta_is_the_mean_over_the_crop_and_its_flips(tiny_heads, tiny_test):
     np.testing.assert_allclose(averaged["landmark"], plain["landmark"], atol=1e-6)  # frames are never flipped
     with pytest.raises(ConfigError, match="flips"):
         copy.deepcopy(tiny_heads).set_params(tta=True, flips=False).predict_proba(tiny_test)
+
+
+def test_heads_predict_with_their_num_threads_and_restore_the_callers(tiny_heads, tiny_test):
+    import torch
+
+    before, seen = torch.get_num_threads(), []
+    handle = tiny_heads.net_.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        torch.set_num_threads(3)
+        tiny_heads.transform(tiny_test)  # num_threads=1
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 3
+    finally:
+        handle.remove()
+        torch.set_num_threads(before)

@@ -60,3 +60,21 @@ def test_yolo_bad_input(phantom_set, tmp_path):
     (tmp_path / "y" / "component.yaml").write_text("kind: yolo_localizer\nparams: {}\nstate: {}\n")
     with pytest.raises(ModelFileError):
         Localizer.load(tmp_path / "y")
+
+
+def test_yolo_predicts_with_its_num_threads_not_ultralytics_own(yolo, phantom_set, tmp_path):
+    from ultralytics.utils import torch_utils
+
+    _, test = phantom_set
+    yolo.save(tmp_path / "y")
+    loaded = Localizer.load(tmp_path / "y")  # a fresh predictor: its first call runs select_device
+    n = torch_utils.NUM_THREADS + 1  # a count ultralytics would not choose by itself
+    loaded.num_threads = n
+    before, seen = torch.get_num_threads(), []
+    handle = loaded._predictor.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        loaded.locate(test.path(test.images()[0]))
+    finally:
+        handle.remove()
+    assert seen and set(seen) == {n}
+    assert torch.get_num_threads() == before and torch_utils.NUM_THREADS == n - 1
