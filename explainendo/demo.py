@@ -137,7 +137,7 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
             "fit_seconds": fit_s, "card": card_png, "seconds": total}
 
 
-def run_demo(out: Path = Path("demo_output"), data_root: Path = Path("../shared/data"),
+def run_demo(out: Path = Path("demo_output"), data_root: Path = Path(__file__).parents[2] / "shared" / "data",
              settings: dict | None = None) -> dict:
     console = Console()
     out = Path(out)
