@@ -260,7 +260,8 @@ class AttributeHeads(BaseEstimator):
     ``pseudo_threshold``, ``balance_heads`` (scale each head's loss by log 2 / log k so the 26-class
     landmark head does not dominate), ``patience`` (epochs without a better validation macro-F1 before
     stopping), ``num_threads`` (torch threads while fitting and predicting, restored after; None: one per
-    core), ``seed``.
+    core), ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``; heads saved on a GPU load and run on the CPU
+    of a machine without one), ``seed``.
     """
 
     name = "attributes"
@@ -373,7 +374,10 @@ class AttributeHeads(BaseEstimator):
         """Train every head that has labels in ``samples.table['attr.<name>']`` (NaN = unlabelled)."""
         import torch
 
+        from ..localize.base import resolve_device
+
         specs = self._check_params()
+        device = resolve_device(self.device)  # "auto" -> the GPU if there is one; "cuda" without one: ConfigError
         samples = self._check_samples(samples, "samples")
         if len(samples) < 2:
             raise FeatureExtractionError("training needs at least 2 lesions (batch norm)", source="samples",
@@ -412,7 +416,8 @@ class AttributeHeads(BaseEstimator):
             torch.manual_seed(self.seed)
             generator = torch.Generator().manual_seed(self.seed)
             backbone = create_backbone(self.backbone, pretrained=self.pretrained, freeze_stages=self.freeze_stages)
-            self.net_ = _build_network(backbone, trained).to(self.device)
+            self.device_ = device
+            self.net_ = _build_network(backbone, trained).to(device)
             data = self._encode(samples, trained)
             val = self._encode(validation, trained) if validation is not None else None
             self.history_ = []
@@ -438,7 +443,7 @@ class AttributeHeads(BaseEstimator):
                 w = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
             else:
                 w = np.ones(k)
-            weights[spec.name] = torch.tensor(w, dtype=torch.float32, device=self.device)
+            weights[spec.name] = torch.tensor(w, dtype=torch.float32, device=self.device_)
         return weights
 
     @property
@@ -476,10 +481,10 @@ class AttributeHeads(BaseEstimator):
                 if self.augment:
                     x = augment_batch(x, generator, flips=bool(self.flips))
                     f = augment_batch(f, generator, flips=False) if f is not None else None
-                logits = self.net_(x.to(self.device), None if f is None else f.to(self.device))
+                logits = self.net_(x.to(self.device_), None if f is None else f.to(self.device_))
                 loss = 0.0
                 for name, out in logits.items():
-                    head_loss = masked_head_loss(out, label_t[name][idx].to(self.device), weights[name])
+                    head_loss = masked_head_loss(out, label_t[name][idx].to(self.device_), weights[name])
                     if head_loss is not None:
                         loss = loss + head_scale[name] * head_loss
                 optimiser.zero_grad(set_to_none=True)
@@ -554,8 +559,8 @@ class AttributeHeads(BaseEstimator):
         step = max(self.batch_size, 32)
         with torch.no_grad():
             for start in range(0, crops.shape[0], step):
-                x = crops[start:start + step].float().div_(255).to(self.device)
-                f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device)
+                x = crops[start:start + step].float().div_(255).to(self.device_)
+                f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device_)
                 probs = {name: torch.softmax(logits, 1) for name, logits in self.net_(x, f).items()}
                 if self.tta:  # mean over the crop and its three flips (frames are never flipped)
                     for dims in ((-1,), (-2,), (-1, -2)):
@@ -725,7 +730,7 @@ class AttributeHeads(BaseEstimator):
                 if x is None:
                     raise FeatureExtractionError(f"heads {[s.name for s in group]} need whole frames",
                                                  hint="build samples with frames (LesionSamples.from_images)")
-                x = x.float().div_(255).to(self.device)
+                x = x.float().div_(255).to(self.device_)
                 with torch.enable_grad():
                     activations = net.backbone.features(x)  # output of backbone.gradcam_layer
                     if not activations.requires_grad:  # every stage frozen: grads are still wanted here
@@ -854,7 +859,10 @@ class AttributeHeads(BaseEstimator):
         except RuntimeError as exc:
             raise ModelFileError(f"weights do not match the saved config: {str(exc)[:300]}", source=str(path),
                                  hint="the bundle is damaged or was edited; save it again") from exc
-        model.net_.to(model.device).eval()
+        from ..localize.base import runtime_device
+
+        model.device_ = runtime_device(model.device)  # saved on a GPU, loaded where there is none: the CPU
+        model.net_.to(model.device_).eval()
         model.columns_ = list(model._columns())
         if config.get("columns") and list(config["columns"]) != model.columns_:
             raise ModelFileError("saved columns do not match the specs", source=str(directory))

@@ -153,3 +153,14 @@ def test_softmask_predicts_with_its_num_threads_and_restores_the_callers(fitted,
     finally:
         fitted.num_threads = None
         torch.set_num_threads(before)
+
+
+def test_softmask_saved_with_device_cuda_loads_and_predicts_on_the_cpu(fitted, phantom_set, tmp_path,
+                                                                       as_if_saved_on_a_gpu):
+    _, test = phantom_set
+    fitted.save(tmp_path / "m")
+    as_if_saved_on_a_gpu(tmp_path / "m")
+    loaded = Localizer.load(tmp_path / "m")
+    assert loaded.device == "cuda" and loaded.device_ == "cpu"
+    imgs = [test.path(n) for n in test.images()]
+    assert loaded.locate_batch(imgs) == fitted.locate_batch(imgs)

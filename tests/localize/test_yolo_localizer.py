@@ -78,3 +78,17 @@ def test_yolo_predicts_with_its_num_threads_not_ultralytics_own(yolo, phantom_se
         handle.remove()
     assert seen and set(seen) == {n}
     assert torch.get_num_threads() == before and torch_utils.NUM_THREADS == n - 1
+
+
+def test_yolo_saved_with_device_cuda_loads_and_predicts_on_the_cpu(yolo, phantom_set, tmp_path, as_if_saved_on_a_gpu):
+    _, test = phantom_set
+    yolo.save(tmp_path / "y")
+    as_if_saved_on_a_gpu(tmp_path / "y")
+    loaded = Localizer.load(tmp_path / "y")
+    assert loaded.device == "cuda"
+    imgs = [test.path(n) for n in test.images()]
+    a, b = yolo.locate_batch(imgs), loaded.locate_batch(imgs)
+    assert [len(x) for x in a] == [len(y) for y in b]
+    for x, y in zip(a, b):
+        for p, q in zip(x, y):
+            assert np.allclose(p.to_xyxy(), q.to_xyxy(), atol=1e-3) and p.score == pytest.approx(q.score, abs=1e-5)
