@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from ..errors import ConfigError
-from ..io.splits import group_kfold_indices
+from ..io.splits import group_kfold_indices as grouped_folds  # noqa: F401 (fit/'s name; also used by selection)
 
 
 def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:
@@ -87,8 +87,8 @@ class GroupEliminator:
             raise ConfigError(f"prefer_keep names groups {unknown} that are not among the groups",
                               hint=f"groups: {sorted(self.groups)}")
         y = np.asarray(y)
-        folds = group_kfold_indices(np.asarray(patients), self.cv, self.seed,
-                                    hint="give more patients, or turn group selection off")
+        folds = grouped_folds(np.asarray(patients), self.cv, self.seed,
+                              hint="give more patients, or turn group selection off")
         keep = list(self.groups)
         best_mean, best_se = self._score(X, y, folds, keep)
         rows = [{"step": 0, "left_out": "", "mean": best_mean, "se": best_se, "chosen": True, "preferred": False}]

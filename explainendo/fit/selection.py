@@ -18,9 +18,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
 from ..errors import ConfigError, NotFittedError
-from ..io.splits import group_kfold_indices
 from .fitters import FITTERS, fitter_name, make_fitter
-from .group_selection import cv_scores
+from .group_selection import cv_scores, grouped_folds
 
 #: simpler models first: a tie goes to the earlier candidate
 DEFAULT_CANDIDATES = ("sparse_logistic_regression", "logistic_regression", "decision_tree", "svm", "xgboost")
@@ -62,8 +61,8 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         if groups is None:
             groups = np.arange(len(y))  # every row its own group: plain K-fold
         self.classes_ = np.unique(y)
-        folds = group_kfold_indices(np.asarray(groups), self.cv, self.seed,
-                                    hint="give more patients, or choose a fitter by name instead of 'auto'")
+        folds = grouped_folds(np.asarray(groups), self.cv, self.seed,
+                              hint="give more patients, or choose a fitter by name instead of 'auto'")
         rows = []
         for name, est in self._candidate_estimators():
             scores = cv_scores(est, X, y, folds, self.metric)  # NaN: a fold missing a class says nothing
