@@ -21,7 +21,8 @@ app.add_typer(evaluate_app, name="evaluate")
 from .localize.commands import localize_app  # noqa: E402 - typer only; torch loads when a command runs
 app.add_typer(localize_app, name="localize")
 
-DEFAULT_DATA_ROOT = Path("../shared/data")
+#: where the data folder comes from when no option names it (explainendo.io.data_root)
+DATA_ROOT_HELP = "$EXPLAINENDO_DATA, else shared/data beside the explainendo checkout"
 
 
 def _version_callback(value: bool) -> None:
@@ -38,7 +39,8 @@ def _root(version: Optional[bool] = typer.Option(None, "--version", callback=_ve
 
 @data_app.command("summary")
 def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg | cp-child | dsoc | a manifest CSV"),
-                 root: Optional[Path] = typer.Option(None, help="dataset folder (default: ../shared/data/<name>)"),
+                 root: Optional[Path] = typer.Option(
+                     None, help=f"dataset folder (default: <data folder>/<name>; data folder: {DATA_ROOT_HELP})"),
                  validate: bool = typer.Option(True, help="check files and boxes")) -> None:
     """Load a dataset into a manifest and print its summary."""
     from .io.loaders import load_dataset
@@ -57,10 +59,17 @@ def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg |
 
 @app.command("demo")
 def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo's outputs"),
-         data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="shared data folder")) -> None:
+         data_root: Optional[Path] = typer.Option(None, help=f"shared data folder (default: {DATA_ROOT_HELP})"),
+         ) -> None:
     """Run the demo on embedded defaults (phantoms, and the shared data when present)."""
     from .demo import run_demo
-    run_demo(out=out, data_root=data_root)
+    from .errors import ConfigError
+    from .io import data_root as find_data_root
+    try:
+        found = {"data_root": find_data_root(data_root)}
+    except ConfigError:  # no shared data: the demo only summarises it when there is some
+        found = {}
+    run_demo(out=out, **found)
 
 
 from .synth.cli import synth_command  # noqa: E402  (light: the generators load when the command runs)
@@ -78,7 +87,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           quick: bool = typer.Option(False, help="small data and short training (minutes)"),
           seed: int = typer.Option(0, help="seed for data, splits and training"),
           n: Optional[int] = typer.Option(None, help="phantoms: how many images"),
-          data_root: Path = typer.Option(DEFAULT_DATA_ROOT, help="shared data folder (edd2020)"),
+          data_root: Optional[Path] = typer.Option(
+              None, help=f"shared data folder, for edd2020 (default: {DATA_ROOT_HELP})"),
           positive: Optional[str] = typer.Option(None, help="the positive class (manifest CSV)"),
           external_centres: str = typer.Option("", help="comma-separated centres held out as external test"),
           sole_backbones: str = typer.Option("resnet50", help="comma-separated sole-DL backbones"),

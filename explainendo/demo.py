@@ -156,7 +156,7 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
             "kept_groups": [g for g in predictor.groups_ if g not in predictor.dropped_groups_]}
 
 
-def run_demo(out: Path = Path("demo_output"), data_root: Path = Path("../shared/data"),
+def run_demo(out: Path = Path("demo_output"), data_root: Path = Path(__file__).parents[2] / "shared" / "data",
              settings: dict | None = None) -> dict:
     console = Console()
     out = Path(out)

@@ -29,20 +29,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from ..errors import ConfigError
-
-
-def grouped_folds(groups: np.ndarray, n_splits: int, seed: int,
-                  hint: str = "give more patients") -> list[tuple[np.ndarray, np.ndarray]]:
-    """``GroupKFold`` over ``groups`` (patients) after a seeded shuffle of whole groups (GroupKFold itself
-    is deterministic by group size); at most ``n_splits`` folds, fewer when there are fewer patients."""
-    from sklearn.model_selection import GroupKFold
-
-    uniq = pd.unique(groups)
-    k = min(n_splits, len(uniq))
-    if k < 2:
-        raise ConfigError(f"{len(uniq)} patient group(s) cannot make cross-validation folds", hint=hint)
-    perm = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq))))
-    return list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=np.array([perm[g] for g in groups])))
+from ..io.splits import group_kfold_indices as grouped_folds  # noqa: F401 (fit/'s name; also used by selection)
 
 
 def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Sequence
 import cv2
 import numpy as np
 
-from ..errors import InvalidImageError
+from ..io.image import rgb_and_full_scale
 from ..registry import Registry
 from ..types import Box
 
@@ -141,51 +141,12 @@ def shannon_entropy_bits(counts: np.ndarray) -> float:
     return float(max(0.0, -(p * np.log2(p)).sum()))  # max: -0.0 and 1-ulp negatives on one-bin input
 
 
-def _as_rgb(crop: Any) -> np.ndarray:
-    """Validate a crop and return it as an ``(H, W, 3)`` array (uint8, uint16 or float in [0, 1]).
-
-    Other integer dtypes with values in 0..255 are read as uint8; bool as 0 / 255.
-
-    Greyscale (``(H, W)`` or ``(H, W, 1)``) is replicated to three channels; an alpha channel is dropped.
-    """
-    array = np.asarray(crop)
-    if array.dtype == bool:
-        array = array.astype(np.uint8) * 255
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise InvalidImageError(f"crop has shape {array.shape}; expected (H, W), (H, W, 1), (H, W, 3) or (H, W, 4)",
-                                hint="pass RGB or greyscale crops")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise InvalidImageError(f"crop is empty (shape {array.shape})", hint="check the box lies inside its frame")
-    array = array[:, :, :3]
-    if array.dtype.kind == "f":
-        if not np.isfinite(array).all():
-            raise InvalidImageError("crop has NaN or infinite values", hint="pass finite pixel values")
-        if array.min() < 0.0 or array.max() > 1.0:
-            raise InvalidImageError(f"float crop values lie in [{array.min():g}, {array.max():g}], not [0, 1]",
-                                    hint="scale float crops to [0, 1] or pass uint8")
-    elif array.dtype.kind in "iu" and array.dtype not in (np.uint8, np.uint16):
-        # other integer types (int64 from np.array of Python ints...) are accepted as 8-bit values
-        if array.min() < 0 or array.max() > 255:
-            raise InvalidImageError(f"integer crop values lie in [{array.min()}, {array.max()}], not [0, 255]",
-                                    hint="pass uint8 (0..255), uint16 (0..65535) or float crops in [0, 1]")
-        array = array.astype(np.uint8)
-    elif array.dtype not in (np.uint8, np.uint16):
-        raise InvalidImageError(f"crop dtype {array.dtype} is not supported",
-                                hint="pass uint8, uint16 or float crops in [0, 1]")
-    return array
-
-
-def _scale(dtype: np.dtype) -> float:
-    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(np.dtype(dtype), 1.0)
-
-
 class PreparedCrop:
     """A validated crop with lazily computed, shared derived images.
 
+    * ``rgb`` / ``full_scale``: the crop as ``(H, W, 3)`` and its value of full intensity, by the dtype rule
+      of :func:`explainendo.io.as_rgb_uint8` (the library's one rule) but at the crop's own precision
+      (uint16 and float crops are not rounded to 8 bits).
     * ``channels`` / ``color_pixels``: ``(3, N)`` / ``(N, 3)`` float64 RGB in [0, 1], a regular grid
       subsample of the crop with at most ``max_color_pixels`` pixels (stride
       ``s = ceil(sqrt(H W / max_color_pixels))`` in both directions).
@@ -199,7 +160,7 @@ class PreparedCrop:
 
     def __init__(self, crop: Any, box: Box | Sequence[float] | None = None, mask: np.ndarray | None = None,
                  working_size: int = 96, max_color_pixels: int = 16384):
-        self.rgb = _as_rgb(crop)
+        self.rgb, self.full_scale = rgb_and_full_scale(crop)
         self.box = box
         self.mask = mask
         self.working_size = working_size
@@ -217,7 +178,7 @@ class PreparedCrop:
         sample = self.rgb[::step, ::step] if step > 1 else self.rgb
         # one numpy call converts and scales (call count, not arithmetic, is the cost at this size)
         # order="C": channel-major in memory, so per-channel reductions run over contiguous rows
-        channels = np.divide(sample.transpose(2, 0, 1), _scale(self.rgb.dtype), dtype=np.float64, order="C")
+        channels = np.divide(sample.transpose(2, 0, 1), self.full_scale, dtype=np.float64, order="C")
         return channels.reshape(3, -1)
 
     @property
@@ -236,7 +197,7 @@ class PreparedCrop:
             # OpenCV resizes uint8, uint16 and float32; float64 and float16 go through float32
             source = rgb if rgb.dtype in (np.uint8, np.uint16, np.float32) else rgb.astype(np.float32)
             rgb = cv2.resize(np.ascontiguousarray(source), size, interpolation=cv2.INTER_AREA)
-        rgb = np.divide(rgb, _scale(self.rgb.dtype), dtype=np.float64)
+        rgb = np.divide(rgb, self.full_scale, dtype=np.float64)
         # element-wise, not a BLAS product: equal pixels must give bit-equal greys, or 1-ulp differences
         # would flip LBP bits on flat areas
         return LUMA_WEIGHTS[0] * rgb[:, :, 0] + LUMA_WEIGHTS[1] * rgb[:, :, 1] + LUMA_WEIGHTS[2] * rgb[:, :, 2]

@@ -52,7 +52,8 @@ def extract(crops: Sequence[Any] | LesionSamples, masks: Sequence[np.ndarray | N
 
     Parameters
     ----------
-    crops : list of images ((H, W) grey or (H, W, 3|4) RGB(A); uint8, uint16 or float in [0, 1]), a
+    crops : list of images ((H, W) grey or (H, W, 3|4) RGB(A); any dtype :func:`explainendo.io.as_rgb_uint8`
+        reads: uint8, uint16, bool, float in [0, 1] or [0, 255]), a
         (N, H, W, C) array, or a :class:`~explainendo.features.LesionSamples` (its crops, boxes and masks).
     masks : optional crop-sized boolean masks (``None`` entries allowed); used by the aspect ratio.
     boxes : optional :class:`~explainendo.types.Box` (or ``(x1, y1, x2, y2)``) per crop; used by the aspect

@@ -53,10 +53,12 @@ import numpy as np
 import pandas as pd
 
 from ..components import register_component
-from ..errors import (ConfigError, FeatureExtractionError, ManifestError, ModelFileError, NotFittedError,
-                      SourceUnavailableError)
+from ..errors import (ConfigError, FeatureExtractionError, InvalidImageError, ManifestError, ModelFileError,
+                      NotFittedError, SourceUnavailableError)
 from ..features import FeatureSource, LesionSamples, groups_from_columns
+from ..io.image import as_rgb_uint8
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
+from ..torch_threads import torch_threads
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
 from .calibration import apply_temperature_bias, fit_head_calibration
@@ -69,35 +71,19 @@ CONFIG_FILE = "component.yaml"
 
 
 # --------------------------------------------------------------------------------------------- data
-def _as_rgb_uint8(image: Any) -> np.ndarray | None:
-    """The image as HxWx3 uint8, or None if it cannot be used (reported by the caller)."""
-    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-        return None
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    if image.shape[2] == 4:
-        image = image[..., :3]
-    if image.shape[2] != 3 or min(image.shape[:2]) < 1:
-        return None
-    if image.dtype != np.uint8:
-        if not np.isfinite(image).all():
-            return None
-        scale = 255.0 if image.max(initial=0) <= 1.0 else 1.0
-        image = np.clip(image * scale, 0, 255).astype(np.uint8)
-    return image
-
-
 def images_to_tensor(images: Sequence[np.ndarray], size: int):
-    """Resize each RGB image to ``size`` x ``size`` -> uint8 tensor (N, 3, size, size) and the indices of
-    unusable images (filled with zeros; their outputs are set to NaN)."""
+    """Resize each RGB image (normalised by :func:`explainendo.io.as_rgb_uint8`) to ``size`` x ``size`` ->
+    uint8 tensor (N, 3, size, size) and the indices of unusable images (filled with zeros; their outputs
+    are set to NaN)."""
     import cv2
     import torch
 
     out = np.zeros((len(images), size, size, 3), dtype=np.uint8)
     bad: list[int] = []
     for i, image in enumerate(images):
-        rgb = _as_rgb_uint8(image)
-        if rgb is None:
+        try:
+            rgb = as_rgb_uint8(image)
+        except InvalidImageError:
             bad.append(i)
             continue
         shrink = rgb.shape[0] > size or rgb.shape[1] > size
@@ -256,25 +242,6 @@ def _build_network(backbone, specs: Sequence[AttributeSpec], dropout: float = 0.
     return AttributeHeadsNet()
 
 
-class _Threads:
-    """Set torch's intra-op threads for a block and restore them after (ultralytics sets 1 on import)."""
-
-    def __init__(self, n: int | None):
-        self.n = n
-
-    def __enter__(self):
-        import torch
-
-        self.before = torch.get_num_threads()
-        if self.n:
-            torch.set_num_threads(int(self.n))
-
-    def __exit__(self, *exc):
-        import torch
-
-        torch.set_num_threads(self.before)
-
-
 @register_component("attribute_heads")
 class AttributeHeads(FeatureSource):
     """Deep attribute heads: one shared CNN backbone, one small head per attribute spec.
@@ -293,7 +260,9 @@ class AttributeHeads(FeatureSource):
     forwards instead of one; needs ``flips``), ``semi_supervised`` (None or "pseudo_label"),
     ``pseudo_threshold``, ``balance_heads`` (scale each head's loss by log 2 / log k so the 26-class
     landmark head does not dominate), ``patience`` (epochs without a better validation macro-F1 before
-    stopping), ``num_threads`` (torch threads while fitting and predicting), ``seed``.
+    stopping), ``num_threads`` (torch threads while fitting and predicting, restored after; None: one per
+    core), ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``; heads saved on a GPU load and run on the CPU
+    of a machine without one), ``seed``.
     """
 
     name = "attributes"
@@ -425,7 +394,10 @@ class AttributeHeads(FeatureSource):
         """Train every head that has labels in ``samples.table['attr.<name>']`` (NaN = unlabelled)."""
         import torch
 
+        from ..localize.base import resolve_device
+
         specs = self._check_params()
+        device = resolve_device(self.device)  # "auto" -> the GPU if there is one; "cuda" without one: ConfigError
         samples = self._check_samples(samples, "samples")
         if len(samples) < 2:
             raise FeatureExtractionError("training needs at least 2 lesions (batch norm)", source="samples",
@@ -464,7 +436,7 @@ class AttributeHeads(FeatureSource):
 
         self.device_ = resolve_device(self.device)  # a GPU asked for and absent is an error, not a CPU run
         self.resolved_pretrained_ = self._resolved_pretrained()
-        with _Threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             generator = torch.Generator().manual_seed(self.seed)
             backbone = create_backbone(self.backbone, pretrained=self.resolved_pretrained_,
@@ -676,7 +648,7 @@ class AttributeHeads(FeatureSource):
         self._check_tta()
         samples = self._check_samples(samples, "samples")
         specs = self.net_specs_
-        with _Threads(self.num_threads):
+        with torch_threads(self.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             probs = self._probs_from_tensors(crops, frames)
         if bad:
@@ -778,7 +750,7 @@ class AttributeHeads(FeatureSource):
         specs = [by_name[a] for a in attributes]
         result: dict[str, list[np.ndarray]] = {}
         net = self.net_.eval()
-        with _Threads(self.num_threads):
+        with torch_threads(self.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             for kind, x, images in (("crop", crops, samples.crops), ("frame", frames, samples.frames)):
                 group = [s for s in specs if s.input == kind]

@@ -19,9 +19,9 @@ import pandas as pd
 
 from ..errors import ManifestError
 from .manifest import Manifest
+from .roots import DATA_ENV, data_root
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-DEFAULT_DATA_ROOT = Path("../shared/data")
 
 #: EDD2020 box classes (``class_list.txt`` order, which YOLO class ids follow).
 EDD2020_CLASSES = ("BE", "suspicious", "HGD", "cancer", "polyp")
@@ -36,8 +36,13 @@ EDD2020_EXTERNAL_CENTRES = ("AJ",)
 def _require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise ManifestError(f"{what} folder not found", source=path,
-                            hint="pass the dataset's root folder (see ../shared/data/README.md)")
+                            hint=f"pass the dataset's root folder, or set {DATA_ENV} to the folder holding it")
     return path
+
+
+def _dataset_root(root: str | os.PathLike | None, folder: str) -> Path:
+    """``root`` as given, else ``<data root>/<folder>`` (:func:`explainendo.io.data_root`)."""
+    return Path(root) if root is not None else data_root() / folder
 
 
 def _list_images(folder: Path) -> list[Path]:
@@ -137,7 +142,7 @@ def load_edd2020(root: str | os.PathLike | None = None, labels: str = "bbox",
     ``neoplastic_label=True`` the ``label`` column holds the lesion-level neoplastic / non_neoplastic
     reading of :data:`EDD2020_NEOPLASTIC` (other classes get no label).
     """
-    root = Path(root) if root is not None else DEFAULT_DATA_ROOT / "edd2020"
+    root = _dataset_root(root, "edd2020")
 
     def group_of(stem: str) -> dict:
         return {"patient": stem, "centre": edd2020_centre(stem)}
@@ -162,7 +167,7 @@ def load_kvasir_seg(root: str | os.PathLike | None = None, boxes: str = "csv") -
     """
     from .image import read_image_size
 
-    root = Path(root) if root is not None else DEFAULT_DATA_ROOT / "kvasir-seg-256"
+    root = _dataset_root(root, "kvasir-seg-256")
     _require_dir(root / "images", "image")
     rows = []
     if boxes == "csv":
@@ -221,7 +226,7 @@ def load_dsoc(root: str | os.PathLike | None = None) -> Manifest:
     """
     import yaml
 
-    root = Path(root) if root is not None else DEFAULT_DATA_ROOT / "dsoc-cholangioscopy"
+    root = _dataset_root(root, "dsoc-cholangioscopy")
     cfg_path = root / "data.yaml"
     try:
         names = list(yaml.safe_load(cfg_path.read_text())["names"])
@@ -257,7 +262,7 @@ def load_folder(root: str | os.PathLike, label: str | None = None, images: str =
 
 def load_cp_child(root: str | os.PathLike | None = None) -> Manifest:
     """CP-CHILD normal frames (256x256, polyp-free): label ``normal``, one pseudo-patient per frame."""
-    root = Path(root) if root is not None else DEFAULT_DATA_ROOT / "cp-child-normal-256"
+    root = _dataset_root(root, "cp-child-normal-256")
     return load_folder(root, label="normal", images="images", name="cp-child")
 
 

@@ -83,10 +83,35 @@ def train_val_test_split(m: Manifest, val: float = 0.15, test: float = 0.15, by:
     return out
 
 
+def group_kfold_indices(groups: Sequence | np.ndarray, n_splits: int, seed: int = 0,
+                        hint: str = "give more patients") -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train_rows, test_rows)`` index arrays of ``n_splits`` folds that keep each group (patient) whole.
+
+    ``GroupKFold`` (which balances fold sizes and is deterministic given the groups) over the groups after
+    a seeded permutation of the group ids, so ``seed`` changes which groups share a fold and the same seed
+    always gives the same folds. Fewer folds when there are fewer groups than ``n_splits``; a
+    :class:`SplitError` (with ``hint``) below two groups or for ``n_splits < 2``. The row-array form of
+    :func:`group_kfold`, for code that holds arrays rather than a manifest (cross-validated model
+    selection, out-of-fold features).
+    """
+    from sklearn.model_selection import GroupKFold
+
+    if isinstance(n_splits, bool) or int(n_splits) != n_splits or n_splits < 2:
+        raise SplitError(f"n_splits={n_splits!r}: cross-validation needs at least 2 folds", hint="use 2 or more")
+    groups = np.asarray(groups)
+    uniq = pd.unique(groups)
+    k = min(int(n_splits), len(uniq))
+    if k < 2:
+        raise SplitError(f"{len(uniq)} patient group(s) cannot make cross-validation folds", hint=hint)
+    # GroupKFold's own shuffle arrived in recent sklearn; permuting the group ids has the same effect
+    perm = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq))))
+    return list(GroupKFold(n_splits=k).split(np.zeros(len(groups)), groups=np.array([perm[g] for g in groups])))
+
+
 def group_kfold(m: Manifest, k: int = 5, by: str = "patient", stratify: str | None = "label",
                 seed: int = 0) -> list[tuple[Manifest, Manifest]]:
     """K (train, test) folds with whole groups; stratified by ``stratify`` when that column exists."""
-    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     stratify = stratify if stratify and stratify in m.df.columns and m.df[stratify].notna().all() else None
     table = _group_table(m, by, None)
@@ -97,10 +122,7 @@ def group_kfold(m: Manifest, k: int = 5, by: str = "patient", stratify: str | No
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
         it = splitter.split(np.zeros(len(m)), m.df[stratify].astype(str).to_numpy(), groups)
     else:
-        # GroupKFold's shuffle arrived in recent sklearn; permute group ids instead for the same effect
-        uniq = pd.unique(groups)
-        perm = dict(zip(uniq, np.random.default_rng(seed).permutation(len(uniq))))
-        it = GroupKFold(n_splits=k).split(np.zeros(len(m)), groups=np.array([perm[g] for g in groups]))
+        it = group_kfold_indices(groups, k, seed)
     folds = []
     for tr, te in it:
         train, test = m.subset(np.isin(np.arange(len(m)), tr)), m.subset(np.isin(np.arange(len(m)), te))

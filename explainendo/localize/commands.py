@@ -14,7 +14,9 @@ localize_app = typer.Typer(help="Train lesion localizers and locate lesions.", n
 def train(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg | dsoc | a manifest CSV"),
           out: Path = typer.Option(..., help="folder to save the trained localizer in"),
           method: str = typer.Option("softmask", help="softmask | yolo"),
-          root: Optional[Path] = typer.Option(None, help="dataset folder (default: ../shared/data/<name>)"),
+          root: Optional[Path] = typer.Option(
+              None, help="dataset folder (default: <data folder>/<name>; data folder: $EXPLAINENDO_DATA, else "
+                         "shared/data beside the explainendo checkout)"),
           epochs: int = typer.Option(30, help="training epochs"),
           image_size: int = typer.Option(256, help="network input size"),
           encoder: str = typer.Option("efficientnet_lite0", help="soft-mask encoder: vgg | efficientnet_lite0"),

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError
+from ..torch_threads import torch_threads
 from ..types import Box
 from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict,
                    training_items, weights_path)
@@ -36,14 +37,16 @@ class SoftMaskLocalizer(Localizer):
     of 32), ``epochs``, ``lr`` (Adam), ``batch_size``, ``threshold`` (decoding level relative to the peak,
     0.6), ``multi`` (one box per separate peak), ``min_score`` (no box when the peak probability is lower;
     0 = always one box, as for the ampulla), ``base_channels`` (VGG width), ``augment`` (random flips and
-    brightness), ``seed``, ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``).
+    brightness), ``seed``, ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``), ``num_threads`` (torch threads
+    while training and predicting; None: one per core).
     """
 
     kind = "softmask_localizer"
 
     def __init__(self, encoder: str = "vgg", image_size: int = 256, epochs: int = 30, lr: float = 1e-3,
                  batch_size: int = 8, threshold: float = 0.6, multi: bool = False, min_score: float = 0.0,
-                 base_channels: int = 16, augment: bool = True, seed: int = 0, device: str = "cpu"):
+                 base_channels: int = 16, augment: bool = True, seed: int = 0, device: str = "cpu",
+                 num_threads: int | None = None):
         self.encoder = encoder
         self.image_size = image_size
         self.epochs = epochs
@@ -56,6 +59,7 @@ class SoftMaskLocalizer(Localizer):
         self.augment = augment
         self.seed = seed
         self.device = device
+        self.num_threads = num_threads
 
 
     def _check_params(self) -> None:
@@ -100,6 +104,10 @@ class SoftMaskLocalizer(Localizer):
         ``history_`` holds per-epoch ``loss``, ``seconds`` and, with ``val_manifest``, the validation
         ``mIoU`` and ``success_iou_0.3``.
         """
+        with torch_threads(self.num_threads):
+            return self._fit(manifest, val_manifest, verbose)
+
+    def _fit(self, manifest, val_manifest, verbose: bool) -> "SoftMaskLocalizer":
         import torch
 
         self._check_params()
@@ -188,7 +196,7 @@ class SoftMaskLocalizer(Localizer):
         net.eval()
         out = []
         device = next(net.parameters()).device
-        with torch.inference_mode():
+        with torch_threads(self.num_threads), torch.inference_mode():
             for start in range(0, len(images), 16):
                 batch = np.stack([_resize(a, s) for a in images[start:start + 16]])
                 x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)

@@ -18,11 +18,13 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError
+from ..torch_threads import torch_threads
 from ..types import Box
 from .base import (Localizer, _plain, register_kind, resolve_device, runtime_device, save_state_dict,
                    training_items, weights_path)
@@ -33,8 +35,10 @@ DEFAULT_LABEL = "lesion"
 def import_ultralytics():
     """Import ultralytics offline and quietly, in a private settings folder, keeping torch's thread count.
 
-    ultralytics fetches a font and writes settings unless told otherwise, and sets torch to one thread
-    at import: each of those is undone or pre-empted here.
+    ultralytics fetches a font and writes settings unless told otherwise, and some releases set torch to
+    one thread at import: each of those is pre-empted or undone here (the thread count it found is
+    restored, even when the import fails). The installed releases reset the count in ``select_device``
+    instead, when training starts and at a model's first prediction: :func:`_yolo_threads` covers that.
     """
     import torch
 
@@ -49,18 +53,30 @@ def import_ultralytics():
             font.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf", font)
         os.environ["YOLO_CONFIG_DIR"] = str(cfg)
-    threads = torch.get_num_threads()
-    import ultralytics  # noqa: F401
-
-    from ultralytics import YOLO
-    torch.set_num_threads(threads)
+    with torch_threads(torch.get_num_threads()):
+        import ultralytics  # noqa: F401
+        from ultralytics import YOLO
     return YOLO
 
 
-def _restore_threads(n: int) -> None:
-    import torch
+@contextmanager
+def _yolo_threads(n: int | None):
+    """:func:`~explainendo.torch_threads.torch_threads` for ultralytics calls. ultralytics' ``select_device``
+    (run when training starts and at a model's first prediction) resets torch to its own ``NUM_THREADS``
+    (cores - 1, at most 8): within this block it resets to the same count as the block instead."""
+    import_ultralytics()
+    from ultralytics.utils import torch_utils
 
-    torch.set_num_threads(n)
+    with torch_threads(n) as count:
+        saved = getattr(torch_utils, "NUM_THREADS", None)
+        torch_utils.NUM_THREADS = count
+        try:
+            yield count
+        finally:
+            if saved is None:
+                del torch_utils.NUM_THREADS
+            else:
+                torch_utils.NUM_THREADS = saved
 
 
 @register_kind
@@ -73,14 +89,16 @@ class YoloLocalizer(Localizer):
     per image; ``single_class``: every box is one class (``lesion``); ``seed``: makes training repeatable
     (ultralytics' ``deterministic`` mode); ``device``: ``"cpu"``, ``"cuda"``/``"0"`` or ``"auto"``;
     ``workdir``: where the YOLO dataset and training runs go (default: a new temporary folder);
-    ``train_args``: extra keyword arguments for ``ultralytics.YOLO.train`` (e.g. ``{"mosaic": 0.5}``).
+    ``train_args``: extra keyword arguments for ``ultralytics.YOLO.train`` (e.g. ``{"mosaic": 0.5}``);
+    ``num_threads``: torch threads while training, loading and predicting (None: one per core).
     """
 
     kind = "yolo_localizer"
 
     def __init__(self, model: str = "yolov8n.yaml", imgsz: int = 640, epochs: int = 50, batch: int = 16,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 100, single_class: bool = False,
-                 seed: int = 0, device: str = "cpu", workdir: str | None = None, train_args: dict | None = None):
+                 seed: int = 0, device: str = "cpu", workdir: str | None = None, train_args: dict | None = None,
+                 num_threads: int | None = None):
         self.model = model
         self.imgsz = imgsz
         self.epochs = epochs
@@ -93,6 +111,7 @@ class YoloLocalizer(Localizer):
         self.device = device
         self.workdir = workdir
         self.train_args = train_args
+        self.num_threads = num_threads
 
 
     # ---- training -----------------------------------------------------------------------------------
@@ -132,7 +151,6 @@ class YoloLocalizer(Localizer):
     def fit(self, manifest, val_manifest=None, verbose: bool = False) -> "YoloLocalizer":
         """Train on ``manifest``'s boxes (images without boxes are background frames). Without
         ``val_manifest`` ultralytics validates on the training images (only at the last epoch)."""
-        import torch
         import yaml
 
         self._check_params()
@@ -152,7 +170,6 @@ class YoloLocalizer(Localizer):
         data = root / "data.yaml"
         data.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val",
                                         "names": {i: n for n, i in classes.items()}}))
-        threads = torch.get_num_threads()
         YOLO = import_ultralytics()
         device = resolve_device(self.device)
         yolo = YOLO(str(self.model), task="detect")
@@ -162,10 +179,8 @@ class YoloLocalizer(Localizer):
                     verbose=verbose, amp=device != "cpu", val=val is not None, save=True,
                     single_cls=bool(self.single_class))
         args.update(self.train_args or {})
-        try:
+        with _yolo_threads(self.num_threads):
             yolo.train(**args)
-        finally:
-            _restore_threads(threads)
         trainer = yolo.trainer
         self.names_ = names
         self.history_ = _read_results(Path(trainer.save_dir) / "results.csv")
@@ -186,18 +201,13 @@ class YoloLocalizer(Localizer):
         self.fitted_ = True
 
     def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
-        import torch
-
-        threads = torch.get_num_threads()
         device = runtime_device(self.device)
-        try:
+        with _yolo_threads(self.num_threads):
             # ultralytics expects BGR arrays (OpenCV order)
             results = self._predictor.predict([np.ascontiguousarray(a[..., ::-1]) for a in images],
                                               imgsz=int(self.imgsz), conf=float(self.conf), iou=float(self.iou),
                                               max_det=int(self.max_det), device="cpu" if device == "cpu" else 0,
                                               verbose=False, save=False)
-        finally:
-            _restore_threads(threads)
         out = []
         for img, r in zip(images, results):
             h, w = img.shape[:2]
@@ -222,7 +232,6 @@ class YoloLocalizer(Localizer):
         save_state_dict(self.model_, directory)
 
     def _load_weights(self, directory: Path, state: dict) -> None:
-        import torch
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -231,17 +240,15 @@ class YoloLocalizer(Localizer):
             names, arch = list(state["names"]), dict(state["architecture"])
         except (KeyError, TypeError):
             raise ModelFileError("component.yaml lacks the YOLO class names or architecture", source=directory) from None
-        threads = torch.get_num_threads()
         import_ultralytics()
         from ultralytics.nn.tasks import DetectionModel
 
         try:
-            net = DetectionModel(cfg=copy.deepcopy(arch), nc=len(names), verbose=False)
-            net.load_state_dict(load_file(str(path)), strict=True)
+            with torch_threads(self.num_threads):
+                net = DetectionModel(cfg=copy.deepcopy(arch), nc=len(names), verbose=False)
+                net.load_state_dict(load_file(str(path)), strict=True)
         except (SafetensorError, RuntimeError, OSError, KeyError) as exc:
             raise ModelFileError(f"weights do not fit the saved YOLO architecture ({exc})", source=path) from None
-        finally:
-            _restore_threads(threads)
         self.names_ = names
         self.history_ = state.get("history", [])
         self._set_model(net.float().eval(), names)

@@ -22,6 +22,7 @@ DEFINED = {
     "grey (H, W, 1)": RNG.integers(0, 256, (30, 40, 1), dtype=np.uint8),
     "RGBA": RNG.integers(0, 256, (20, 20, 4), dtype=np.uint8),
     "float in [0, 1]": RNG.random((33, 17, 3)),
+    "float in [0, 255]": RNG.random((21, 19, 3)) * 255,
     "float32": RNG.random((16, 16, 3)).astype(np.float32),
     "float16, large": RNG.random((200, 150, 3)).astype(np.float16),
     "uint16": RNG.integers(0, 65536, (24, 24, 3), dtype=np.uint16),
@@ -37,7 +38,7 @@ DEFINED = {
 BROKEN = {
     "empty": np.zeros((0, 5, 3), np.uint8),
     "NaN": np.full((4, 4, 3), np.nan),
-    "float out of range": np.full((4, 4, 3), 7.5),
+    "float above 255": np.full((4, 4, 3), 300.0),
     "5 channels": np.zeros((4, 4, 5), np.uint8),
     "1-D": np.zeros(10, np.uint8),
     "strings": np.array([["a", "b"]]),

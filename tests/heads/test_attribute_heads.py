@@ -237,3 +237,42 @@ def test_tta_is_the_mean_over_the_crop_and_its_flips(tiny_heads, tiny_test):
     np.testing.assert_allclose(averaged["landmark"], plain["landmark"], atol=1e-6)  # frames are never flipped
     with pytest.raises(ConfigError, match="flips"):
         copy.deepcopy(tiny_heads).set_params(tta=True, flips=False).predict_proba(tiny_test)
+
+
+def test_heads_predict_with_their_num_threads_and_restore_the_callers(tiny_heads, tiny_test):
+    import torch
+
+    before, seen = torch.get_num_threads(), []
+    handle = tiny_heads.net_.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        torch.set_num_threads(3)
+        tiny_heads.transform(tiny_test)  # num_threads=1
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 3
+    finally:
+        handle.remove()
+        torch.set_num_threads(before)
+
+
+def test_heads_saved_with_device_cuda_load_and_predict_on_a_cpu_only_machine(tiny_heads, tiny_test, tmp_path,
+                                                                              monkeypatch):
+    import yaml
+
+    tiny_heads.save(tmp_path / "heads")
+    path = tmp_path / "heads" / "component.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["params"]["device"] = "cuda"  # as written by heads trained on a GPU (components carry no checksum)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # this machine, or any, without CUDA
+    loaded = AttributeHeads.load(tmp_path / "heads")
+    assert loaded.device == "cuda"  # the saved setting is kept; it runs where it can
+    assert next(loaded.net_.parameters()).device.type == "cpu"
+    pd.testing.assert_frame_equal(loaded.transform(tiny_test), tiny_heads.transform(tiny_test))
+    a, b = loaded.gradcam(tiny_test.subset([0])), tiny_heads.gradcam(tiny_test.subset([0]))
+    for name in a:
+        np.testing.assert_array_equal(a[name][0], b[name][0])
+
+
+def test_training_on_cuda_without_cuda_is_a_config_error_before_any_training(tiny_train, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        _small(device="cuda").fit(tiny_train)

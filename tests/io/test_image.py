@@ -200,3 +200,86 @@ def test_broken_file_is_a_typed_error_even_after_ultralytics_patches_pillow(tmp_
     broken.write_bytes(b"\x89PNG broken")
     with pytest.raises(InvalidImageError, match="broken.png"):
         read_image(broken)
+
+
+# ---- as_rgb_uint8: the one dtype / shape rule every part of the library uses ---------------------------
+
+def test_as_rgb_uint8_uint8_is_kept_and_comes_back_contiguous():
+    from explainendo.io import as_rgb_uint8
+
+    out = as_rgb_uint8(RGB[:, ::-1])
+    _check_rgb(out, (32, 32, 3))
+    np.testing.assert_array_equal(out, RGB[:, ::-1])
+    assert as_rgb_uint8(RGB) is RGB  # already right: no copy
+
+
+def test_as_rgb_uint8_uint16_is_scaled_by_255_over_65535_and_rounded():
+    from explainendo.io import as_rgb_uint8
+
+    u16 = np.array([[0, 128, 129, 257 * 100, 257 * 100 + 128, 257 * 100 + 129, 65535, 65534]], np.uint16)
+    out = as_rgb_uint8(u16)
+    assert out[0, :, 0].tolist() == [0, 0, 1, 100, 100, 101, 255, 255]
+    np.testing.assert_array_equal(out[0, :, 0], np.rint(u16[0].astype(float) * 255 / 65535))
+
+
+def test_as_rgb_uint8_bool_and_other_integers():
+    from explainendo.io import as_rgb_uint8
+
+    assert as_rgb_uint8(np.array([[True, False]]))[0, :, 0].tolist() == [255, 0]
+    assert as_rgb_uint8(np.array([[0, 7, 255]], np.int64))[0, :, 1].tolist() == [0, 7, 255]
+    with pytest.raises(InvalidImageError, match="outside \\[0, 255\\]"):
+        as_rgb_uint8(np.array([[0, 256]], np.int32))
+    with pytest.raises(InvalidImageError, match="outside \\[0, 255\\]"):
+        as_rgb_uint8(np.array([[-1, 3]], np.int16))
+
+
+def test_as_rgb_uint8_float_scale_is_0_1_up_to_1_else_0_255():
+    from explainendo.io import as_rgb_uint8
+
+    assert as_rgb_uint8(np.array([[0.0, 0.5, 1.0]]))[0, :, 0].tolist() == [0, 128, 255]  # x 255, rounded
+    assert as_rgb_uint8(np.array([[0.0, 1.0, 1.5, 254.6, 255.0]], np.float32))[0, :, 0].tolist() == \
+        [0, 1, 2, 255, 255]  # maximum above 1: the 8-bit scale
+    assert as_rgb_uint8(np.array([[0.2, 0.4]], np.float16))[0, :, 0].tolist() == [51, 102]
+    for bad, reason in ((np.nan, "NaN"), (np.inf, "NaN or inf"), (-0.1, "negative"), (255.5, "exceed 255")):
+        with pytest.raises(InvalidImageError, match=reason):
+            as_rgb_uint8(np.array([[0.5, bad]]))
+
+
+def test_as_rgb_uint8_shapes_grey_alpha_and_refusals_name_the_source():
+    from explainendo.io import as_rgb_uint8
+
+    grey = np.array([[10, 20]], np.uint8)
+    for g in (grey, grey[..., None]):
+        out = as_rgb_uint8(g)
+        assert out.shape == (1, 2, 3) and (out == grey[..., None]).all()
+    rgba = np.dstack([RGB, np.zeros((32, 32), np.uint8)])
+    np.testing.assert_array_equal(as_rgb_uint8(rgba), RGB)  # alpha dropped, colours untouched
+    for bad, reason in ((np.zeros((0, 4, 3), np.uint8), "empty"), (np.zeros((4, 4, 2), np.uint8), "shape"),
+                        (np.zeros(5, np.uint8), "shape"), (np.zeros((2, 2, 3), np.complex64), "dtype"),
+                        (np.array([["a", "b"]]), "dtype"), ([[1, 2], [3]], "not an array")):
+        with pytest.raises(InvalidImageError, match=reason) as info:
+            as_rgb_uint8(bad, source="crop 7 of frame.png")
+        assert str(info.value).startswith("'crop 7 of frame.png': ")
+    with pytest.raises(InvalidImageError, match="shape=\\(0, 4, 3\\)"):  # default source: the array itself
+        as_rgb_uint8(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_every_array_consumer_reads_dtypes_by_the_same_rule():
+    # read_image, the handcrafted features and the CNN heads' tensors agree pixel for pixel
+    from explainendo.handcrafted.base import PreparedCrop
+    from explainendo.heads.attribute_heads import images_to_tensor
+    from explainendo.io import as_rgb_uint8
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    for variant in (base, base.astype(np.uint16) * 257, base / 255.0, base.astype(np.float32),
+                    base.astype(np.int64)):
+        np.testing.assert_array_equal(as_rgb_uint8(variant), base)
+        np.testing.assert_array_equal(read_image(variant), base)
+        np.testing.assert_allclose(PreparedCrop(variant, max_color_pixels=10 ** 6).color_pixels,
+                                   base.reshape(-1, 3) / 255, atol=1e-6)  # same scale, own precision
+        tensor, bad = images_to_tensor([variant], 16)
+        assert bad == []
+        np.testing.assert_array_equal(tensor[0].permute(1, 2, 0).numpy(), base)
+    tensor, bad = images_to_tensor([base, np.full((4, 4, 3), np.nan), np.zeros((0, 3, 3)), None, base], 16)
+    assert bad == [1, 2, 3]

@@ -4,7 +4,7 @@ import pytest
 
 from explainendo.errors import SplitError
 from explainendo.io import (Manifest, assert_disjoint_groups, centre_split, edd2020_centre_split, group_kfold,
-                            load_edd2020, train_val_test_split)
+                            group_kfold_indices, load_edd2020, train_val_test_split)
 
 
 def _manifest(n_patients=40, per=3, seed=0):
@@ -40,6 +40,35 @@ def test_kfold_covers_every_row_once():
         assert not set(tr.df["patient"]) & set(te.df["patient"])
     with pytest.raises(SplitError, match="cannot make 50 folds"):
         group_kfold(m, k=50)
+
+
+def test_group_kfold_indices_keeps_groups_whole_and_is_seeded():
+    rng = np.random.default_rng(0)
+    groups = rng.choice([f"p{i}" for i in range(23)], size=200)  # unequal group sizes, shuffled rows
+    folds = group_kfold_indices(groups, 5, seed=3)
+    assert len(folds) == 5
+    assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(200))  # each row tested once
+    for tr, te in folds:
+        assert not set(groups[tr]) & set(groups[te])  # no patient on both sides
+        assert sorted(np.concatenate([tr, te]).tolist()) == list(range(200))
+    again = group_kfold_indices(list(groups), 5, seed=3)  # any sequence; same seed, same folds
+    assert all((a == c).all() and (b == d).all() for (a, b), (c, d) in zip(folds, again))
+    other = group_kfold_indices(groups, 5, seed=4)
+    assert any(set(groups[a]) != set(groups[c]) for (_, a), (_, c) in zip(folds, other))  # the seed matters
+    assert len(group_kfold_indices(groups[:20], 50, seed=0)) == len(set(groups[:20]))  # fewer groups: fewer folds
+    with pytest.raises(SplitError, match="1 patient group"):
+        group_kfold_indices(["p0"] * 5, 3, hint="give more patients")
+    with pytest.raises(SplitError, match="at least 2 folds"):
+        group_kfold_indices(groups, 1)
+
+
+def test_manifest_group_kfold_without_labels_uses_the_same_folds():
+    m = _manifest()
+    m = Manifest(m.df.drop(columns="label"), ".")
+    by_manifest = group_kfold(m, k=4, seed=2)
+    by_rows = group_kfold_indices(m.df["patient"].to_numpy(), 4, seed=2)
+    for (_, te), (_, rows) in zip(by_manifest, by_rows):
+        assert te.df["image"].tolist() == m.df["image"].iloc[rows].tolist()
 
 
 def test_leak_detector_names_group():

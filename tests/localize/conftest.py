@@ -43,3 +43,20 @@ def phantom_set(tmp_path_factory):
     """(train manifest, test manifest) of small phantoms."""
     root = tmp_path_factory.mktemp("phantoms")
     return write_phantoms(root / "train", n=8, size=64, seed=0), write_phantoms(root / "test", n=4, size=64, seed=1)
+
+
+@pytest.fixture
+def as_if_saved_on_a_gpu(monkeypatch):
+    """Rewrite a saved localizer's ``device`` to ``cuda`` (components carry no checksum) and hide CUDA, as on
+    a CPU-only machine."""
+    import torch
+    import yaml
+
+    def rewrite(folder: Path) -> None:
+        path = Path(folder) / "component.yaml"
+        meta = yaml.safe_load(path.read_text())
+        meta["params"]["device"] = "cuda"
+        path.write_text(yaml.safe_dump(meta, sort_keys=False))
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+    return rewrite

@@ -126,3 +126,42 @@ def test_whole_frame_removes_the_black_border(tmp_path):
     assert isinstance(again, WholeFrame) and again.locate(img) == wf.locate(img)
     crop = again.locate(img)[0].crop(img, enlarge=1.2)
     assert crop.shape[:2] == (96, 108)
+
+
+def _threads_seen_by(net, run):
+    """torch's thread count at each forward of ``net`` while ``run()`` runs."""
+    import torch
+
+    seen = []
+    handle = net.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return seen
+
+
+def test_softmask_predicts_with_its_num_threads_and_restores_the_callers(fitted, phantom_set):
+    import torch
+
+    _, test = phantom_set
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        fitted.num_threads = 1
+        seen = _threads_seen_by(fitted.model_, lambda: fitted.locate(test.path(test.images()[0])))
+        assert seen == [1] and torch.get_num_threads() == 3
+    finally:
+        fitted.num_threads = None
+        torch.set_num_threads(before)
+
+
+def test_softmask_saved_with_device_cuda_loads_and_predicts_on_the_cpu(fitted, phantom_set, tmp_path,
+                                                                       as_if_saved_on_a_gpu):
+    _, test = phantom_set
+    fitted.save(tmp_path / "m")
+    as_if_saved_on_a_gpu(tmp_path / "m")
+    loaded = Localizer.load(tmp_path / "m")
+    assert loaded.device == "cuda" and loaded.device_ == "cpu"
+    imgs = [test.path(n) for n in test.images()]
+    assert loaded.locate_batch(imgs) == fitted.locate_batch(imgs)

@@ -60,3 +60,35 @@ def test_yolo_bad_input(phantom_set, tmp_path):
     (tmp_path / "y" / "component.yaml").write_text("kind: yolo_localizer\nparams: {}\nstate: {}\n")
     with pytest.raises(ModelFileError):
         Localizer.load(tmp_path / "y")
+
+
+def test_yolo_predicts_with_its_num_threads_not_ultralytics_own(yolo, phantom_set, tmp_path):
+    from ultralytics.utils import torch_utils
+
+    _, test = phantom_set
+    yolo.save(tmp_path / "y")
+    loaded = Localizer.load(tmp_path / "y")  # a fresh predictor: its first call runs select_device
+    n = torch_utils.NUM_THREADS + 1  # a count ultralytics would not choose by itself
+    loaded.num_threads = n
+    before, seen = torch.get_num_threads(), []
+    handle = loaded._predictor.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        loaded.locate(test.path(test.images()[0]))
+    finally:
+        handle.remove()
+    assert seen and set(seen) == {n}
+    assert torch.get_num_threads() == before and torch_utils.NUM_THREADS == n - 1
+
+
+def test_yolo_saved_with_device_cuda_loads_and_predicts_on_the_cpu(yolo, phantom_set, tmp_path, as_if_saved_on_a_gpu):
+    _, test = phantom_set
+    yolo.save(tmp_path / "y")
+    as_if_saved_on_a_gpu(tmp_path / "y")
+    loaded = Localizer.load(tmp_path / "y")
+    assert loaded.device == "cuda"
+    imgs = [test.path(n) for n in test.images()]
+    a, b = yolo.locate_batch(imgs), loaded.locate_batch(imgs)
+    assert [len(x) for x in a] == [len(y) for y in b]
+    for x, y in zip(a, b):
+        for p, q in zip(x, y):
+            assert np.allclose(p.to_xyxy(), q.to_xyxy(), atol=1e-3) and p.score == pytest.approx(q.score, abs=1e-5)
