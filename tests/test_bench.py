@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import explainendo
-from explainendo.bench import HybridContender, run_benchmark, shap_rule_recovery
+from explainendo.bench import run_benchmark, shap_rule_recovery
 from explainendo.errors import ConfigError, SplitError
 from explainendo.features import LesionSamples
-from explainendo.hybrid import HybridDiagnoser
+from explainendo.predict import HybridPredictor, InSample
 from explainendo.io import train_val_test_split
 from explainendo.sources.columns import ColumnFeatures
 from explainendo.synth import make_phantoms
@@ -27,19 +27,22 @@ RULE = ("tone", "surface", "boundary", "depression")
 
 
 def _contenders():
-    oracle = HybridDiagnoser(sources=[ColumnFeatures(["attr.tone", "attr.surface", "attr.boundary",
-                                                     "attr.depression", "attr.bleeding", "attr.elevation"])],
-                             fitter="logistic_regression", cv=3)
-    nuisance = HybridDiagnoser(sources=[ColumnFeatures(["attr.bleeding", "attr.elevation"], name="nuisance")],
-                               fitter="logistic_regression", cv=3)
-    return [HybridContender(oracle, "neoplastic", name="causal", rule=RULE),
-            HybridContender(nuisance, "neoplastic", name="nuisance")]
+    oracle = HybridPredictor([ColumnFeatures(["attr.tone", "attr.surface", "attr.boundary", "attr.depression",
+                                              "attr.bleeding", "attr.elevation"])],
+                             fitter="logistic_regression", stacking=InSample(), positive_label="neoplastic")
+    nuisance = HybridPredictor([ColumnFeatures(["attr.bleeding", "attr.elevation"], name="nuisance")],
+                               fitter="logistic_regression", stacking=InSample(), positive_label="neoplastic")
+    return {"causal": oracle, "nuisance": nuisance}  # plain predictors: no adapter classes
 
 
 def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     contenders = _contenders()
+    given = {name: p.get_params(deep=True) for name, p in contenders.items()}
     result = run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, contenders,
-                           positive="neoplastic", out=tmp_path, latency_lesions=3, save_models=True)
+                           positive="neoplastic", out=tmp_path, latency_lesions=3, save_models=True, rule=RULE)
+    # the harness trained clones: the predictors it was given are untouched
+    assert all(not hasattr(p, "classes_") for p in contenders.values())
+    assert {name: p.get_params(deep=True) for name, p in contenders.items()}.keys() == given.keys()
     assert set(result.reports) == {"internal", "internal video"}
     n_test = len(phantom_split["test"])
     assert len(result.predictions) == 2 * n_test
@@ -67,10 +70,10 @@ def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     assert causal["rule"]["top_3_inside"] >= 0.8
     assert causal["rule"]["top_k_exact"] <= causal["rule"]["top_3_inside"]  # exact top-4 implies top-3 inside
     assert set(list(causal["rule"]["mean_abs_shap"])[:4]) == set(RULE)
-    assert "rule" not in result.findings["nuisance"]
+    assert result.findings["nuisance"]["rule"]["top_k_exact"] == 0.0  # its groups are none of the rule's
     assert "exactly the rule's attributes" in report and saved["findings"]["causal"]["fitter"] == "logistic_regression"
     # what each hybrid's fitter saw: its training rows and the test features, beside the lesions' ids
-    fitted = contenders[0].diagnoser
+    fitted = result.models["causal"]
     train_table = pd.read_csv(tmp_path / "features_causal_train.csv")
     test_table = pd.read_csv(tmp_path / "features_causal_internal.csv")
     assert len(train_table) == len(phantom_split["train"]) and len(test_table) == n_test
@@ -82,7 +85,7 @@ def test_harness_trains_tests_and_reports_every_split(phantom_split, tmp_path):
     # the saved model is the one that was benchmarked
     reloaded = explainendo.load(tmp_path / "models" / "causal")
     samples = LesionSamples.from_manifest(phantom_split["test"])
-    assert np.allclose(reloaded.predict_samples(samples)["p_neoplastic"],
+    assert np.allclose(reloaded.predict_proba(samples)[:, reloaded.classes_.index("neoplastic")],
                        scores.loc[samples.table["image"], "causal"].to_numpy())
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["causal", "nuisance"]
 
@@ -101,14 +104,17 @@ def test_harness_refuses_leaky_or_empty_setups(phantom_split, tmp_path):
         run_benchmark(phantom_split["train"], {"leak": phantom_split["train"]}, _contenders(),
                       positive="neoplastic", out=tmp_path)
     with pytest.raises(ConfigError, match="no contenders"):
-        run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, [], positive="neoplastic",
+        run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, {}, positive="neoplastic",
                       out=tmp_path)
+    with pytest.raises(ConfigError, match="not a Predictor"):
+        run_benchmark(phantom_split["train"], {"internal": phantom_split["test"]}, {"x": object()},
+                      positive="neoplastic", out=tmp_path)
 
 
 def test_findings_markdown_names_the_dropped_groups():
     from explainendo.bench import findings_markdown
 
-    found = {"split": "internal", "fitter": "logistic_regression", "stacking": {"mode": "holdout"},
+    found = {"split": "internal", "fitter": "logistic_regression", "stacking": {"mode": "held_out"},
              "sources": [{"name": "attributes", "columns": 20, "groups": ["tone"]}], "dropped_groups": ["hog", "lbp"]}
     text = "\n".join(findings_markdown("hybrid", found))
     assert "feature groups dropped by grouped-CV elimination: hog, lbp" in text

@@ -16,9 +16,10 @@ runner = CliRunner()
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     train = make_tiny_phantoms(root / "train", n=80, seed=4)
-    config = {"model": "hybrid", "params": {"fitter": "auto", "cv": 3, "seed": 0, "positive_label": "neoplastic"},
-              "localizer": None,
-              "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "size_mm"]}],
+    config = {"model": {"kind": "diagnoser", "predictor": {
+                  "kind": "hybrid_predictor", "positive_label": "neoplastic", "stacking": {"kind": "in_sample"},
+                  "fitter": {"kind": "fitter_selector", "cv": 3},
+                  "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "size_mm"]}]}},
               "data": {"manifest": str(root / "train" / "manifest.csv"), "test_fraction": 0.25},
               "out": str(root / "model")}
     (root / "config.yaml").write_text(yaml.safe_dump(config))
@@ -29,8 +30,10 @@ def trained(tmp_path_factory):
 
 def test_train_prints_selection_and_saves(trained):
     root, output = trained
-    assert "<- selected" in output and "held-out accuracy" in output
-    assert (root / "model" / "config.yaml").is_file() and (root / "model" / "checksums.sha256").is_file()
+    assert "<- selected" in output and "held-out accuracy on the manifest's boxes" in output
+    # the report measures from pixels too, through the localizer (here: none, the whole frame)
+    assert "held-out accuracy from pixels (through the localizer)" in output
+    assert (root / "model" / "component.yaml").is_file() and (root / "model" / "checksums.sha256").is_file()
 
 
 def test_diagnose_folder_with_a_broken_image(trained):
@@ -73,29 +76,35 @@ def test_explain_one_image_and_errors(trained, tmp_path):
     result = runner.invoke(app, ["explain", str(tmp_path / "nope"), str(images / test.images()[0])])
     assert result.exit_code == 2 and "model folder not found" in result.output
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model: hybrid\nfittr: auto\n")
+    bad.write_text("model: {kind: diagnoser}\nfittr: auto\n")
     result = runner.invoke(app, ["train", str(bad)])
     assert result.exit_code == 2 and "fittr" in result.output
+    bad.write_text("model: {kind: gastric_diagnoser, predictor: {kind: hybrid_predictor, sources: [{kind: handcrafted}], "
+                   "stacking: {kind: held_out, fraction: 1.5}}}\ndata: {manifest: nowhere.csv}\n")
+    result = runner.invoke(app, ["train", str(bad)])  # refused before the data are read or anything trains
+    assert result.exit_code == 2 and "fraction=1.5" in result.output
 
 
 def test_example_configs_build(tmp_path):
     from pathlib import Path
 
     from explainendo.config import build_model, read_config
-    from explainendo.hybrid import HybridDiagnoser
+    from explainendo.engine import Diagnoser
+    from explainendo.predict import HeldOut
 
     examples = Path(__file__).resolve().parents[1] / "examples"
     own = build_model(read_config(examples / "hybrid_own_data.yaml"))
-    assert type(own) is HybridDiagnoser and own.enlarge == 1.2
-    assert [s.name for s in own.sources] == ["handcrafted", "columns"]
+    assert type(own) is Diagnoser and own.enlarge == 1.2
+    assert [s.name for s in own.predictor.sources] == ["handcrafted", "columns"]
     gastric = build_model(read_config(examples / "gastric_phantoms.yaml"))
-    assert type(gastric).__name__ == "GastricDiagnoser" and gastric.oof_folds == 3
+    assert type(gastric).__name__ == "GastricDiagnoser" and isinstance(gastric.predictor.stacking, HeldOut)
+    assert gastric.localizer.encoder == "efficientnet_lite0"
 
 
 def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
-    config = {"model": "hybrid", "params": {"fitter": "logistic_regression", "seed": 0},
-              "localizer": None,
-              "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "attr.boundary"]}],
+    config = {"model": {"kind": "diagnoser", "predictor": {
+                  "kind": "hybrid_predictor", "fitter": "logistic_regression", "stacking": {"kind": "in_sample"},
+                  "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface", "attr.boundary"]}]}},
               "data": {"synth": {"system": "gastric", "n": 40, "size": 64, "images_per_patient": 1}},
               "out": str(tmp_path / "m")}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))

@@ -8,7 +8,7 @@ TINY = {"n": 64, "size": 128, "test_fraction": 0.25,
         "localizer": {**DEMO["localizer"], "image_size": 64, "epochs": 1},
         "heads": {**DEMO["heads"], "backbone": "resnet18", "pretrained": False, "image_size": 32, "epochs": 1,
                   "num_threads": 1},
-        "oof_folds": 2, "cv": 2}
+        "cv": 2}
 
 
 def test_demo_trains_diagnoses_held_out_patients_and_writes_a_card(tmp_path):
@@ -19,4 +19,4 @@ def test_demo_trains_diagnoses_held_out_patients_and_writes_a_card(tmp_path):
     assert "Bayes rate (best possible)" in text and f"{result['accuracy']:.3f}" in text
     assert result["card"].read_bytes()[:4] == b"\x89PNG"
     assert "<html" in (tmp_path / "card.html").read_text().lower()
-    assert (tmp_path / "model" / "config.yaml").is_file()
+    assert (tmp_path / "model" / "component.yaml").is_file()
