@@ -11,18 +11,22 @@ export YOLO_CONFIG_DIR := $(CURDIR)/$(VENV)/ultralytics-config
 export YOLO_VERBOSE := False
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
+# progress bars only where a person watches (the demo); the test log stays plain
+test: export EXPLAINENDO_PROGRESS := 0
 
 .PHONY: demo test install bench clean-venv
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# every version pinned (constraints.txt, from pip freeze of a working install): CI, developers and users
+	# get the same packages, so a figure measured here is measured with the same code on a fresh clone.
 	# torch/torchvision first, at the versions that lie on this machine kind's disk (no multi-GB download).
-	$(PIP) install -q torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -q -c constraints.txt -e '.[test]'
 	# grad-cam without its deps: they would add opencv-python-headless 5.x over ultralytics' opencv-python.
-	$(PIP) install -q --no-deps 'grad-cam>=1.5'
+	$(PIP) install -q -c constraints.txt --no-deps 'grad-cam>=1.5'
 	$(PY) -c "import cv2; cv2.HOGDescriptor; import torch, ultralytics, pytorch_grad_cam, shap, xgboost"
 	mkdir -p $(YOLO_CONFIG_DIR)/Ultralytics
 	cp -n $$($(PY) -c "import matplotlib, os; print(os.path.join(matplotlib.get_data_path(), 'fonts/ttf/DejaVuSans.ttf'))") $(YOLO_CONFIG_DIR)/Ultralytics/Arial.ttf

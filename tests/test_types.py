@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from explainendo.errors import InvalidBoxError
-from explainendo.types import Box, boxes_to_array, pairwise_iou
+from explainendo.types import Box, Lesion, Result, boxes_to_array, pairwise_iou
 
 
 def test_conversions_round_trip():
@@ -65,3 +65,15 @@ def test_crop_rounds_outward_and_clips():
     assert enlarged.shape == (12, 12, 3)
     sub = Box(5.2, 5.2, 5.4, 5.4).crop(img)  # sub-pixel box still yields one pixel
     assert sub.shape == (1, 1, 3)
+
+
+def test_result_and_lesion_defaults():
+    r = Result(image="x.png")
+    assert r.lesions == [] and r.frame_index == 0 and r.timestamp is None and r.frame is None
+    assert r.ok and not r.no_lesion and r.primary is None and r.boxes == []
+    box = Box(0, 0, 4, 4, score=0.7)
+    les = Lesion(box, "a", 0.9)
+    assert les.probabilities == {} and les.features == {}
+    assert Box.from_dict(les.to_dict()["box"]) == box
+    with_frame = Result(image="x.png", lesions=[les], frame=np.zeros((4, 4, 3), np.uint8))
+    assert with_frame == Result(image="x.png", lesions=[les])  # pixels do not take part in equality

@@ -53,8 +53,10 @@ class DeepScoreFeatures(FeatureSource):
         return CNNClassifier() if self.classifier is None else clone(self.classifier)
 
     def check_params(self) -> None:
+        from ..predict.base import Predictor
+
         model = self._new_classifier()
-        if not hasattr(model, "check_params"):
+        if not isinstance(model, Predictor):
             raise ConfigError(f"classifier must be a predictor such as CNNClassifier, got {type(model).__name__}")
         model.check_params()
 
