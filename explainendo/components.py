@@ -46,11 +46,13 @@ FORMAT_VERSION = 2
 
 COMPONENTS: Registry[type] = Registry("component kind")
 
-#: packages whose import registers the built-in kinds (imported on the first lookup of an unknown kind)
-BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.fit", "explainendo.localize.soft_mask_localizer",
-                    "explainendo.localize.whole_frame", "explainendo.localize.yolo", "explainendo.heads.attribute_heads",
-                    "explainendo.handcrafted", "explainendo.sources", "explainendo.predict", "explainendo.engine",
+#: packages whose modules register the built-in kinds: on the first lookup of an unknown kind, each package
+#: and every module directly in it is imported (so a new kind is one file with ``@register_component``)
+BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.engine", "explainendo.fit", "explainendo.localize",
+                    "explainendo.heads", "explainendo.handcrafted", "explainendo.sources", "explainendo.predict",
                     "explainendo.systems")
+#: modules never imported for that (command-line front ends)
+_NOT_COMPONENT_MODULES = ("commands", "cli")
 
 
 def register_component(kind: str):
@@ -62,8 +64,13 @@ def register_component(kind: str):
 
 
 def _import_builtins() -> None:
-    for module in BUILTIN_PACKAGES:
-        importlib.import_module(module)
+    import pkgutil
+
+    for name in BUILTIN_PACKAGES:
+        package = importlib.import_module(name)
+        for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+            if not info.name.startswith("_") and info.name not in _NOT_COMPONENT_MODULES:
+                importlib.import_module(f"{name}.{info.name}")
 
 
 def component_class(kind: Any, source: Any = None) -> type:

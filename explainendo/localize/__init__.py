@@ -9,9 +9,6 @@ _LAZY = {
     "boxes_to_soft_mask": "softmask", "soft_mask_to_boxes": "softmask", "WholeFrame": "whole_frame",
     "field_of_view_box": "whole_frame", "YoloLocalizer": "yolo",
 }
-#: the modules that register localizer kinds (imported by the component registry on a lookup)
-KIND_MODULES = ("soft_mask_localizer", "whole_frame", "yolo")
-
 __all__ = sorted(_LAZY)
 
 
@@ -22,7 +19,3 @@ def __getattr__(name: str):
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-
-def register_all() -> None:
-    for module in KIND_MODULES:
-        importlib.import_module(f"{__name__}.{module}")
