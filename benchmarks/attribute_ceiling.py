@@ -13,6 +13,7 @@ reports, on the rule's own attribute distribution:
 * the heads' own accuracy.
 
     python benchmarks/attribute_ceiling.py [--auc 0.95 0.98 0.99 0.995 0.999] [--n 200000]
+    python benchmarks/attribute_ceiling.py --quick     # smoke run: AUC 0.95 and 0.99, 20000 lesions
 """
 
 from __future__ import annotations
@@ -53,7 +54,10 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--auc", type=float, nargs="+", default=[0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999])
     parser.add_argument("--n", type=int, default=200_000, help="simulated lesions")
+    parser.add_argument("--quick", action="store_true", help="smoke run: --auc 0.95 0.99 --n 20000")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.auc, args.n = [0.95, 0.99], 20_000
 
     from explainendo.synth.gastric import gastric_rule
 

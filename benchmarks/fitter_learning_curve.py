@@ -15,6 +15,8 @@ One train/test split can be lucky or unlucky by several points (a few hundred pa
 mean over random draws separates what the fitter costs from what the split costs.
 
     python benchmarks/fitter_learning_curve.py /path/to/bench_out [--patients 100 200 300] [--repeats 10]
+    python benchmarks/fitter_learning_curve.py --quick   # smoke run: 5 and 10 patients, 2 draws, on a small bench
+                                                         # made for it (fitter_on_features.quick_bench_folder)
 """
 
 from __future__ import annotations
@@ -25,18 +27,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fitter_on_features import feature_columns, load, rule_on_heads
+from fitter_on_features import feature_columns, load, quick_bench_folder, rule_on_heads
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="an `explainendo bench phantoms` output folder")
+    parser.add_argument("folder", type=Path, nargs="?", help="an `explainendo bench phantoms` output folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: --patients 5 10 --repeats 2, and without a folder a small bench made first")
     parser.add_argument("--hybrid", default="hybrid")
     parser.add_argument("--split", default="internal")
     parser.add_argument("--patients", type=int, nargs="+", default=[100, 200, 300])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.folder is None and not args.quick:
+        parser.error("give an `explainendo bench phantoms` output folder (or --quick)")
+    if args.quick:
+        args.patients, args.repeats = [5, 10], 2
+    args.folder = quick_bench_folder(args.folder)
 
     from explainendo.fit import make_fitter
     from explainendo.synth.gastric import gastric_rule

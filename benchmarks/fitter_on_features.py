@@ -13,11 +13,19 @@ better, so Bayes-optimal -> rule on heads is what the heads' errors cost, and ru
 what learning the combination from a few hundred patients costs.
 
     python benchmarks/fitter_on_features.py /path/to/bench_out [--hybrid hybrid] [--split internal]
+    python benchmarks/fitter_on_features.py --quick     # a smoke run on a small bench made for it (minutes)
+
+``--quick`` without a folder first runs ``explainendo bench phantoms --quick --holdout 0.5 --sole-backbones ''
+--save-models`` into a temporary folder (:func:`quick_bench_folder`) and explains 30 lesions per fitter.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +33,23 @@ import pandas as pd
 
 FITTERS = ("sparse_logistic_regression", "logistic_regression", "decision_tree", "svm", "xgboost")
 ID_COLUMNS = ("image", "patient", "video", "label", "label_probability")
+
+
+def quick_bench_folder(folder: Path | None) -> Path:
+    """``folder``, or (None) a small bench run in a temporary folder removed at exit: what
+    ``explainendo bench phantoms --quick --holdout 0.5 --sole-backbones '' --save-models --out TMP`` writes (the
+    hybrid alone, held-out stacking so that ``heads_tta.py`` can recompute the fitter's rows too)."""
+    if folder is not None:
+        return folder
+    from explainendo.bench import run_named_benchmark
+
+    folder = Path(tempfile.mkdtemp(prefix="explainendo_quick_bench_"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    start = time.perf_counter()
+    run_named_benchmark("phantoms", folder, quick=True, holdout=0.5, sole_backbones=(), save_models=True,
+                        command="explainendo bench phantoms --quick --holdout 0.5 --sole-backbones '' --save-models")
+    print(f"quick bench folder {folder} made in {time.perf_counter() - start:.0f} s")
+    return folder
 
 
 def load(folder: Path, hybrid: str, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -85,7 +110,9 @@ def calibrate_heads(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFra
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", type=Path, help="an `explainendo bench` output folder")
+    parser.add_argument("folder", type=Path, nargs="?", help="an `explainendo bench` output folder")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: --explain 30, and without a folder a small bench made first")
     parser.add_argument("--hybrid", default="hybrid", help="the hybrid contender's name")
     parser.add_argument("--split", default="internal", help="the test split")
     parser.add_argument("--positive", default="neoplastic")
@@ -99,9 +126,14 @@ def main(argv=None) -> None:
                         help="with --select-groups: drop attribute-head groups last (GroupEliminator prefer_keep)")
     parser.add_argument("--calibrate", action="store_true",
                         help="first calibrate each attribute head's columns on the fitter rows' attribute labels "
-                             "(what HybridDiagnoser(holdout=..., calibrate_sources=True) does; not location)")
+                             "(what HybridPredictor(stacking=HeldOut(f, calibrate=True)) does; not location)")
     parser.add_argument("--fitters", nargs="*", default=list(FITTERS), choices=FITTERS, help="the fitters to refit")
     args = parser.parse_args(argv)
+    if args.folder is None and not args.quick:
+        parser.error("give an `explainendo bench` output folder (or --quick)")
+    if args.quick:
+        args.explain = min(args.explain, 30)
+    args.folder = quick_bench_folder(args.folder)
 
     from explainendo.bench import shap_rule_recovery
     from explainendo.explain.grouped_shap import GroupedShapExplainer

@@ -7,6 +7,7 @@ imperfect heads) plus ``HandcraftedFeatures``: held-out accuracy, patient-groupe
 rule's four attributes are SHAP's top four groups in correctly diagnosed lesions.
 
     python benchmarks/fitter_sparsity.py --patients 84 280      # the figures in docs/benchmarks.md
+    python benchmarks/fitter_sparsity.py --quick                # a smoke run: 24 / 20 patients, 128 px
 """
 
 from __future__ import annotations
@@ -39,13 +40,18 @@ def main(argv=None) -> None:
     parser.add_argument("--corrupt", type=float, default=0.0, help="share of attribute values randomised")
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--explain", type=int, default=150, help="correct lesions explained per fitter")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: --patients 24 --test-patients 20 --size 128 --explain 20")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.patients, args.test_patients, args.size, args.explain = [24], 20, 128, 20
 
     from explainendo import synth
     from explainendo.bench import shap_rule_recovery
     from explainendo.features import LesionSamples
+    from explainendo.fit import FitterSelector
     from explainendo.handcrafted import HandcraftedFeatures
-    from explainendo.hybrid import HybridDiagnoser
+    from explainendo.predict import HybridPredictor
     from explainendo.sources import ColumnFeatures
     from explainendo.synth.gastric import gastric_rule
 
@@ -57,25 +63,29 @@ def main(argv=None) -> None:
         columns = [c for c in test.df if c.startswith("attr.") and c not in ("attr.location", "attr.landmark")]
         corrupt(test, columns, args.corrupt, seed=11)
         samples = LesionSamples.from_manifest(test)
+        y = samples.table["label"].astype(str).to_numpy()
         print("| training patients | fitter | CV AUC | accuracy | SHAP top-4 = rule | top-3 inside rule |")
         print("|---|---|---|---|---|---|")
         for patients in args.patients:
             train = synth.generate("gastric", 4 * patients, seed=0, size=args.size).write(
                 Path(tmp) / f"train{patients}")
             corrupt(train, columns, args.corrupt, seed=10)
-            selector = HybridDiagnoser(None, [ColumnFeatures(columns), HandcraftedFeatures()], fitter="auto",
-                                       candidates=FITTERS, seed=0, positive_label="neoplastic").fit(train)
+            train_samples = LesionSamples.from_manifest(train)
+            selector = HybridPredictor([ColumnFeatures(columns), HandcraftedFeatures()],
+                                       fitter=FitterSelector(candidates=FITTERS, seed=0), seed=0,
+                                       positive_label="neoplastic").fit(train_samples)
             cv = selector.selection_.set_index("candidate")["mean"]
             for name in FITTERS:
-                model = HybridDiagnoser(None, [ColumnFeatures(columns), HandcraftedFeatures()], fitter=name, seed=0,
-                                        positive_label="neoplastic").fit(train)
-                table = model.predict_samples(samples)
-                correct = np.flatnonzero((table["predicted"] == table["label"]).to_numpy())
+                model = HybridPredictor([ColumnFeatures(columns), HandcraftedFeatures()], fitter=name, seed=0,
+                                        positive_label="neoplastic").fit(train_samples)
+                predicted = model.predict(samples)
+                correct = np.flatnonzero(predicted == y)
                 # SHAP on the first --explain correct lesions (kernel SHAP for the SVM is slow)
-                shap = model.explain_samples(samples.subset(correct[:args.explain])).group_values
+                shap = model.shap_values(samples.subset(correct[:args.explain]),
+                                         class_index=model.classes_.index("neoplastic")).group_values
                 found = shap_rule_recovery(shap, rule)
                 chosen = " (chosen)" if name == selector.fitter_name_ else ""
-                print(f"| {patients} | {name}{chosen} | {cv[name]:.3f} | {len(correct) / len(table):.3f} | "
+                print(f"| {patients} | {name}{chosen} | {cv[name]:.3f} | {len(correct) / len(y):.3f} | "
                       f"{found['top_k_exact']:.3f} | {found['top_3_inside']:.3f} |", flush=True)
 
 

@@ -163,7 +163,7 @@ def main(argv=None) -> int:
                 loc.fit(train, verbose=a.verbose)
                 fit_s = time.perf_counter() - t0
                 loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
-            params = loc.params()
+            params = loc.get_params()
             epochs = int(params.get("epochs", 0))
             image_size = params.get("imgsz", params.get("image_size"))
             res, curve, pred_s = evaluate(loc, test)
