@@ -383,7 +383,7 @@ def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: i
     from .systems.gastric import gastric_heads, gastric_predictor
 
     params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
-    heads = gastric_heads(seed, **{**params, "backbone": "efficientnet_lite0", "pretrained": True})
+    heads = gastric_heads(**{**params, "backbone": "efficientnet_lite0", "pretrained": True})  # params hold seed
     hybrid = gastric_predictor(heads=heads, fitter=FitterSelector(cv=3 if quick else 5, seed=seed),
                                stacking=stacking_strategy(oof_folds, holdout, default_folds=3),
                                group_selection=group_selection_strategy(group_selection, seed), seed=seed)

@@ -119,3 +119,20 @@ def test_findings_markdown_names_the_dropped_groups():
     text = "\n".join(findings_markdown("hybrid", found))
     assert "feature groups dropped by grouped-CV elimination: hog, lbp" in text
     assert "dropped" not in "\n".join(findings_markdown("hybrid", {**found, "dropped_groups": []}))
+
+
+def test_named_presets_build_checked_predictors_and_map_the_cli_flags():
+    from explainendo.bench import gastric_phantom_contenders, real_data_contenders
+    from explainendo.predict import CNNClassifier, HeldOut, OutOfFold
+
+    phantoms = gastric_phantom_contenders(quick=True, seed=4, sole_backbones=("resnet18",), holdout=0.5)
+    assert list(phantoms) == ["hybrid", "sole_dl_resnet18"]
+    assert isinstance(phantoms["hybrid"].stacking, HeldOut) and phantoms["hybrid"].sources[0].seed == 4
+    assert isinstance(phantoms["sole_dl_resnet18"], CNNClassifier)
+    real = real_data_contenders("neoplastic", quick=True, oof_folds=3, sole_backbones=())
+    assert list(real) == ["hybrid", "hybrid_handcrafted_only"] and real["hybrid"].stacking == OutOfFold(3) or \
+        real["hybrid"].stacking.folds == 3
+    for predictor in [*phantoms.values(), *real.values()]:
+        predictor.check_params()
+    with pytest.raises(ConfigError, match="give one"):
+        gastric_phantom_contenders(quick=True, holdout=0.5, oof_folds=3)
