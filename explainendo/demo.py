@@ -94,7 +94,7 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
 
     s = {**DEMO, **(settings or {})}
     started = time.perf_counter()
-    phantoms = generate("gastric", s["n"], seed=s["seed"], size=s["size"])
+    phantoms = generate("gastric", s["n"], seed=s["seed"], size=s["size"], **s.get("phantoms", {}))
     manifest = phantoms.write(out / "phantoms")
     split = train_val_test_split(manifest, val=0.0, test=s["test_fraction"], seed=s["seed"])
     train, test = split["train"], split["test"]
