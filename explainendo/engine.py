@@ -102,6 +102,8 @@ class Diagnoser(Component):
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
             raise ConfigError(f"batch_size={self.batch_size!r} must be a positive integer")
         predictor.check_params()
+        if localizer is not None:
+            localizer.check_params()
         return localizer, predictor
 
     # ---- training -----------------------------------------------------------------------------------

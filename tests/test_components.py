@@ -91,3 +91,13 @@ def test_unknown_kinds_and_parameters_are_config_errors():
         build_component({"kind": "held_out", "fractoin": 0.5})
     with pytest.raises(ConfigError, match="cannot be written"):
         encode_value(object())
+
+
+def test_a_bad_localizer_setting_is_refused_before_anything_trains(tmp_path):
+    from explainendo.localize import SoftMaskLocalizer
+
+    manifest = make_tiny_phantoms(tmp_path / "data", n=8, seed=2)
+    predictor = Majority()
+    with pytest.raises(ConfigError, match="multiple of 32"):
+        Diagnoser(localizer=SoftMaskLocalizer(image_size=50), predictor=predictor).fit(manifest)
+    assert not hasattr(predictor, "classes_")

@@ -31,6 +31,12 @@ class Localizer(Component, ABC):
     #: whether ``fit`` must run before ``locate``
     needs_fit: ClassVar[bool] = True
 
+    def check_params(self) -> None:
+        """Validate the parameters (a diagnoser calls this before any training starts)."""
+        check = getattr(self, "_check_params", None)
+        if check is not None:
+            check()
+
     # ---- the contract ---------------------------------------------------------------------------
     @abstractmethod
     def fit(self, manifest, **kw: Any) -> "Localizer":
