@@ -20,15 +20,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-#: the demo's sizes: small enough for about 3-4 minutes on 2 CPU cores
-#: (stacking on held-out patients: the heads train once, so more phantoms fit in the time than out-of-fold
-#: copies allow, and the heads are calibrated on the held-out half before the fitter reads them)
-DEMO = {"n": 640, "size": 192, "seed": 0, "test_fraction": 0.25,
-        "localizer": {"encoder": "vgg", "image_size": 96, "epochs": 10, "batch_size": 16, "base_channels": 8},
-        "heads": {"backbone": "efficientnet_lite0", "pretrained": True, "image_size": 96, "epochs": 14,
-                  "balance_heads": True,
-                  "batch_size": 32},
+#: the demo's sizes (chosen 2026-12-02 on three seeds, each in one run on 2 cores: accuracy from pixels 0.785 /
+#: 0.775 / 0.740 at seeds 0 / 1 / 2 in 141-160 s; the earlier 640-phantom, 14-epoch setting gave 0.787 / 0.744 /
+#: 0.671 in 195-246 s). Two views per patient: twice the patients for the same images, so the fitter (trained on
+#: the held-out half's features) and the test see more independent cases; shorter training on more images.
+DEMO = {"n": 960, "size": 192, "seed": 0, "test_fraction": 0.25, "phantoms": {"images_per_patient": 2},
+        "localizer": {"encoder": "vgg", "image_size": 96, "epochs": 4, "batch_size": 16, "base_channels": 8},
+        "heads": {"backbone": "efficientnet_lite0", "pretrained": True, "image_size": 96, "epochs": 8,
+                  "balance_heads": True, "batch_size": 32},
         "holdout": 0.5, "cv": 3}
+#: the accuracy the demo must reach at its seed (tests/test_demo.py): 0.785 measured, minus noise across
+#: machines and installs; a change like the 14-point drop seen on 2026-12-01 fails it
+DEMO_ACCURACY_FLOOR = 0.72
 
 
 def summarise_shared_data(data_root: Path, console: Console) -> None:

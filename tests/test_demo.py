@@ -1,8 +1,11 @@
-"""The README's demo, end to end at toy size: phantoms -> GastricDiagnoser -> held-out accuracy -> card."""
+"""The README's demo: end to end at toy size (phantoms -> GastricDiagnoser -> held-out accuracy -> card), and
+at its real settings and seed, where its accuracy must stay above a floor."""
 
 from rich.console import Console
 
-from explainendo.demo import DEMO, run_gastric_demo
+import pytest
+
+from explainendo.demo import DEMO, DEMO_ACCURACY_FLOOR, run_gastric_demo
 
 TINY = {"n": 64, "size": 128, "test_fraction": 0.25,
         "localizer": {**DEMO["localizer"], "image_size": 64, "epochs": 1},
@@ -20,3 +23,10 @@ def test_demo_trains_diagnoses_held_out_patients_and_writes_a_card(tmp_path):
     assert result["card"].read_bytes()[:4] == b"\x89PNG"
     assert "<html" in (tmp_path / "card.html").read_text().lower()
     assert (tmp_path / "model" / "component.yaml").is_file()
+
+
+@pytest.mark.slow
+def test_demo_at_its_settings_reaches_its_accuracy_floor(tmp_path):
+    result = run_gastric_demo(tmp_path, Console(record=True, width=120))
+    assert result["accuracy"] >= DEMO_ACCURACY_FLOOR, result
+    assert {"tone", "surface", "boundary"} <= set(result["kept_groups"])  # the rule's strongest attributes
