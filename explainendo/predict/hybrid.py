@@ -229,9 +229,6 @@ class HybridPredictor(Predictor):
         return self
 
     # ---- prediction ------------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        super()._check_fitted()
-
     def features(self, samples: LesionSamples) -> pd.DataFrame:
         """The raw feature table (NaN where a feature failed), in the fitter's column order."""
         self._check_fitted()

@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
 from ..components import register_component
-from ..errors import ConfigError, ManifestError
+from ..errors import ConfigError, ManifestError, SourceUnavailableError
 from ..features import FeatureSource, LesionSamples
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,6 @@ class OutOfFold(Stacking):
         folds = grouped_folds(groups, int(self.folds), seed, hint="give more patients, or use HeldOut / InSample")
         skipped = 0
         for train_idx, test_idx in folds:
-            from ..errors import SourceUnavailableError
-
             try:
                 part = clone(source).fit(samples.subset(train_idx), unlabeled=unlabeled).transform(
                     samples.subset(test_idx))
