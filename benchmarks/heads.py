@@ -39,6 +39,7 @@ def main(argv=None):
     import torch
 
     from explainendo.heads import AttributeHeads, create_backbone
+    from explainendo.training import Training
     from explainendo.heads.attribute_heads import _build_network
     from explainendo.specs import GASTRIC_ATTRIBUTES
     from explainendo.synth import generate
@@ -85,8 +86,8 @@ def main(argv=None):
 
     # Grad-CAM for every head of one lesion, on a fitted model (a short fit on a few phantoms)
     samples = generate("gastric", 16, seed=0, size=256).to_samples()
-    model = AttributeHeads(backbone=args.backbone, image_size=args.image_size, epochs=1, batch_size=8,
-                           augment=False, num_threads=args.threads, seed=0).fit(samples)
+    model = AttributeHeads(backbone=args.backbone, image_size=args.image_size, augment=None, seed=0,
+                           training=Training(epochs=1, batch_size=8, num_threads=args.threads)).fit(samples)
     torch.set_num_threads(args.threads)
     one_lesion = samples.subset([0])
     crop_heads = [a for a in model.trained_attributes_ if a != "landmark"]

@@ -81,10 +81,10 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=2, help="early-stopping patience (epochs)")
     parser.add_argument("--enlarge", type=float, default=1.0, help="crop = box enlarged by this factor")
     parser.add_argument("--crop-only", action="store_true", help="train the six crop heads only (no landmark)")
-    parser.add_argument("--balance-heads", action="store_true", help="AttributeHeads(balance_heads=True)")
+    parser.add_argument("--balance-heads", action="store_true", help="HeadLoss(balance_heads=True)")
     parser.add_argument("--no-flips", action="store_true",
-                        help="AttributeHeads(flips=False): no crop flips (the phantoms' light comes from the upper left)")
-    parser.add_argument("--verbose", action="store_true", help="print every epoch")
+                        help="Augment(flips=False): no crop flips (the phantoms' light comes from the upper left)")
+    parser.add_argument("--verbose", action="store_true", help="print every epoch's record after each fit")
     parser.add_argument("--out", default="benchmarks/results/heads_phantoms.json")
     args = parser.parse_args(argv)
     if args.quick:
@@ -93,7 +93,8 @@ def main(argv=None):
 
     import torch
 
-    from explainendo.heads import AttributeHeads
+    from explainendo.heads import Augment, AttributeHeads, HeadLoss
+    from explainendo.training import Training
     from explainendo.specs import GASTRIC_ATTRIBUTES
     from explainendo.synth import generate
 
@@ -108,9 +109,10 @@ def main(argv=None):
     print(f"phantoms: {len(samples)} lesions, {samples.table['patient'].nunique()} patients; "
           f"train {len(train)} / validation {len(val)} / test {len(test)} lesions (split by patient)")
     specs = [s for s in GASTRIC_ATTRIBUTES if s.input == "crop"] if args.crop_only else GASTRIC_ATTRIBUTES
-    common = dict(specs=specs, image_size=args.image_size, epochs=args.epochs, batch_size=32,
-                  lr=2e-3, patience=args.patience, seed=args.seed, num_threads=args.threads, verbose=args.verbose,
-                  balance_heads=args.balance_heads, flips=not args.no_flips)
+    common = dict(specs=specs, image_size=args.image_size, seed=args.seed,
+                  training=Training(epochs=args.epochs, batch_size=32, lr=2e-3, patience=args.patience,
+                                    num_threads=args.threads),
+                  loss=HeadLoss(balance_heads=args.balance_heads), augment=Augment(flips=not args.no_flips))
     results: dict = {"args": vars(args), "n_train": len(train), "n_val": len(val), "n_test": len(test)}
 
     models = {}
@@ -126,6 +128,8 @@ def main(argv=None):
             models[label] = model
             results[f"fit_seconds_{label}"] = seconds
             print(f"\n### {label}: fit {seconds:.0f} s, {len(model.history_)} epochs\n")
+            if args.verbose:
+                print("\n".join(str(record) for record in model.history_))
             print(markdown(tables[label]))
         both = pd.concat({k: v[["auc", "macro_f1"]] for k, v in tables.items()}, axis=1)
         both.columns = [f"{a} {b}" for a, b in both.columns]

@@ -57,7 +57,7 @@ def main(argv=None) -> None:
         raise SystemExit(f"{args.folder}: the fitter's rows are {model.stacking_.get('mode')} features, which the "
                          "saved heads cannot recompute; run the bench with --holdout (HeldOut stacking)")
     heads = next(s for s in model.sources_ if getattr(s, "name", "") == "attributes")
-    heads.set_params(num_threads=args.threads)
+    heads.set_params(training__num_threads=args.threads)
     train = LesionSamples.from_manifest(split["train"])
     rows = pd.read_csv(args.folder / f"features_{args.hybrid}_train.csv")["image"]  # the fitter's rows
     fit_rows = train.subset(np.flatnonzero(train.table["image"].isin(set(rows)).to_numpy()))

@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     import torch
 
     import explainendo.evaluate.detection  # noqa: F401 - import everything before hours of training
-    from explainendo.localize import SoftMaskLocalizer, YoloLocalizer
+    from explainendo.localize import SoftMaskLocalizer, UNetTraining, YoloLocalizer
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,8 +148,9 @@ def main(argv=None) -> int:
                                     workdir=str(work / f"yolo-{ds}"))
             else:
                 # EDD2020 and DSOC frames can hold several lesions: one box per separate peak there
-                loc = SoftMaskLocalizer(a.encoder, image_size=a.soft_size, epochs=a.soft_epochs, lr=1e-3,
-                                        batch_size=16, multi=ds != "kvasir", seed=a.seed, device=a.device)
+                loc = SoftMaskLocalizer(a.encoder, image_size=a.soft_size, multi=ds != "kvasir", seed=a.seed,
+                                        training=UNetTraining(epochs=a.soft_epochs, lr=1e-3, batch_size=16,
+                                                              device=a.device))
             t0 = time.perf_counter()
             if method == "wholeframe":
                 loc.fit(train)
@@ -160,11 +161,11 @@ def main(argv=None) -> int:
                 loc = Localizer.load(Path(a.evaluate_saved) / f"{ds}-{method}")
                 fit_s = float("nan")
             else:
-                loc.fit(train, verbose=a.verbose)
+                loc.fit(train, verbose=a.verbose) if method == "yolo" else loc.fit(train)
                 fit_s = time.perf_counter() - t0
                 loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
             params = loc.get_params()
-            epochs = int(params.get("epochs", 0))
+            epochs = int(params.get("epochs", params.get("training__epochs", 0)))
             image_size = params.get("imgsz", params.get("image_size"))
             res, curve, pred_s = evaluate(loc, test)
             res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),

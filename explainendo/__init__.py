@@ -17,6 +17,7 @@ _LAZY = {
     "OutOfFold": ("explainendo.predict", "OutOfFold"),
     "HeldOut": ("explainendo.predict", "HeldOut"),
     "InSample": ("explainendo.predict", "InSample"),
+    "Training": ("explainendo.training", "Training"),
     "load": ("explainendo.bundle", "load"),
 }
 

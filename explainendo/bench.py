@@ -323,14 +323,16 @@ def hybrid_feature_tables(model, train: LesionSamples, test: LesionSamples) -> d
 
 # ------------------------------------------------------------------------------------------ presets
 def cnn_params(quick: bool = False, image_size: int | None = None, epochs: int | None = None, seed: int = 0,
-               num_threads: int | None = None, **extra) -> dict:
-    """Training settings shared by every CNN in a run, so the comparison is like for like."""
-    params = {"image_size": image_size or (96 if quick else 128), "epochs": epochs or (3 if quick else 10),
-              "batch_size": 32, "seed": seed, "patience": 4}
-    if num_threads:
-        params["num_threads"] = num_threads
-    params.update(extra)
-    return params
+               num_threads: int | None = None, flips: bool = True) -> dict:
+    """The :class:`~explainendo.heads.AttributeHeads` settings shared by every CNN in a run (image size,
+    :class:`~explainendo.training.Training`, augmentation, seed), so the comparison is like for like."""
+    from .heads import Augment
+    from .training import Training
+
+    training = Training(epochs=epochs or (3 if quick else 10), batch_size=32, patience=4,
+                        **({"num_threads": num_threads} if num_threads else {}))
+    return {"image_size": image_size or (96 if quick else 128), "training": training, "augment": Augment(flips=flips),
+            "seed": seed}
 
 
 def stacking_strategy(oof_folds: int | None = None, holdout: float | None = None, default_folds: int = 5):

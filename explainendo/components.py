@@ -17,7 +17,7 @@ One schema, ``component.yaml``, one writer (:meth:`Component.save`) and one read
 (:meth:`Component.load`)::
 
     format: explainendo-component
-    format_version: 2
+    format_version: 3
     kind: softmask_localizer            # the only place a component's kind is written
     explainendo_version: 0.4.0
     params: {encoder: vgg, ...}         # constructor arguments (nested components as {kind: ..., ...})
@@ -42,13 +42,13 @@ from .registry import Registry
 
 COMPONENT_FILE = "component.yaml"
 FORMAT = "explainendo-component"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: training settings in one Training object (2026-12-02)
 
 COMPONENTS: Registry[type] = Registry("component kind")
 
 #: packages whose modules register the built-in kinds: on the first lookup of an unknown kind, each package
 #: and every module directly in it is imported (so a new kind is one file with ``@register_component``)
-BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.engine", "explainendo.fit", "explainendo.localize",
+BUILTIN_PACKAGES = ("explainendo.specs", "explainendo.training", "explainendo.engine", "explainendo.fit", "explainendo.localize",
                     "explainendo.heads", "explainendo.handcrafted", "explainendo.sources", "explainendo.predict",
                     "explainendo.systems")
 #: modules never imported for that (command-line front ends)
@@ -225,6 +225,21 @@ class Component(BaseEstimator):
 
     def _load_state(self, state: dict, directory: Path) -> None:
         pass
+
+
+class Settings(Component):
+    """A component that is a value (training settings, a strategy with a few numbers): it holds no fitted state,
+    and two are equal when their kinds and parameters are, so ``clone(x).get_params() == x.get_params()`` holds
+    for the components that carry one."""
+
+    def _key(self) -> tuple:
+        return (type(self), tuple(sorted((k, repr(v)) for k, v in self.get_params(deep=False).items())))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Settings) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def save_child(component: Component, directory: Path, name: str) -> dict:

@@ -7,12 +7,13 @@ the parameters go; the kinds are those of the one component registry
     model:
       kind: gastric_diagnoser          # or diagnoser (choose every part yourself)
       seed: 0
-      localizer: {kind: softmask_localizer, encoder: efficientnet_lite0, image_size: 256, epochs: 10}
+      localizer: {kind: softmask_localizer, encoder: efficientnet_lite0, image_size: 256,
+                  training: {kind: unet_training, epochs: 10}}
       predictor:
         kind: hybrid_predictor
         positive_label: neoplastic
         sources:
-          - {kind: attribute_heads, epochs: 5, image_size: 96}
+          - {kind: attribute_heads, image_size: 96, training: {kind: training, epochs: 5}}
           - {kind: handcrafted}
         stacking: {kind: held_out, fraction: 0.5}
         group_selection: {kind: group_eliminator, prefer_keep: attributes}

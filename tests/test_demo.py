@@ -8,9 +8,9 @@ import pytest
 from explainendo.demo import DEMO, DEMO_ACCURACY_FLOOR, run_gastric_demo
 
 TINY = {"n": 64, "size": 128, "test_fraction": 0.25,
-        "localizer": {**DEMO["localizer"], "image_size": 64, "epochs": 1},
-        "heads": {**DEMO["heads"], "backbone": "resnet18", "pretrained": False, "image_size": 32, "epochs": 1,
-                  "num_threads": 1},
+        "localizer": {**DEMO["localizer"], "image_size": 64, "training": {"epochs": 1, "batch_size": 16}},
+        "heads": {**DEMO["heads"], "backbone": "resnet18", "pretrained": False, "image_size": 32,
+                  "training": {"epochs": 1, "batch_size": 32, "num_threads": 1}},
         "cv": 2}
 
 

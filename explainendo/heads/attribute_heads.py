@@ -12,17 +12,19 @@ Training (:meth:`AttributeHeads.fit`)
     ``class_weight="balanced"``: w_c = n_labelled / (k * n_c) per head (sklearn's formula).
     Augmentation: flips, rotation (+-20 deg), shear (+-10 deg), scale (0.9-1.1) and a mild colour
     jitter (brightness, contrast, saturation +-10%, no hue shift, so the tone attribute survives).
-    Frames are never flipped (left/right walls are landmarks); crops are flipped unless ``flips=False``,
+    Frames are never flipped (left/right walls are landmarks); crops are flipped unless ``augment=Augment(flips=False)``,
     for data where the side the light comes from is a cue (a dome lit from the upper left, turned 180
     degrees, shades like a crater). On the gastric phantoms, whose reliefs are lit from the upper left,
     flips made no consistent difference (crater darkening and the dome's highlight still tell them apart;
     docs/benchmarks.md). Early stopping on the mean macro-F1 of the heads on ``validation`` (no
-    validation: all ``epochs`` run). Seeded; the global torch RNG is left as it was.
+    validation: all ``epochs`` run). The loop is :func:`explainendo.training.train_network`, shared with the
+    CNN classifier and the soft-mask U-Net; its settings are a :class:`~explainendo.training.Training`.
+    Seeded; the global torch RNG is left as it was.
 
-Semi-supervised (``semi_supervised="pseudo_label"``)
+Semi-supervised (``semi_supervised=PseudoLabel(threshold)``)
     Self-training with confidence-thresholded pseudo-labels (Lee, ICML-W 2013; the threshold as in
     FixMatch, Sohn et al. NeurIPS 2020): train supervised, label the unlabelled crops per head where
-    the max probability >= ``pseudo_threshold``, then train on labelled + pseudo-labelled rows.
+    the max probability >= ``threshold``, then train on labelled + pseudo-labelled rows.
     Chosen over FixMatch and mean teacher because it costs one extra inference pass instead of two
     to three forwards per step for the whole run, which matters on 2 CPU cores, and it handles
     partially labelled multi-head rows naturally (a head without a confident pseudo-label is masked).
@@ -30,7 +32,7 @@ Semi-supervised (``semi_supervised="pseudo_label"``)
 Calibration (``calibrate(samples)``)
     Heads trained with balanced losses rank well but their probabilities are not frequencies; a
     temperature and a bias per class fitted on held-out labelled lesions make them so
-    (:mod:`explainendo.heads.calibration`). ``HybridDiagnoser(holdout=...)`` does it on its held-out
+    (:mod:`explainendo.heads.calibration`). ``HybridPredictor(stacking=HeldOut(...))`` does it on its held-out
     patients before the fitter sees the heads' outputs.
 
 Grad-CAM (Selvaraju et al., ICCV 2017)
@@ -42,7 +44,6 @@ Grad-CAM (Selvaraju et al., ICCV 2017)
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import warnings
@@ -59,13 +60,14 @@ from ..features import FeatureSource, LesionSamples, groups_from_columns
 from ..io.image import as_rgb_uint8
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
 from ..torch_threads import torch_threads
+from ..training import Training, train_network
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
 from .calibration import apply_temperature_bias, fit_head_calibration
+from .settings import Augment, HeadLoss, PseudoLabel, semi_supervised_method
 
 log = logging.getLogger(__name__)
 
-SEMI_SUPERVISED_METHODS = ("pseudo_label",)
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "component.yaml"
 
@@ -252,17 +254,23 @@ class AttributeHeads(FeatureSource):
     :data:`explainendo.specs.LANDMARK_TO_LOCATION`) into ``location.p_<location>``; the per-landmark
     probabilities stay available from :meth:`predict_proba`.
 
-    Parameters: ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False or a local
-    weight file), ``image_size`` (square input side; 96-128 px suffice for phantoms, 224 for real
-    data), ``freeze_stages`` (partial fine-tuning), ``class_weight`` ("balanced" or None), ``augment``,
-    ``flips`` (random horizontal and vertical flips of the crops when ``augment``), ``tta`` (test-time
-    augmentation: the crop heads' probabilities are the mean over the crop and its three flips, four crop
-    forwards instead of one; needs ``flips``), ``semi_supervised`` (None or "pseudo_label"),
-    ``pseudo_threshold``, ``balance_heads`` (scale each head's loss by log 2 / log k so the 26-class
-    landmark head does not dominate), ``patience`` (epochs without a better validation macro-F1 before
-    stopping), ``num_threads`` (torch threads while fitting and predicting, restored after; None: one per
-    core), ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``; heads saved on a GPU load and run on the CPU
-    of a machine without one), ``seed``.
+    Parameters, one idea each:
+
+    - ``specs``: the attribute heads (:class:`~explainendo.specs.AttributeSpec`);
+    - ``backbone`` (a name from :func:`list_backbones`), ``pretrained`` (True, False, ``"auto"`` or a local
+      weight file), ``freeze_stages`` (partial fine-tuning), ``image_size`` (square input side; 96-128 px
+      suffice for phantoms, 224 for real data);
+    - ``training``: a :class:`~explainendo.training.Training` (epochs, batch size, learning rate, weight
+      decay, schedule, early-stopping patience on the validation macro-F1, device, threads), the settings
+      and loop every trained network of the package shares; None: ``Training()``. Heads trained on a GPU
+      load and run on the CPU of a machine without one;
+    - ``augment``: an :class:`~explainendo.heads.settings.Augment` (``flips`` on or off) or None (none);
+    - ``loss``: a :class:`~explainendo.heads.settings.HeadLoss` (class weighting, per-head balancing);
+      None: ``HeadLoss()``;
+    - ``semi_supervised``: None, a :class:`~explainendo.heads.settings.PseudoLabel` or ``"pseudo_label"``;
+    - ``tta``: test-time augmentation (the crop heads' probabilities are the mean over the crop and its three
+      flips, four crop forwards instead of one; needs flips in training);
+    - ``landmark_to_location``; ``seed``.
     """
 
     name = "attributes"
@@ -271,34 +279,35 @@ class AttributeHeads(FeatureSource):
     calibrates = True  # calibrate_transform fits a temperature and bias per head on held-out labels
 
     def __init__(self, specs: Sequence[AttributeSpec] = GASTRIC_ATTRIBUTES, backbone: str = "efficientnet_lite0",
-                 pretrained: bool | str = True, image_size: int = 128, epochs: int = 10, batch_size: int = 32,
-                 lr: float = 1e-3, weight_decay: float = 1e-4, freeze_stages: int = 0,
-                 class_weight: str | None = "balanced", augment: bool = True, semi_supervised: str | None = None,
-                 pseudo_threshold: float = 0.9, landmark_to_location: dict[str, str] | None = None,
-                 seed: int = 0, device: str = "cpu", patience: int = 3, num_threads: int | None = 2,
-                 verbose: bool = False, balance_heads: bool = False, flips: bool = True, tta: bool = False):
+                 pretrained: bool | str = True, freeze_stages: int = 0, image_size: int = 128,
+                 training: Training | None = None, augment: Augment | None = Augment(),
+                 loss: HeadLoss | None = None, semi_supervised: PseudoLabel | str | None = None, tta: bool = False,
+                 landmark_to_location: dict[str, str] | None = None, seed: int = 0):
         self.specs = specs
         self.backbone = backbone
         self.pretrained = pretrained
-        self.image_size = image_size
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
         self.freeze_stages = freeze_stages
-        self.class_weight = class_weight
+        self.image_size = image_size
+        self.training = training
         self.augment = augment
+        self.loss = loss
         self.semi_supervised = semi_supervised
-        self.pseudo_threshold = pseudo_threshold
+        self.tta = tta
         self.landmark_to_location = landmark_to_location
         self.seed = seed
-        self.device = device
-        self.patience = patience
-        self.num_threads = num_threads
-        self.verbose = verbose
-        self.balance_heads = balance_heads
-        self.flips = flips
-        self.tta = tta
+
+    # the settings objects in force (None: the defaults)
+    @property
+    def _training(self) -> Training:
+        return Training() if self.training is None else self.training
+
+    @property
+    def _loss(self) -> HeadLoss:
+        return HeadLoss() if self.loss is None else self.loss
+
+    @property
+    def _flips(self) -> bool:
+        return self.augment is not None and bool(self.augment.flips)
 
     # ------------------------------------------------------------------------------ checks / helpers
     def _resolved_pretrained(self):
@@ -328,22 +337,21 @@ class AttributeHeads(FeatureSource):
             raise ConfigError(f"duplicate attribute names in specs: {names}", hint="give each head its own name")
         if not isinstance(self.image_size, int) or self.image_size < 32:
             raise ConfigError(f"image_size={self.image_size!r} is too small", hint="use an integer >= 32")
-        for key in ("epochs", "batch_size"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{key}={value!r} must be a positive integer")
-        if self.semi_supervised not in (None, *SEMI_SUPERVISED_METHODS):
-            raise ConfigError(f"semi_supervised={self.semi_supervised!r} is not supported",
-                              hint=f"use None or one of {SEMI_SUPERVISED_METHODS}")
-        if self.class_weight not in (None, "balanced"):
-            raise ConfigError(f"class_weight={self.class_weight!r}", hint="use 'balanced' or None")
+        for key, value, cls in (("training", self.training, Training), ("augment", self.augment, Augment),
+                                ("loss", self.loss, HeadLoss)):
+            if value is not None and not isinstance(value, cls):
+                raise ConfigError(f"AttributeHeads({key}={value!r}) must be a {cls.__name__} or None",
+                                  hint=f"e.g. {key}={cls.__name__}()")
+            if value is not None:
+                value.check_params()
+        semi_supervised_method(self.semi_supervised)
         self._check_tta()
         return specs
 
     def _check_tta(self) -> None:
-        if self.tta and not (self.flips and self.augment):
+        if self.tta and not self._flips:
             raise ConfigError("tta=True averages over flipped crops, which heads trained without flips never saw",
-                              hint="train with augment=True and flips=True, or keep tta=False")
+                              hint="train with augment=Augment(flips=True), or keep tta=False")
 
     @staticmethod
     def _check_samples(samples: Any, what: str) -> LesionSamples:
@@ -397,7 +405,9 @@ class AttributeHeads(FeatureSource):
         from ..localize.base import resolve_device
 
         specs = self._check_params()
-        device = resolve_device(self.device)  # "auto" -> the GPU if there is one; "cuda" without one: ConfigError
+        semi = semi_supervised_method(self.semi_supervised)
+        training = self._training
+        resolve_device(training.device)  # "auto" -> the GPU if there is one; "cuda" without one: ConfigError
         samples = self._check_samples(samples, "samples")
         if len(samples) < 2:
             raise FeatureExtractionError("training needs at least 2 lesions (batch norm)", source="samples",
@@ -406,7 +416,7 @@ class AttributeHeads(FeatureSource):
             unlabeled = self._check_samples(unlabeled, "unlabeled")
         if validation is not None:
             validation = self._check_samples(validation, "validation")
-        if self.semi_supervised and unlabeled is None:
+        if semi is not None and unlabeled is None:
             raise ConfigError(f"semi_supervised={self.semi_supervised!r} needs unlabeled samples",
                               hint="fit(samples, unlabeled=...) or semi_supervised=None")
 
@@ -432,11 +442,9 @@ class AttributeHeads(FeatureSource):
 
         from .backbones import create_backbone
 
-        from ..localize.base import resolve_device
-
-        self.device_ = resolve_device(self.device)  # a GPU asked for and absent is an error, not a CPU run
+        self.device_ = resolve_device(training.device)  # a GPU asked for and absent is an error, not a CPU run
         self.resolved_pretrained_ = self._resolved_pretrained()
-        with torch_threads(self.num_threads), torch.random.fork_rng(devices=[]):
+        with torch_threads(training.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             generator = torch.Generator().manual_seed(self.seed)
             backbone = create_backbone(self.backbone, pretrained=self.resolved_pretrained_,
@@ -447,8 +455,8 @@ class AttributeHeads(FeatureSource):
             self.history_ = []
             self._train(data, val, generator, phase="supervised")
             self.pseudo_label_counts_ = {}
-            if self.semi_supervised == "pseudo_label":
-                data = self._add_pseudo_labels(data, unlabeled, trained)
+            if semi is not None:
+                data = self._add_pseudo_labels(data, unlabeled, trained, semi.threshold)
                 self._train(data, val, generator, phase="pseudo_label")
         self.net_.eval()
         self.columns_ = list(self._columns())
@@ -463,7 +471,7 @@ class AttributeHeads(FeatureSource):
             y = y[y >= 0]
             k = len(spec.classes)
             counts = np.bincount(y, minlength=k).astype(float)
-            if self.class_weight == "balanced" and len(y):
+            if self._loss.class_weight == "balanced" and len(y):
                 w = np.where(counts > 0, len(y) / (k * np.maximum(counts, 1)), 0.0)
             else:
                 w = np.ones(k)
@@ -476,71 +484,40 @@ class AttributeHeads(FeatureSource):
         return [by_name[n] for n in self.trained_attributes_]
 
     def _train(self, data, val, generator, phase: str) -> None:
+        """One run of the shared loop (:func:`explainendo.training.train_network`) over the crops: the loss of a
+        batch is the sum over heads of each head's masked, class-weighted cross-entropy."""
         import torch
 
         crops, frames, labels, _ = data
-        n = crops.shape[0]
         weights = self._class_weights(labels)
-        params = [p for p in self.net_.parameters() if p.requires_grad]
-        optimiser = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
-        steps = self.epochs * max(1, n // self.batch_size + (n % self.batch_size >= 2))
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=steps,
-                                                        pct_start=0.15)
         label_t = {k: torch.from_numpy(v) for k, v in labels.items()}
-        # balance_heads: scale each head's loss by log 2 / log k, so a 26-class head (chance loss log 26)
-        # does not outweigh the binary heads (chance loss log 2)
-        head_scale = {s.name: (np.log(2) / np.log(len(s.classes)) if self.balance_heads else 1.0)
+        head_scale = {s.name: (np.log(2) / np.log(len(s.classes)) if self._loss.balance_heads else 1.0)
                       for s in self.net_specs_}
-        from ..progress import task
+        augment, flips = self.augment is not None, self._flips
 
-        best_score, best_state, since_best = -np.inf, None, 0
-        bar_name = f"{'/'.join(s.name for s in self.net_specs_)[:40]} ({phase})"
-        with task(f"training {bar_name}", total=self.epochs) as bar:
-            for epoch in range(self.epochs):
-                self.net_.train()
-                order = torch.randperm(n, generator=generator)
-                total, batches = 0.0, 0
-                for start in range(0, n, self.batch_size):
-                    idx = order[start:start + self.batch_size]
-                    if len(idx) < 2 and n >= 2:
-                        continue  # batch norm needs two samples
-                    x = crops[idx].float().div_(255)
-                    f = frames[idx].float().div_(255) if frames is not None else None
-                    if self.augment:
-                        x = augment_batch(x, generator, flips=bool(self.flips))
-                        f = augment_batch(f, generator, flips=False) if f is not None else None
-                    logits = self.net_(x.to(self.device_), None if f is None else f.to(self.device_))
-                    loss = 0.0
-                    for name, out in logits.items():
-                        head_loss = masked_head_loss(out, label_t[name][idx].to(self.device_), weights[name])
-                        if head_loss is not None:
-                            loss = loss + head_scale[name] * head_loss
-                    optimiser.zero_grad(set_to_none=True)
-                    if torch.is_tensor(loss):
-                        loss.backward()
-                        optimiser.step()
-                        total += float(loss.detach())
-                        batches += 1
-                    scheduler.step()
-                record = {"phase": phase, "epoch": epoch + 1, "loss": total / max(batches, 1)}
-                if val is not None:
-                    scores = self._validation_scores(val)
-                    record["val_macro_f1"] = float(np.nanmean(list(scores.values()))) if scores else float("nan")
-                    score = record["val_macro_f1"]
-                    if score > best_score:
-                        best_score, since_best = score, 0
-                        best_state = copy.deepcopy(self.net_.state_dict())
-                    else:
-                        since_best += 1
-                self.history_.append(record)
-                bar.advance(loss=record["loss"])
-                if self.verbose:
-                    print(record, flush=True)
-                if val is not None and since_best >= self.patience:
-                    break
-        if best_state is not None:
-            self.net_.load_state_dict(best_state)
-        self.net_.eval()
+        def batch_loss(idx):
+            x = crops[idx].float().div_(255)
+            f = frames[idx].float().div_(255) if frames is not None else None
+            if augment:
+                x = augment_batch(x, generator, flips=flips)
+                f = augment_batch(f, generator, flips=False) if f is not None else None
+            logits = self.net_(x.to(self.device_), None if f is None else f.to(self.device_))
+            loss = None
+            for name, out in logits.items():
+                head_loss = masked_head_loss(out, label_t[name][idx].to(self.device_), weights[name])
+                if head_loss is not None:
+                    loss = head_scale[name] * head_loss if loss is None else loss + head_scale[name] * head_loss
+            return loss
+
+        def validate():
+            scores = self._validation_scores(val)
+            f1 = float(np.nanmean(list(scores.values()))) if scores else float("nan")
+            return {"score": f1, "val_macro_f1": f1}
+
+        name = f"{'/'.join(s.name for s in self.net_specs_)[:40]} ({phase})"
+        self.history_ += train_network(self.net_, crops.shape[0], batch_loss, self._training, generator=generator,
+                                       name=name, validate=None if val is None else validate,
+                                       record={"phase": phase})
 
     def _validation_scores(self, val) -> dict[str, float]:
         crops, frames, labels, _ = val
@@ -553,7 +530,7 @@ class AttributeHeads(FeatureSource):
                 scores[spec.name] = macro_f1(y[keep], probs[spec.name][keep].argmax(1), len(spec.classes))
         return scores
 
-    def _add_pseudo_labels(self, data, unlabeled: LesionSamples, trained):
+    def _add_pseudo_labels(self, data, unlabeled: LesionSamples, trained, threshold: float):
         import torch
 
         crops, frames, labels, bad = data
@@ -564,7 +541,7 @@ class AttributeHeads(FeatureSource):
             pseudo = np.full(u_crops.shape[0], -1, dtype=np.int64)
             if spec.name in probs:
                 p = probs[spec.name]
-                confident = p.max(1) >= self.pseudo_threshold
+                confident = p.max(1) >= threshold
                 pseudo[confident] = p[confident].argmax(1)
             pseudo[u_bad] = -1
             self.pseudo_label_counts_[spec.name] = int((pseudo >= 0).sum())
@@ -585,7 +562,7 @@ class AttributeHeads(FeatureSource):
 
         self.net_.eval()
         out: dict[str, list] = {}
-        step = max(self.batch_size, 32)
+        step = max(int(self._training.batch_size), 32)
         with torch.no_grad():
             for start in range(0, crops.shape[0], step):
                 x = crops[start:start + step].float().div_(255).to(self.device_)
@@ -648,7 +625,7 @@ class AttributeHeads(FeatureSource):
         self._check_tta()
         samples = self._check_samples(samples, "samples")
         specs = self.net_specs_
-        with torch_threads(self.num_threads):
+        with torch_threads(self._training.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             probs = self._probs_from_tensors(crops, frames)
         if bad:
@@ -750,7 +727,7 @@ class AttributeHeads(FeatureSource):
         specs = [by_name[a] for a in attributes]
         result: dict[str, list[np.ndarray]] = {}
         net = self.net_.eval()
-        with torch_threads(self.num_threads):
+        with torch_threads(self._training.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             for kind, x, images in (("crop", crops, samples.crops), ("frame", frames, samples.frames)):
                 group = [s for s in specs if s.input == kind]
@@ -848,7 +825,7 @@ class AttributeHeads(FeatureSource):
             raise ModelFileError(f"weights do not match the saved config: {str(exc)[:300]}", source=str(path),
                                  hint="the model folder is damaged or was edited; save it again") from exc
         # a model trained on a GPU still loads and runs on a CPU-only machine
-        self.device_ = runtime_device(self.device)
+        self.device_ = runtime_device(self._training.device)
         self.net_.to(self.device_).eval()
         self.columns_ = list(self._columns())
         if columns != self.columns_:

@@ -6,6 +6,7 @@ import importlib
 
 _LAZY = {
     "Localizer": "base", "register_kind": "base", "SoftMaskLocalizer": "soft_mask_localizer",
+    "UNetTraining": "soft_mask_localizer",
     "boxes_to_soft_mask": "softmask", "soft_mask_to_boxes": "softmask", "WholeFrame": "whole_frame",
     "field_of_view_box": "whole_frame", "YoloLocalizer": "yolo",
 }

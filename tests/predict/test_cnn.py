@@ -13,6 +13,7 @@ from explainendo.errors import ConfigError, FeatureExtractionError, ManifestErro
 from explainendo.features import LesionSamples
 from explainendo.heads import AttributeHeads
 from explainendo.predict import CNNClassifier
+from explainendo.training import Training
 
 _spec = importlib.util.spec_from_file_location("toy_lesions", Path(__file__).parents[1] / "heads" / "toy_lesions.py")
 _toy = importlib.util.module_from_spec(_spec)
@@ -20,9 +21,9 @@ _spec.loader.exec_module(_toy)
 draw_samples = _toy.draw_samples
 
 
-def net(**kw) -> AttributeHeads:
-    settings = dict(backbone="resnet18", pretrained=False, image_size=32, epochs=2, batch_size=16, num_threads=1,
-                    seed=0, device="cpu")
+def net(epochs: int = 2, **kw) -> AttributeHeads:
+    settings = dict(backbone="resnet18", pretrained=False, image_size=32, seed=0,
+                    training=Training(epochs=epochs, batch_size=16, num_threads=1, device="cpu"))
     return AttributeHeads(**{**settings, **kw})
 
 
@@ -93,7 +94,7 @@ def test_gpu_marked_model_loads_on_a_cpu_only_machine(model, data, tmp_path):
         assert "device: cpu" in text
         component.write_text(text.replace("device: cpu", "device: cuda"))  # a lone component has no checksums
     loaded = explainendo.load(folder)
-    assert loaded.network_.device == "cuda"
+    assert loaded.network_.training.device == "cuda"
     expected = model.predict_proba(test)
     if torch.cuda.is_available():
         assert loaded.network_.device_ == "cuda"

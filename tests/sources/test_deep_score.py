@@ -12,11 +12,12 @@ from explainendo.heads import AttributeHeads
 from explainendo.predict import CNNClassifier, HybridPredictor, OutOfFold
 from explainendo.sources import DeepScoreFeatures
 from explainendo.synth import generate
+from explainendo.training import Training
 
 
 def cnn() -> CNNClassifier:
-    return CNNClassifier(AttributeHeads(backbone="resnet18", pretrained=False, image_size=32, epochs=1, batch_size=16,
-                                        num_threads=1, seed=0))
+    return CNNClassifier(AttributeHeads(backbone="resnet18", pretrained=False, image_size=32, seed=0,
+                                        training=Training(epochs=1, batch_size=16, num_threads=1)))
 
 
 @pytest.fixture(scope="module")

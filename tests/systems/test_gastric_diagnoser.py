@@ -16,8 +16,10 @@ from explainendo.localize import WholeFrame
 from explainendo.specs import GASTRIC_ATTRIBUTES
 from explainendo.synth import generate
 from explainendo.systems.gastric import gastric_heads, gastric_predictor
+from explainendo.heads import PseudoLabel
+from explainendo.training import Training
 
-TINY_HEADS = {"epochs": 1, "image_size": 32, "batch_size": 32, "pretrained": False, "num_threads": 1}
+TINY_HEADS = {"image_size": 32, "pretrained": False, "training": Training(epochs=1, batch_size=32, num_threads=1)}
 
 
 def test_preset_defaults_are_built_in_fit_not_in_init():
@@ -109,12 +111,12 @@ def test_semi_supervised_heads_through_the_facade_and_bad_settings_before_traini
     with pytest.raises(ConfigError, match="semi_supervised"):
         bad.fit(train)
     # pseudo-labelling needs unlabeled lesions: refused, not silently trained on handcrafted features only
-    semi = Diagnoser(predictor=_tiny_predictor(semi_supervised="pseudo_label", pseudo_threshold=0.0))
+    semi = Diagnoser(predictor=_tiny_predictor(semi_supervised=PseudoLabel(threshold=0.0)))
     with pytest.raises(ConfigError, match="unlabeled"):
         semi.fit(train)
     model = semi.fit(train, unlabeled=unlabeled)
     heads = model.predictor_.sources_[0]
     assert [s["name"] for s in model.predictor_.sources_used_] == ["attributes", "handcrafted"]
     assert sum(heads.pseudo_label_counts_.values()) > 0  # the unlabeled crops were pseudo-labelled
-    assert semi.predictor.sources[0].get_params()["semi_supervised"] == "pseudo_label"
+    assert semi.predictor.sources[0].get_params()["semi_supervised__threshold"] == 0.0
     assert not hasattr(semi.predictor.sources[0], "net_")  # fit trained clones, never the given heads
