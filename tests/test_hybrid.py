@@ -165,6 +165,8 @@ def test_card_png_and_html(tmp_path, data, oracle):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     text = html.read_text()
     assert "data:image/png;base64," in text and "<script" not in text and "tone" in text
+    assert "Research use only" in text and "not a medical device" in text  # the intended use, on every card
+    assert name in text and str(test.path(name).parent) not in text  # the file name, never its folders
     assert ex.to_dict()["contributions"][0]["group"] in {"tone", "surface", "size_mm"}
     import matplotlib.pyplot as plt
     fig = ex.plot()

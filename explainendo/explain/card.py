@@ -110,8 +110,21 @@ def render_card(explanation, top: int = 10):
                 ax.imshow(np.asarray(cam, dtype=float), cmap="jet")
             ax.set_title(f"Grad-CAM: {attr}", fontsize=7)
             ax.axis("off")
-    fig.suptitle(f"explainendo: {explanation.result.image}", fontsize=10)
+    fig.suptitle(f"explainendo: {image_name(explanation.result.image)}", fontsize=10)
+    fig.text(0.5, 0.005, INTENDED_USE, ha="center", va="bottom", fontsize=8, color="#555555")
     return fig
+
+
+#: printed on every card (PNG and HTML): what the output is, and is not, for
+INTENDED_USE = ("Research use only. explainendo is not a medical device; this output is not a diagnosis and must "
+                "not guide patient care.")
+
+
+def image_name(image) -> str:
+    """What a card names the image by: its file name, never the folders above it (a card is shared; a path
+    can carry a patient's name or a hospital's directory layout). Arrays and frames keep their label."""
+    text = "" if image is None else str(image)
+    return Path(text).name if ("/" in text or "\\" in text) else text
 
 
 def card_png(explanation, top: int = 10, dpi: int = 110) -> bytes:
@@ -135,16 +148,17 @@ def card_html(explanation, top: int = 10) -> str:
                     for k, v in explanation.attribute_probabilities().items())
     box = ", ".join(f"{v:.0f}" for v in lesion.box.to_xyxy())
     return f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>explainendo card: {esc(d.image)}</title>
+<html><head><meta charset="utf-8"><title>explainendo card: {esc(image_name(d.image))}</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:1em auto}}td{{padding:2px 8px}}
 table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4f4f4}}</style></head>
 <body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f})</h2>
-<p>image <code>{esc(d.image)}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
+<p>image <code>{esc(image_name(d.image))}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
 SHAP ({esc(explanation.explainer)} explainer) on the {esc(explanation.space)} of
 '{esc(explanation.explained_class)}': base {explanation.expected_value:.3f} -> {explanation.output:.3f}.</p>
 <img alt="explanation card" style="max-width:100%" src="data:image/png;base64,{png}">
 <h3>Contributions by feature group</h3><table><tr><th>group</th><th>value</th><th>contribution</th></tr>{rows}</table>
 <h3>Attribute probabilities</h3><table>{attrs or '<tr><td>none</td></tr>'}</table>
+<p style="color:#555"><small>{esc(INTENDED_USE)}</small></p>
 </body></html>
 """
 
