@@ -241,6 +241,17 @@ class Settings(Component):
     def __hash__(self) -> int:
         return hash(self._key())
 
+    def check_params(self) -> "Settings":
+        return self
+
+    @classmethod
+    def checked(cls, value, where: str):
+        """``value`` (None or an instance of ``cls``) with its parameters checked; anything else a ConfigError
+        naming ``where`` (e.g. ``"AttributeHeads(training=...)"``)."""
+        if value is not None and not isinstance(value, cls):
+            raise ConfigError(f"{where}: {value!r} must be a {cls.__name__} or None", hint=f"e.g. {cls.__name__}()")
+        return None if value is None else value.check_params()
+
 
 def save_child(component: Component, directory: Path, name: str) -> dict:
     """Save ``component`` in ``directory/name``; the parent's reference ``{path, kind}``."""

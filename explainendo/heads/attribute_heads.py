@@ -337,13 +337,8 @@ class AttributeHeads(FeatureSource):
             raise ConfigError(f"duplicate attribute names in specs: {names}", hint="give each head its own name")
         if not isinstance(self.image_size, int) or self.image_size < 32:
             raise ConfigError(f"image_size={self.image_size!r} is too small", hint="use an integer >= 32")
-        for key, value, cls in (("training", self.training, Training), ("augment", self.augment, Augment),
-                                ("loss", self.loss, HeadLoss)):
-            if value is not None and not isinstance(value, cls):
-                raise ConfigError(f"AttributeHeads({key}={value!r}) must be a {cls.__name__} or None",
-                                  hint=f"e.g. {key}={cls.__name__}()")
-            if value is not None:
-                value.check_params()
+        for key, cls in (("training", Training), ("augment", Augment), ("loss", HeadLoss)):
+            cls.checked(getattr(self, key), f"AttributeHeads({key}=...)")
         semi_supervised_method(self.semi_supervised)
         self._check_tta()
         return specs
@@ -407,7 +402,7 @@ class AttributeHeads(FeatureSource):
         specs = self._check_params()
         semi = semi_supervised_method(self.semi_supervised)
         training = self._training
-        resolve_device(training.device)  # "auto" -> the GPU if there is one; "cuda" without one: ConfigError
+        device = resolve_device(training.device)  # "auto": the GPU if there is one; "cuda" without one: ConfigError
         samples = self._check_samples(samples, "samples")
         if len(samples) < 2:
             raise FeatureExtractionError("training needs at least 2 lesions (batch norm)", source="samples",
@@ -442,7 +437,7 @@ class AttributeHeads(FeatureSource):
 
         from .backbones import create_backbone
 
-        self.device_ = resolve_device(training.device)  # a GPU asked for and absent is an error, not a CPU run
+        self.device_ = device
         self.resolved_pretrained_ = self._resolved_pretrained()
         with torch_threads(training.num_threads), torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)

@@ -82,9 +82,7 @@ class SoftMaskLocalizer(Localizer):
             raise ConfigError(f"image_size must be a multiple of 32 (>= 32), got {self.image_size!r}")
         if not 0 < self.threshold < 1:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}")
-        if self.training is not None and not isinstance(self.training, Training):
-            raise ConfigError(f"training={self.training!r} must be a Training or None",
-                              hint="e.g. training=UNetTraining(epochs=10)")
+        Training.checked(self.training, "SoftMaskLocalizer(training=...)")
         self._training.check_params()
 
     def _build(self, pretrained: bool):
