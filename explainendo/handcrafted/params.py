@@ -4,6 +4,7 @@ Layout (``default_params.yaml`` next to this module is the reference)::
 
     extractors: [aspect_ratio, color_principal_component, ...]   # which run, in this order
     preprocess: {working_size: 96, max_color_pixels: 16384}      # shared crop preparation
+    colour_constancy: {method: none, p: 6.0, reference: frame}   # before every extractor (colour_constancy.py)
     <extractor name>: {<param>: <value>, ...}                    # one section per extractor
 
 :func:`load_params` merges a partial file or dict over the defaults and validates everything: an unknown
@@ -21,6 +22,7 @@ import yaml
 
 from ..errors import ConfigError
 from .base import EXTRACTORS, Param
+from .colour_constancy import PARAMS as COLOUR_CONSTANCY_PARAMS
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("default_params.yaml")
 
@@ -38,7 +40,8 @@ PREPROCESS_PARAMS = {
 
 def _defaults() -> dict[str, Any]:
     params: dict[str, Any] = {"extractors": list(DEFAULT_EXTRACTORS),
-                              "preprocess": {k: p.default for k, p in PREPROCESS_PARAMS.items()}}
+                              "preprocess": {k: p.default for k, p in PREPROCESS_PARAMS.items()},
+                              "colour_constancy": {k: p.default for k, p in COLOUR_CONSTANCY_PARAMS.items()}}
     for name in EXTRACTORS.list():
         params[name] = {k: p.default for k, p in EXTRACTORS.get(name).params.items()}
     return params
@@ -71,7 +74,8 @@ def load_params(path_or_dict: str | Path | Mapping[str, Any] | None = None) -> d
         raise ConfigError(f"params must be a mapping of sections, got {type(given).__name__}", source=source,
                           hint="see explainendo/handcrafted/default_params.yaml")
     params = _defaults()
-    known_sections = {"extractors", "preprocess", *EXTRACTORS.list()}
+    known_sections = {"extractors", "preprocess", "colour_constancy", *EXTRACTORS.list()}
+    sections = {"preprocess": PREPROCESS_PARAMS, "colour_constancy": COLOUR_CONSTANCY_PARAMS}
     for section, values in given.items():
         if section not in known_sections:
             raise ConfigError(f"unknown section {section!r}", source=source,
@@ -84,7 +88,7 @@ def load_params(path_or_dict: str | Path | Mapping[str, Any] | None = None) -> d
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section}: must be a mapping of parameters, got {values!r}", source=source,
                               hint=f"write '{section}: {{}}' for the defaults")
-        specs = PREPROCESS_PARAMS if section == "preprocess" else EXTRACTORS.get(section).params
+        specs = sections[section] if section in sections else EXTRACTORS.get(section).params
         for key, value in values.items():
             if key not in specs:
                 known = ", ".join(sorted(specs)) or "none"

@@ -25,6 +25,7 @@ import pandas as pd
 from ..errors import FeatureExtractionError, InvalidImageError
 from ..features import LesionSamples
 from .base import EXTRACTORS, Extractor, PreparedCrop, UndefinedFeature
+from .colour_constancy import correct
 from .params import load_params
 
 logger = logging.getLogger("explainendo.handcrafted")
@@ -63,9 +64,10 @@ def extract(crops: Sequence[Any] | LesionSamples, masks: Sequence[np.ndarray | N
         crop instead of writing NaN and logging a warning.
     names : optional per-crop names (image file names) used in warnings.
     """
+    frames = None
     if isinstance(crops, LesionSamples):
         samples = crops
-        crops = samples.crops
+        crops, frames = samples.crops, samples.frames
         boxes = samples.boxes if boxes is None else boxes
         masks = samples.masks if masks is None else masks
         if names is None and "image" in samples.table:
@@ -73,19 +75,25 @@ def extract(crops: Sequence[Any] | LesionSamples, masks: Sequence[np.ndarray | N
     params = load_params(params)
     extractors = build_extractors(params)
     return run_extractors(extractors, params["preprocess"], crops, masks=masks, boxes=boxes, strict=strict,
-                          names=names)
+                          names=names, colour=params["colour_constancy"], frames=frames)
 
 
 def run_extractors(extractors: Sequence[Extractor], preprocess: Mapping[str, Any], crops: Sequence[Any],
                    masks: Sequence[np.ndarray | None] | None = None, boxes: Sequence[Any] | None = None,
-                   strict: bool = False, names: Sequence[Any] | None = None) -> pd.DataFrame:
-    """Run already-built extractors over crops (see :func:`extract` for the failure policy)."""
+                   strict: bool = False, names: Sequence[Any] | None = None, colour: Mapping[str, Any] | None = None,
+                   frames: Sequence[Any] | None = None) -> pd.DataFrame:
+    """Run already-built extractors over crops (see :func:`extract` for the failure policy). ``colour``: the
+    params' ``colour_constancy`` section, applied to every crop first (with ``frames``, the crops' frames,
+    for ``reference: frame``; :mod:`explainendo.handcrafted.colour_constancy`)."""
     crops = list(crops)  # a (N, H, W, C) array becomes N crops
     n = len(crops)
-    for label, values in (("masks", masks), ("boxes", boxes), ("names", names)):
+    for label, values in (("masks", masks), ("boxes", boxes), ("names", names), ("frames", frames)):
         if values is not None and len(values) != n:
             raise FeatureExtractionError(f"{len(values)} {label} for {n} crops",
                                          hint=f"give one entry per crop in {label} (None where absent)")
+    if colour is not None:
+        crops = correct(crops, None if frames is None else list(frames), colour,
+                        names=None if names is None else list(names), strict=strict)
     columns = feature_columns(extractors)
     spans, start = [], 0
     for extractor in extractors:

@@ -76,10 +76,12 @@ class HandcraftedFeatures(TransformerMixin, FeatureSource):
         if isinstance(X, LesionSamples):
             names = list(X.table["image"]) if "image" in X.table else None
             frame = run_extractors(extractors, params["preprocess"], X.crops, masks=X.masks, boxes=X.boxes,
-                                   strict=self.strict, names=names)
+                                   strict=self.strict, names=names, colour=params["colour_constancy"],
+                                   frames=X.frames)
             return check_feature_frame(frame, len(X), self.name)
         crops = self._crops(X)
-        frame = run_extractors(extractors, params["preprocess"], crops, strict=self.strict)
+        frame = run_extractors(extractors, params["preprocess"], crops, strict=self.strict,
+                               colour=params["colour_constancy"])
         return check_feature_frame(frame, len(crops), self.name)
 
     def _crops(self, X: Any) -> list:
