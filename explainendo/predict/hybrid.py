@@ -57,16 +57,19 @@ class HybridPredictor(Predictor):
     positive_label : the class explained for binary tasks and put last in ``classes_`` (default: the last
         class in sorted order).
     seed : seeds the stacking split and folds, the fitters and the SHAP background.
+    folds_by : ``"patient"`` or another table column such as ``"centre"`` (module docstring).
     """
 
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
-                 stacking: Any = None, positive_label: str | None = None, seed: int = 0):
+                 stacking: Any = None, positive_label: str | None = None, seed: int = 0,
+                 folds_by: str = "patient"):
         self.sources = sources
         self.fitter = fitter
         self.group_selection = group_selection
         self.stacking = stacking
         self.positive_label = positive_label
         self.seed = seed
+        self.folds_by = folds_by
 
     # ---- checks (all before training) ------------------------------------------------------------
     def _checked(self) -> tuple[list[FeatureSource], Stacking]:
@@ -96,6 +99,9 @@ class HybridPredictor(Predictor):
         elif fitter is not None and not (isinstance(fitter, BaseEstimator) and hasattr(fitter, "predict_proba")):
             raise ConfigError(f"fitter {fitter!r} is not a classifier with predict_proba",
                               hint="a fitter name, FitterSelector(...) or an sklearn classifier")
+        if not (isinstance(self.folds_by, str) and self.folds_by):
+            raise ConfigError(f"folds_by must be a table column name such as 'patient' or 'centre', got "
+                              f"{self.folds_by!r}")
         if self.group_selection is not None:
             if not isinstance(self.group_selection, GroupEliminator):
                 raise ConfigError(f"group_selection must be None or GroupEliminator(...), got {self.group_selection!r}")
@@ -106,10 +112,7 @@ class HybridPredictor(Predictor):
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
         sources, stacking = self._checked()
         self.classes_, y = training_labels(samples, self.positive_label)
-        if "patient" not in samples.table or samples.table["patient"].isna().any():
-            raise ManifestError("every training lesion needs a 'patient' (folds and splits are by patient)",
-                                source="patient", hint="add a patient column to the manifest")
-        groups = samples.table["patient"].astype(str).to_numpy()
+        groups = self._fold_groups(samples)
         labels = np.asarray(self.classes_, dtype=object)[y]
         supervised = any(s.supervised for s in sources)
         source_rows, fitter_rows = (stacking.rows(labels.astype(str), groups, self.seed) if supervised
@@ -151,13 +154,41 @@ class HybridPredictor(Predictor):
         self.groups_ = {g: cols for s in fitted for g, cols in s.groups.items()}
         any_supervised = any(s.supervised for s in fitted)
         self.stacking_ = {"mode": stacking.mode if any_supervised else "unsupervised",
-                          "source_lesions": int(len(source_rows)), "fitter_lesions": int(len(fitter_rows))}
+                          "source_lesions": int(len(source_rows)), "fitter_lesions": int(len(fitter_rows)),
+                          "folds_by": self.folds_by}
         X = pd.concat(frames, axis=1)
         self.feature_columns_ = list(X.columns)
         self.training_rows_ = fitter_rows  # the fitter's rows' positions among the training lesions
         self.n_training_lesions_ = int(len(samples))
         self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows])
         return self
+
+    def _fold_groups(self, samples: LesionSamples) -> np.ndarray:
+        """The group of each lesion that folds keep whole (``folds_by``), checked: every lesion has a patient,
+        and by another column every lesion has a value and every patient lies in one group."""
+        table = samples.table
+        if "patient" not in table or table["patient"].isna().any():
+            raise ManifestError("every training lesion needs a 'patient' (folds and splits are by patient)",
+                                source="patient", hint="add a patient column to the manifest")
+        patients = table["patient"].astype(str)
+        by = self.folds_by
+        if by == "patient":
+            return patients.to_numpy()
+        if by not in table or table[by].isna().any():
+            missing = "no" if by not in table else f"{int(table[by].isna().sum())} lesion(s) without a"
+            raise ManifestError(f"folds_by={by!r}: {missing} '{by}' column", source=by,
+                                hint=f"give every lesion a {by}, or use folds_by='patient'")
+        values = table[by].astype(str)
+        spread = values.groupby(patients).nunique()
+        if (spread > 1).any():
+            patient = spread.index[spread > 1][0]
+            raise ManifestError(f"folds_by={by!r}: patient {patient!r} has lesions in several {by} values "
+                                f"({sorted(values[patients == patient].unique())})", source=by,
+                                hint=f"a patient must lie in one {by}; fix the manifest or use folds_by='patient'")
+        if values.nunique() < 2:
+            raise ManifestError(f"folds_by={by!r}: every training lesion is in one {by} ({values.iloc[0]!r})",
+                                source=by, hint=f"folds by {by} need at least two; use folds_by='patient'")
+        return values.to_numpy()
 
     def _cv_metric(self, metric: str) -> str:
         """``metric`` as a scorer for this task (ROC AUC one-vs-rest for more than two classes)."""
@@ -221,9 +252,7 @@ class HybridPredictor(Predictor):
             raise ManifestError(f"labels {unknown} are not among the model's classes {self.classes_}",
                                 source="samples", hint="refit on lesions of the classes the model knows")
         y = np.array([self.classes_.index(classes[i]) for i in y])
-        if "patient" not in samples.table or samples.table["patient"].isna().any():
-            raise ManifestError("refit_fitter: every lesion needs a 'patient'", source="samples")
-        self._fit_fitter_on(self.features(samples), y, samples.table["patient"].astype(str).to_numpy())
+        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples))
         self.training_rows_ = np.arange(len(samples))
         self.stacking_ = {**self.stacking_, "mode": "refit", "fitter_lesions": int(len(samples))}
         return self

@@ -137,7 +137,7 @@ class HeldOut(Stacking):
         source_rows, fitter_rows = np.flatnonzero(~mask), np.flatnonzero(mask)
         if len(set(labels[fitter_rows])) < 2 or len(set(groups[fitter_rows])) < 2 or len(source_rows) == 0:
             raise ManifestError(f"HeldOut({self.fraction}): the fitter's {len(set(groups[fitter_rows]))} held-out "
-                                f"patients do not cover every label",
+                                f"group(s) (patients, or centres with folds_by='centre') do not cover every label",
                                 hint="use more patients, a larger fraction, or OutOfFold()")
         return source_rows, fitter_rows
 
