@@ -41,12 +41,12 @@ def quick_bench_folder(folder: Path | None) -> Path:
     hybrid alone, held-out stacking so that ``heads_tta.py`` can recompute the fitter's rows too)."""
     if folder is not None:
         return folder
-    from explainendo.bench import run_named_benchmark
+    from explainendo.bench import BenchPreset, run_named_benchmark
 
     folder = Path(tempfile.mkdtemp(prefix="explainendo_quick_bench_"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     start = time.perf_counter()
-    run_named_benchmark("phantoms", folder, quick=True, holdout=0.5, sole_backbones=(), save_models=True,
+    run_named_benchmark("phantoms", folder, BenchPreset(quick=True, holdout=0.5, sole_backbones=()), save_models=True,
                         command="explainendo bench phantoms --quick --holdout 0.5 --sole-backbones '' --save-models")
     print(f"quick bench folder {folder} made in {time.perf_counter() - start:.0f} s")
     return folder

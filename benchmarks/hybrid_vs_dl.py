@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from explainendo.bench import machine_description, run_named_benchmark  # noqa: E402
+from explainendo.bench import BenchPreset, machine_description, run_named_benchmark  # noqa: E402
 
 SETTINGS = {
     "phantoms": {"n": 480, "image_size": 96, "epochs": 10, "oof_folds": 2},
@@ -48,9 +48,11 @@ def main() -> None:
             print(f"skipping edd2020: {args.data_root / 'edd2020'} not found")
             continue
         start = time.perf_counter()
-        result = run_named_benchmark(target, args.out / target, quick=args.quick, seed=args.seed,
-                                     data_root=args.data_root, num_threads=args.threads,
-                                     sole_backbones=args.sole_backbones.split(","), progress=print, **settings)
+        n = settings.pop("n", None)
+        preset = BenchPreset(quick=args.quick, seed=args.seed, num_threads=args.threads,
+                             sole_backbones=tuple(args.sole_backbones.split(",")), **settings)
+        result = run_named_benchmark(target, args.out / target, preset, n=n, data_root=args.data_root,
+                                     progress=print)
         print((args.out / target / "report.md").read_text())
         print(f"{target}: {time.perf_counter() - start:.0f} s")
         del result

@@ -40,6 +40,8 @@ class BenchmarkResult:
     fit_seconds: dict[str, float]
     meta: dict = field(default_factory=dict)
     findings: dict[str, dict] = field(default_factory=dict)  # contender -> what it used and learnt (first split)
+    per_centre: pd.DataFrame | None = None      # evaluate.metrics_by_group per split (column ``split``)
+    group_shap: dict[str, pd.DataFrame] = field(default_factory=dict)  # hybrid -> mean |group SHAP|, group x split
 
     @property
     def comparison(self):
@@ -141,8 +143,10 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: dict[
             say(f"saving {name}")
             fitted[name].save(out / "models" / name)
 
+    from .evaluate.classification import metrics_by_group
+
     predictions, reports, findings = [], {}, {}
-    latency_rows = []
+    latency_rows, centre_tables, group_shap = [], [], {}
     for split, manifest in tests.items():
         say(f"testing on {split} ({len(manifest)} lesions)")
         samples = LesionSamples.from_manifest(manifest, enlarge=enlarge)
@@ -167,6 +171,14 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: dict[
             if len(set(groups)) < len(groups):  # several frames per video: add the paper's video-level test
                 reports[f"{split} video"] = compare_models_by_group(
                     y, per_model, groups, how="mean", positive=1, title=f"{split} (video level, mean score)")
+        if "centre" in samples.table and samples.table["centre"].notna().all():
+            centre_tables.append(metrics_by_group(y, per_model, samples.table["centre"].astype(str).to_numpy())
+                                 .assign(split=split))
+        for name, model in fitted.items():
+            if isinstance(model, HybridPredictor):
+                say(f"explaining {name} on {split}")
+                values = model.shap_values(samples, class_index=model.classes_.index(positive)).group_values
+                group_shap.setdefault(name, {})[split] = values.abs().mean()
         if split == next(iter(tests)):
             for name, model in fitted.items():
                 if isinstance(model, HybridPredictor):
@@ -190,7 +202,9 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: dict[
                              meta={"machine": machine_description(), "train_lesions": len(train_samples),
                                    "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
                                    "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                                   **(meta or {})}, findings=findings)
+                                   **(meta or {})}, findings=findings,
+                             per_centre=pd.concat(centre_tables, ignore_index=True) if centre_tables else None,
+                             group_shap={name: pd.DataFrame(v) for name, v in group_shap.items()})
     result.models = fitted
     write_report(result)
     return result
@@ -225,6 +239,15 @@ def write_report(result: BenchmarkResult) -> Path:
     lines += ["## Training time (seconds)", ""] + [f"- {k}: {v:.1f}" for k, v in result.fit_seconds.items()] + [""]
     for name, found in result.findings.items():
         lines += findings_markdown(name, found)
+    if result.per_centre is not None:
+        result.per_centre.to_csv(out / "per_centre.csv", index=False)
+        lines += ["## Per centre", ""] + per_centre_markdown(result.per_centre, split_column="split") + [""]
+    for name, table in result.group_shap.items():
+        table.to_csv(out / f"group_shap_{name}.csv")
+        lines += [f"## What carries {name}'s diagnoses: mean |group SHAP| (positive class) per split", "",
+                  "| group | " + " | ".join(table.columns) + " |", "|---|" + "---:|" * len(table.columns)]
+        lines += [f"| {g} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
+                  for g, row in table.sort_values(table.columns[0], ascending=False).iterrows()] + [""]
     path = out / "report.md"
     path.write_text("\n".join(lines))
     (out / "results.json").write_text(json.dumps({
@@ -242,8 +265,10 @@ def _source_words(source: dict) -> str:
 
 def _stacking_words(stacking: dict) -> str:
     mode, n_src, n_fit = stacking.get("mode"), stacking.get("source_lesions"), stacking.get("fitter_lesions")
-    return {"held_out": f"held-out patients ({n_fit} lesions); the supervised sources trained once on {n_src} others",
-            "out_of_fold": f"out-of-fold features of the supervised sources ({n_fit} lesions)",
+    by = stacking.get("folds_by", "patient")
+    return {"held_out": f"held-out {by} groups ({n_fit} lesions); the supervised sources trained once on {n_src} "
+                        f"others",
+            "out_of_fold": f"out-of-fold features of the supervised sources ({n_fit} lesions, {by}-grouped folds)",
             "in_sample": f"in-sample features ({n_fit} lesions; leaky)",
             "unsupervised": f"{n_fit} lesions (no source learns from labels)",
             "refit": f"{n_fit} lesions given to refit_fitter"}.get(mode, str(stacking))
@@ -251,8 +276,9 @@ def _stacking_words(stacking: dict) -> str:
 
 def findings_markdown(name: str, found: dict) -> list[str]:
     """The report's section on what a hybrid contender used and learnt."""
+    folds_by = (found.get("stacking") or {}).get("folds_by", "patient")
     lines = [f"## Inside {name} ({found['split']} split)", "",
-             f"- fitter: {found['fitter']} (chosen by patient-grouped CV)" if found.get("selection") else
+             f"- fitter: {found['fitter']} (chosen by {folds_by}-grouped CV)" if found.get("selection") else
              f"- fitter: {found['fitter']}",
              "- fitter's training rows: " + _stacking_words(found.get("stacking") or {}),
              "- feature sources: " + "; ".join(_source_words(s) for s in found["sources"])]
@@ -322,17 +348,53 @@ def hybrid_feature_tables(model, train: LesionSamples, test: LesionSamples) -> d
 
 
 # ------------------------------------------------------------------------------------------ presets
-def cnn_params(quick: bool = False, image_size: int | None = None, epochs: int | None = None, seed: int = 0,
-               num_threads: int | None = None, flips: bool = True) -> dict:
+@dataclass(frozen=True)
+class BenchPreset:
+    """The contenders' settings of a named benchmark (the ``explainendo bench`` flags), one object.
+
+    Every CNN of a run (the hybrid's and the sole-DL ones) shares ``image_size``, ``epochs``, ``seed``,
+    ``num_threads`` and ``flips``, so the comparison is like for like. The hybrid's strategies:
+    ``oof_folds`` / ``holdout`` (stacking: give at most one), ``group_selection`` (one_se | best | none; None:
+    the preset's own), ``folds_by`` (patient | centre: what the fitter selection, group elimination and
+    stacking folds keep whole), ``colour_constancy`` (none | grey_world | shades_of_grey | max_rgb, applied
+    before the handcrafted features, illuminant from the whole frame). ``quick``: small data, short
+    training."""
+
+    quick: bool = False
+    seed: int = 0
+    image_size: int | None = None
+    epochs: int | None = None
+    sole_backbones: tuple[str, ...] = ("resnet50",)
+    oof_folds: int | None = None
+    holdout: float | None = None
+    num_threads: int | None = None
+    flips: bool = True
+    group_selection: str | None = None
+    folds_by: str = "patient"
+    colour_constancy: str = "none"
+
+    def check(self) -> None:
+        """Refuse what cannot be honoured, before any training."""
+        from .handcrafted.colour_constancy import METHODS
+
+        stacking_strategy(self.oof_folds, self.holdout)
+        group_selection_strategy(self.group_selection)
+        if self.colour_constancy not in METHODS:
+            raise ConfigError(f"--colour-constancy {self.colour_constancy!r}", hint=f"one of {list(METHODS)}")
+        if not (isinstance(self.folds_by, str) and self.folds_by):
+            raise ConfigError(f"--folds-by {self.folds_by!r}", hint="patient or centre")
+
+
+def cnn_params(preset: BenchPreset) -> dict:
     """The :class:`~explainendo.heads.AttributeHeads` settings shared by every CNN in a run (image size,
     :class:`~explainendo.training.Training`, augmentation, seed), so the comparison is like for like."""
     from .heads import Augment
     from .training import Training
 
-    training = Training(epochs=epochs or (3 if quick else 10), batch_size=32, patience=4,
-                        **({"num_threads": num_threads} if num_threads else {}))
-    return {"image_size": image_size or (96 if quick else 128), "training": training, "augment": Augment(flips=flips),
-            "seed": seed}
+    training = Training(epochs=preset.epochs or (3 if preset.quick else 10), batch_size=32, patience=4,
+                        **({"num_threads": preset.num_threads} if preset.num_threads else {}))
+    return {"image_size": preset.image_size or (96 if preset.quick else 128), "training": training,
+            "augment": Augment(flips=preset.flips), "seed": preset.seed}
 
 
 def stacking_strategy(oof_folds: int | None = None, holdout: float | None = None, default_folds: int = 5):
@@ -357,6 +419,15 @@ def group_selection_strategy(value: str | None, seed: int = 0, default: str = "o
     return GroupEliminator(rule=value, seed=seed, prefer_keep="attributes")
 
 
+def handcrafted_source(preset: BenchPreset):
+    """The six handcrafted features, with the preset's colour constancy (frame-wise illuminant)."""
+    from .handcrafted import HandcraftedFeatures
+
+    if preset.colour_constancy == "none":
+        return HandcraftedFeatures()
+    return HandcraftedFeatures(params={"colour_constancy": {"method": preset.colour_constancy}})
+
+
 def sole_dl_contenders(backbones: Sequence[str], params: dict, enlarge: float = 1.0) -> dict:
     """One :class:`~explainendo.predict.CNNClassifier` per backbone (``resnet50`` is the paper's;
     ``efficientnet_lite0`` has real ImageNet weights offline; a ResNet without a local weight file starts
@@ -372,50 +443,48 @@ def sole_dl_contenders(backbones: Sequence[str], params: dict, enlarge: float = 
     return out
 
 
-def gastric_phantom_contenders(quick: bool = False, seed: int = 0, image_size: int | None = None,
-                               epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                               oof_folds: int | None = None, num_threads: int | None = None,
-                               holdout: float | None = None, flips: bool = True,
-                               group_selection: str | None = None) -> dict:
+def gastric_phantom_contenders(preset: BenchPreset = BenchPreset()) -> dict:
     """The ENDOANGEL-ED hybrid predictor (seven heads on one EfficientNet-Lite0 + six handcrafted features,
-    fitter chosen by patient-grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and
-    seed. ``flips``: random crop flips while training (every CNN alike). ``group_selection``: "one_se"
-    (default), "best" or "none"."""
+    fitter chosen by grouped CV) against sole-DL CNNs, all CNNs with the same image size, epochs and seed
+    (:class:`BenchPreset`; group selection: one_se unless the preset says otherwise)."""
     from .fit import FitterSelector
     from .systems.gastric import gastric_heads, gastric_predictor
 
-    params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
+    preset.check()
+    params = cnn_params(preset)
     heads = gastric_heads(**{**params, "backbone": "efficientnet_lite0", "pretrained": True})  # params hold seed
-    hybrid = gastric_predictor(heads=heads, fitter=FitterSelector(cv=3 if quick else 5, seed=seed),
-                               stacking=stacking_strategy(oof_folds, holdout, default_folds=3),
-                               group_selection=group_selection_strategy(group_selection, seed), seed=seed)
-    return {"hybrid": hybrid, **sole_dl_contenders(sole_backbones, params)}
+    hybrid = gastric_predictor(heads=heads, handcrafted=handcrafted_source(preset),
+                               fitter=FitterSelector(cv=3 if preset.quick else 5, seed=preset.seed),
+                               stacking=stacking_strategy(preset.oof_folds, preset.holdout, default_folds=3),
+                               group_selection=group_selection_strategy(preset.group_selection, preset.seed),
+                               seed=preset.seed).set_params(folds_by=preset.folds_by)
+    return {"hybrid": hybrid, **sole_dl_contenders(preset.sole_backbones, params)}
 
 
-def real_data_contenders(positive: str, quick: bool = False, seed: int = 0, image_size: int | None = None,
-                         epochs: int | None = None, sole_backbones: Sequence[str] = ("resnet50",),
-                         oof_folds: int | None = None, num_threads: int | None = None, holdout: float | None = None,
-                         flips: bool = True, group_selection: str | None = None) -> dict:
+def real_data_contenders(positive: str, preset: BenchPreset = BenchPreset()) -> dict:
     """For data without attribute labels (EDD2020): the hybrid uses the six handcrafted features plus the
     stacked score of an EfficientNet-Lite0 crop classifier as one feature group (``deep``); a second hybrid
-    uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline."""
+    uses the handcrafted features alone (no CNN at all). Sole-DL CNNs as the baseline. Both hybrids take the
+    preset's ``folds_by`` and ``colour_constancy``; group selection: none unless the preset says."""
     from .fit import FitterSelector
-    from .handcrafted import HandcraftedFeatures
     from .heads import AttributeHeads
     from .predict import CNNClassifier, HybridPredictor, InSample
     from .sources import DeepScoreFeatures
 
-    params = cnn_params(quick, image_size, epochs, seed, num_threads, flips=flips)
+    preset.check()
+    params = cnn_params(preset)
     deep = DeepScoreFeatures(CNNClassifier(AttributeHeads(backbone="efficientnet_lite0", pretrained=True, **params)),
                              positive=positive)
-    selector = FitterSelector(cv=3 if quick else 5, seed=seed)
-    hybrid = HybridPredictor([HandcraftedFeatures(), deep], fitter=selector,
-                             stacking=stacking_strategy(oof_folds, holdout),
-                             group_selection=group_selection_strategy(group_selection, seed, default="none"),
-                             positive_label=positive, seed=seed)
-    handcrafted_only = HybridPredictor([HandcraftedFeatures()], fitter=selector, stacking=InSample(),
-                                       positive_label=positive, seed=seed)
-    return {"hybrid": hybrid, "hybrid_handcrafted_only": handcrafted_only, **sole_dl_contenders(sole_backbones, params)}
+    selector = FitterSelector(cv=3 if preset.quick else 5, seed=preset.seed)
+    hybrid = HybridPredictor([handcrafted_source(preset), deep], fitter=selector,
+                             stacking=stacking_strategy(preset.oof_folds, preset.holdout),
+                             group_selection=group_selection_strategy(preset.group_selection, preset.seed,
+                                                                      default="none"),
+                             positive_label=positive, seed=preset.seed, folds_by=preset.folds_by)
+    handcrafted_only = HybridPredictor([handcrafted_source(preset)], fitter=selector, stacking=InSample(),
+                                       positive_label=positive, seed=preset.seed, folds_by=preset.folds_by)
+    return {"hybrid": hybrid, "hybrid_handcrafted_only": handcrafted_only,
+            **sole_dl_contenders(preset.sole_backbones, params)}
 
 
 def phantom_split(n: int, seed: int, out: Path, size: int = 256) -> tuple[Manifest, dict[str, Manifest], float]:
@@ -442,49 +511,204 @@ def edd2020_split(root: str | Path | None = None, seed: int = 0) -> tuple[Manife
     return split["train"], {"internal": split["internal_test"], "external": split["external_test"]}
 
 
-def run_named_benchmark(target: str, out: str | Path, quick: bool = False, seed: int = 0, n: int | None = None,
+def run_named_benchmark(target: str, out: str | Path, preset: BenchPreset = BenchPreset(), n: int | None = None,
                         data_root: str | Path | None = None, positive: str | None = None,
-                        external_centres: Sequence[str] = (), sole_backbones: Sequence[str] = ("resnet50",),
-                        image_size: int | None = None, epochs: int | None = None, oof_folds: int | None = None,
-                        holdout: float | None = None, num_threads: int | None = None, flips: bool = True,
-                        group_selection: str | None = None, progress: Callable[[str], None] | None = None,
-                        command: str | None = None, save_models: bool = False) -> BenchmarkResult:
+                        external_centres: Sequence[str] = (), centre_wise: bool = False,
+                        progress: Callable[[str], None] | None = None, command: str | None = None,
+                        save_models: bool = False):
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
-    (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named)."""
+    (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named); contenders
+    from ``preset`` (:class:`BenchPreset`). ``centre_wise``: instead of the train / test splits, leave each
+    training centre out in turn (:func:`run_centre_wise`; EDD2020: the five centres other than the
+    external AJ, every lesion of them), returning a :class:`CentreWiseResult`."""
     from .io.splits import centre_split, train_val_test_split
 
+    preset.check()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    meta: dict = {"target": target, "seed": seed, "quick": quick, "command": command}
+    meta: dict = {"target": target, "seed": preset.seed, "quick": preset.quick, "command": command,
+                  "folds_by": preset.folds_by, "colour_constancy": preset.colour_constancy}
     if target == "phantoms":
-        train, tests, bayes = phantom_split(n or (120 if quick else 600), seed, out, size=256)
+        if centre_wise:
+            raise ConfigError("--centre-wise needs centres; phantoms have none", hint="use edd2020 or a manifest")
+        train, tests, bayes = phantom_split(n or (120 if preset.quick else 600), preset.seed, out, size=256)
         meta["bayes_rate"] = bayes
         from .synth.gastric import gastric_rule
 
-        contenders = gastric_phantom_contenders(quick, seed, image_size, epochs, sole_backbones,
-                                                oof_folds=oof_folds, num_threads=num_threads, holdout=holdout,
-                                                flips=flips, group_selection=group_selection)
+        contenders = gastric_phantom_contenders(preset)
         rule = gastric_rule().causal_attributes
         positive = "neoplastic"
     else:
-        if target == "edd2020":
+        if target == "edd2020" and centre_wise:
+            from .io.loaders import EDD2020_EXTERNAL_CENTRES, load_edd2020
+
+            manifest = load_edd2020(Path(data_root) / "edd2020" if data_root else None, neoplastic_label=True)
+            train = manifest.subset(manifest.df["label"].notna() & ~manifest.df["centre"].isin(EDD2020_EXTERNAL_CENTRES))
+            tests, positive = {}, positive or "neoplastic"
+        elif target == "edd2020":
             root = Path(data_root) / "edd2020" if data_root else None
-            train, tests = edd2020_split(root, seed)
+            train, tests = edd2020_split(root, preset.seed)
             positive = positive or "neoplastic"
         else:
             manifest = Manifest.read_csv(target).validate(strict=False, require_label=True, require_boxes=True)
             if not positive:
                 raise ConfigError("--positive is needed for a manifest", hint="e.g. --positive neoplastic")
-            if external_centres:
-                split = centre_split(manifest, list(external_centres), seed=seed)
+            if centre_wise:
+                train, tests = manifest, {}
+            elif external_centres:
+                split = centre_split(manifest, list(external_centres), seed=preset.seed)
                 train, tests = split["train"], {"internal": split["internal_test"],
                                                 "external": split["external_test"]}
             else:
-                split = train_val_test_split(manifest, val=0.0, test=0.25, seed=seed)
+                split = train_val_test_split(manifest, val=0.0, test=0.25, seed=preset.seed)
                 train, tests = split["train"], {"internal": split["test"]}
-        contenders = real_data_contenders(positive, quick, seed, image_size, epochs, sole_backbones,
-                                          oof_folds=oof_folds, num_threads=num_threads, holdout=holdout,
-                                          flips=flips, group_selection=group_selection)
+        contenders = real_data_contenders(positive, preset)
         rule = None
+    if centre_wise:
+        return run_centre_wise(train, contenders, positive=positive, out=out, progress=progress, meta=meta)
     return run_benchmark(train, tests, contenders, positive=positive, out=out, progress=progress,
-                         latency_lesions=5 if quick else 20, meta=meta, save_models=save_models, rule=rule)
+                         latency_lesions=5 if preset.quick else 20, meta=meta, save_models=save_models, rule=rule)
+
+
+# ------------------------------------------------------------------------------------------ centre-wise
+@dataclass
+class CentreWiseResult:
+    out: Path
+    predictions: pd.DataFrame   # one row per (held-out centre, lesion, contender)
+    per_centre: pd.DataFrame    # evaluate.metrics_by_group: one row per (centre, contender)
+    summary: pd.DataFrame       # per contender: mean and SD over centres, pooled figures
+    pooled: Any                 # evaluate.ModelComparison over every held-out lesion
+    fit_seconds: dict[str, float]
+    meta: dict = field(default_factory=dict)
+
+
+def centre_summary(per_centre: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "auc")) -> pd.DataFrame:
+    """Per model: the mean, SD, min and max over centres of each metric (centres weigh alike)."""
+    rows = []
+    for model, part in per_centre.groupby("model", sort=False):
+        row: dict = {"model": model, "centres": int(len(part))}
+        for metric in metrics:
+            values = part[metric].dropna()
+            row.update({f"{metric}_mean": float(values.mean()) if len(values) else np.nan,
+                        f"{metric}_sd": float(values.std(ddof=1)) if len(values) > 1 else np.nan,
+                        f"{metric}_min": float(values.min()) if len(values) else np.nan,
+                        f"{metric}_max": float(values.max()) if len(values) else np.nan})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("model")
+
+
+def per_centre_markdown(per_centre: pd.DataFrame, split_column: str | None = None) -> list[str]:
+    """One markdown table row per (split, centre, model): n, accuracy, sensitivity, specificity, AUC."""
+    pct = lambda v: "n/a" if pd.isna(v) else f"{100 * v:.1f}%"  # noqa: E731
+    head = ["split"] if split_column else []
+    lines = ["| " + " | ".join(head + ["centre", "model", "n (pos)", "accuracy", "sensitivity", "specificity",
+                                        "AUC"]) + " |",
+             "|" + "---|" * (len(head) + 3) + "---:|" * 4]
+    for _, r in per_centre.iterrows():
+        cells = ([str(r[split_column])] if split_column else []) + [
+            str(r["group"]), str(r["model"]), f"{r['n']} ({r['positives']})", pct(r["accuracy"]),
+            pct(r["sensitivity"]), pct(r["specificity"]), "n/a" if pd.isna(r["auc"]) else f"{r['auc']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def run_centre_wise(manifest: Manifest, contenders: dict[str, Any], positive: str, out: str | Path,
+                    label_column: str = "label", enlarge: float = 1.0, centres: Sequence[str] | None = None,
+                    progress: Callable[[str], None] | None = None, meta: dict | None = None) -> CentreWiseResult:
+    """Leave one centre out: for each centre, train a clone of every contender on the other centres' lesions
+    and test it on that centre's. Writes ``per_centre.csv`` (every metric per centre and contender, with
+    intervals), ``predictions.csv``, ``report.md`` (per-centre table; mean, SD and range over centres;
+    the pooled comparison over every held-out lesion with McNemar / DeLong against the first contender)
+    and ``results.json``. Patients never span centres (checked)."""
+    from sklearn.base import clone
+
+    from .evaluate import compare_models
+    from .evaluate.classification import metrics_by_group
+    from .predict import Predictor
+
+    if not contenders:
+        raise ConfigError("no contenders to benchmark", hint="pass at least one predictor")
+    for name, predictor in contenders.items():
+        if not isinstance(predictor, Predictor):
+            raise ConfigError(f"contender {name!r} is a {type(predictor).__name__}, not a Predictor")
+        predictor.check_params()
+    if "centre" not in manifest.df or manifest.df["centre"].isna().any():
+        raise ManifestError("centre-wise benchmarking needs a 'centre' for every row", source="centre",
+                            hint="add a centre column to the manifest")
+    centres = list(centres) if centres is not None else sorted(manifest.df["centre"].astype(str).unique())
+    if len(centres) < 2:
+        raise ManifestError(f"centre-wise benchmarking needs two centres or more, found {centres}", source="centre")
+    say = progress or (lambda message: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    say(f"reading {len(manifest)} lesions of {len(centres)} centres")
+    samples = LesionSamples.from_manifest(manifest, enlarge=enlarge)
+    y_all = _labels(samples, label_column, positive)
+    where = samples.table["centre"].astype(str).to_numpy()
+    fit_seconds = {name: 0.0 for name in contenders}
+    frames = []
+    for k, centre in enumerate(centres):
+        test_rows, train_rows = np.flatnonzero(where == centre), np.flatnonzero(where != centre)
+        shared = set(samples.table["patient"].iloc[test_rows]) & set(samples.table["patient"].iloc[train_rows])
+        if shared:
+            raise ManifestError(f"patient(s) {sorted(map(str, shared))[:5]} lie in centre {centre!r} and in others",
+                                source="patient", hint="a patient must belong to one centre")
+        train, test = samples.subset(train_rows), samples.subset(test_rows)
+        for name, predictor in contenders.items():
+            say(f"centre {centre} ({k + 1}/{len(centres)}): training {name} on {len(train)} lesions")
+            start = time.perf_counter()
+            model = clone(predictor).fit(train)
+            fit_seconds[name] += time.perf_counter() - start
+            score = np.asarray(model.predict_proba(test), dtype=float)[:, _positive_column(model, positive, name)]
+            frame = test.table[[c for c in ("image", "patient", "centre") if c in test.table]].copy()
+            frame["model"], frame["y_true"], frame["score"] = name, y_all[test_rows], score
+            frame["y_pred"] = (score >= 0.5).astype(int)
+            frames.append(frame)
+    predictions = pd.concat(frames, ignore_index=True)
+    names = list(contenders)
+    first = predictions[predictions["model"] == names[0]].reset_index(drop=True)
+    per_model = {name: (predictions.loc[predictions["model"] == name, "y_pred"].to_numpy(),
+                        predictions.loc[predictions["model"] == name, "score"].to_numpy()) for name in names}
+    per_centre = metrics_by_group(first["y_true"].to_numpy(), per_model, first["centre"].astype(str).to_numpy())
+    summary = centre_summary(per_centre)
+    patients = first["patient"].astype(str).to_numpy()
+    pooled = compare_models(first["y_true"].to_numpy(), per_model, positive=1,
+                            groups=patients if len(set(patients)) < len(patients) else None, seed=0,
+                            title="every held-out lesion, pooled over the centres")
+    result = CentreWiseResult(out=out, predictions=predictions, per_centre=per_centre, summary=summary,
+                              pooled=pooled, fit_seconds=fit_seconds,
+                              meta={"machine": machine_description(), "lesions": len(samples), "centres": centres,
+                                    "positive": positive, "enlarge": enlarge,
+                                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **(meta or {})})
+    write_centre_wise_report(result)
+    return result
+
+
+def write_centre_wise_report(result: CentreWiseResult) -> Path:
+    out = result.out
+    result.predictions.to_csv(out / "predictions.csv", index=False)
+    result.per_centre.to_csv(out / "per_centre.csv", index=False)
+    meta = result.meta
+    lines = ["# Leave one centre out: " + " vs ".join(result.summary.index), "",
+             f"Machine: {meta['machine']}. Date: {meta['date']}. {meta['lesions']} lesions of "
+             f"{len(meta['centres'])} centres ({', '.join(meta['centres'])}); each centre is tested by models "
+             f"trained on the others.", ""]
+    if meta.get("command"):
+        lines += ["Reproduce: `" + meta["command"] + "`", ""]
+    lines += ["## Per centre", ""] + per_centre_markdown(result.per_centre) + [""]
+    lines += ["## Over the centres (each centre weighs alike)", "",
+              "| model | accuracy mean (SD) | range | AUC mean (SD) | range |", "|---|---:|---:|---:|---:|"]
+    for name, r in result.summary.iterrows():
+        lines.append(f"| {name} | {100 * r.accuracy_mean:.1f}% ({100 * r.accuracy_sd:.1f}) | "
+                     f"{100 * r.accuracy_min:.1f}-{100 * r.accuracy_max:.1f}% | {r.auc_mean:.3f} ({r.auc_sd:.3f}) | "
+                     f"{r.auc_min:.3f}-{r.auc_max:.3f} |")
+    lines += ["", "## Pooled over every held-out lesion", "", result.pooled.to_markdown(), ""]
+    lines += ["## Training time (seconds, all centres)", ""] + [
+        f"- {k}: {v:.1f}" for k, v in result.fit_seconds.items()] + [""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    (out / "results.json").write_text(json.dumps({
+        "meta": meta, "fit_seconds": result.fit_seconds, "per_centre": result.per_centre.to_dict(orient="records"),
+        "summary": result.summary.reset_index().to_dict(orient="records"),
+        "pooled": result.pooled.to_dict()}, indent=2, default=str))
+    return path

@@ -103,25 +103,35 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           group_selection: Optional[str] = typer.Option(
               None, help="the hybrid's grouped-CV elimination of feature groups: one_se | best | none "
                          "(default: the preset's, one_se for gastric phantoms, none otherwise)"),
+          folds_by: str = typer.Option(
+              "patient", help="what the hybrid's fitter selection, group elimination and stacking folds keep "
+                              "whole: patient, or centre (leave centres out: selection that sees centre shift)"),
+          colour_constancy: str = typer.Option(
+              "none", help="colour constancy before the handcrafted features (illuminant of the whole frame): "
+                           "none | grey_world | shades_of_grey | max_rgb"),
+          centre_wise: bool = typer.Option(
+              False, help="leave each training centre out in turn (edd2020: the five non-external centres) and "
+                          "report every metric per centre"),
           save_models: bool = typer.Option(False, help="save each trained model under OUT/models/<name>")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
 
     from rich.console import Console
 
-    from .bench import run_named_benchmark
+    from .bench import BenchPreset, run_named_benchmark
     from .errors import ExplainendoError
 
     console = Console(stderr=True)
     try:
+        preset = BenchPreset(quick=quick, seed=seed, image_size=image_size, epochs=epochs,
+                             sole_backbones=tuple(b for b in sole_backbones.split(",") if b), oof_folds=oof_folds,
+                             holdout=holdout, num_threads=threads, flips=flips, group_selection=group_selection,
+                             folds_by=folds_by, colour_constancy=colour_constancy)
         with console.status("benchmark") as status:
             result = run_named_benchmark(
-                target, out, quick=quick, seed=seed, n=n, data_root=data_root, positive=positive,
-                external_centres=[c for c in external_centres.split(",") if c],
-                sole_backbones=[b for b in sole_backbones.split(",") if b], image_size=image_size, epochs=epochs,
-                oof_folds=oof_folds, holdout=holdout, num_threads=threads, flips=flips, save_models=save_models,
-                group_selection=group_selection,
-                progress=lambda message: status.update(message),
+                target, out, preset, n=n, data_root=data_root, positive=positive,
+                external_centres=[c for c in external_centres.split(",") if c], centre_wise=centre_wise,
+                save_models=save_models, progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)

@@ -122,17 +122,71 @@ def test_findings_markdown_names_the_dropped_groups():
 
 
 def test_named_presets_build_checked_predictors_and_map_the_cli_flags():
-    from explainendo.bench import gastric_phantom_contenders, real_data_contenders
+    from explainendo.bench import BenchPreset, gastric_phantom_contenders, real_data_contenders
     from explainendo.predict import CNNClassifier, HeldOut, OutOfFold
 
-    phantoms = gastric_phantom_contenders(quick=True, seed=4, sole_backbones=("resnet18",), holdout=0.5)
+    phantoms = gastric_phantom_contenders(BenchPreset(quick=True, seed=4, sole_backbones=("resnet18",), holdout=0.5))
     assert list(phantoms) == ["hybrid", "sole_dl_resnet18"]
     assert isinstance(phantoms["hybrid"].stacking, HeldOut) and phantoms["hybrid"].sources[0].seed == 4
     assert isinstance(phantoms["sole_dl_resnet18"], CNNClassifier)
-    real = real_data_contenders("neoplastic", quick=True, oof_folds=3, sole_backbones=())
+    real = real_data_contenders("neoplastic", BenchPreset(quick=True, oof_folds=3, sole_backbones=()))
     assert list(real) == ["hybrid", "hybrid_handcrafted_only"] and real["hybrid"].stacking == OutOfFold(3) or \
         real["hybrid"].stacking.folds == 3
     for predictor in [*phantoms.values(), *real.values()]:
         predictor.check_params()
     with pytest.raises(ConfigError, match="give one"):
-        gastric_phantom_contenders(quick=True, holdout=0.5, oof_folds=3)
+        gastric_phantom_contenders(BenchPreset(quick=True, holdout=0.5, oof_folds=3))
+
+
+def _with_centres(manifest, k=3):
+    """The phantom patients spread over ``k`` centres (a patient's lesions in one centre)."""
+    patients = sorted(manifest.df["patient"].astype(str).unique())
+    centre_of = {p: f"C{i % k}" for i, p in enumerate(patients)}
+    manifest.df["centre"] = manifest.df["patient"].astype(str).map(centre_of)
+    return manifest
+
+
+def test_per_centre_report_and_group_shap_per_split(phantom_split, tmp_path):
+    from explainendo.evaluate.classification import metrics_by_group
+
+    train, test = _with_centres(phantom_split["train"]), _with_centres(phantom_split["test"])
+    result = run_benchmark(train, {"internal": test}, _contenders(), positive="neoplastic", out=tmp_path,
+                           latency_lesions=2)
+    table = result.per_centre
+    assert set(table["split"]) == {"internal"} and set(table["model"]) == {"causal", "nuisance"}
+    # the per-centre figures are those of the predictions, centre by centre
+    rows = result.predictions[result.predictions["model"] == "causal"]
+    centre = test.df.set_index("image").loc[rows["image"], "centre"].to_numpy()
+    expected = metrics_by_group(rows["y_true"].to_numpy(), {"causal": (rows["y_pred"].to_numpy(),
+                                                                       rows["score"].to_numpy())}, centre)
+    got = table[table["model"] == "causal"].set_index("group").loc[expected["group"]]
+    assert np.allclose(got["accuracy"].to_numpy(), expected["accuracy"].to_numpy())
+    assert np.allclose(got["n"].sum(), len(test))
+    report = (tmp_path / "report.md").read_text()
+    assert "## Per centre" in report and (tmp_path / "per_centre.csv").is_file()
+    # the causal model's diagnoses are carried by the rule's attributes, not by the nuisance ones
+    shap = result.group_shap["causal"]["internal"]
+    assert set(shap.nlargest(2).index) <= {"tone", "surface", "boundary", "depression"}
+    assert "mean |group SHAP|" in report
+
+
+def test_centre_wise_leaves_each_centre_out(phantom_split, tmp_path):
+    from explainendo.bench import run_centre_wise
+
+    manifest = _with_centres(phantom_split["train"], k=3)
+    result = run_centre_wise(manifest, _contenders(), positive="neoplastic", out=tmp_path)
+    assert list(result.per_centre["group"].unique()) == ["C0", "C1", "C2"]
+    causal = result.predictions[result.predictions["model"] == "causal"]
+    assert len(causal) == len(manifest) and causal["image"].is_unique  # every lesion tested once, by one model
+    per = result.per_centre.set_index(["group", "model"])
+    for centre, part in causal.groupby("centre"):
+        assert per.loc[(centre, "causal"), "accuracy"] == pytest.approx(float((part.y_pred == part.y_true).mean()))
+    summary = result.summary.loc["causal"]
+    assert summary["accuracy_mean"] == pytest.approx(per.xs("causal", level="model")["accuracy"].mean())
+    assert summary["accuracy_mean"] > result.summary.loc["nuisance", "accuracy_mean"] + 0.1
+    report = (tmp_path / "report.md").read_text()
+    assert "Leave one centre out" in report and "Over the centres" in report and "McNemar" in report
+    broken = _with_centres(phantom_split["train"], k=3)
+    broken.df.loc[broken.df.index[0], "centre"] = None
+    with pytest.raises(Exception, match="needs a 'centre' for every row"):
+        run_centre_wise(broken, _contenders(), positive="neoplastic", out=tmp_path / "x")

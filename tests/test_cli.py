@@ -19,3 +19,12 @@ def test_data_summary_real_and_unknown(shared_data):
     assert "1033" in r.output and "manifest OK" in r.output
     r = runner.invoke(app, ["data", "summary", "imagenet"])
     assert r.exit_code == 2 and "unknown dataset" in r.output
+
+
+def test_bench_refuses_settings_it_cannot_honour_before_training(tmp_path):
+    r = runner.invoke(app, ["bench", "edd2020", "--out", str(tmp_path), "--colour-constancy", "retinex"])
+    assert r.exit_code == 2 and "colour-constancy 'retinex'" in r.output
+    r = runner.invoke(app, ["bench", "phantoms", "--out", str(tmp_path), "--centre-wise"])
+    assert r.exit_code == 2 and "needs centres" in r.output
+    r = runner.invoke(app, ["bench", "edd2020", "--out", str(tmp_path), "--holdout", "0.5", "--oof-folds", "3"])
+    assert r.exit_code == 2 and "give one" in r.output

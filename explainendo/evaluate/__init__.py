@@ -18,8 +18,8 @@ _EXPORTS = {
     "fleiss_kappa": "agreement",
     **dict.fromkeys(["AUCInterval", "auc_score", "bootstrap_auc_ci", "delong_ci", "delong_covariance",
                      "delong_test"], "auc"),
-    **dict.fromkeys(["aggregate_by_group", "binary_metrics", "classification_report", "confusion_counts"],
-                    "classification"),
+    **dict.fromkeys(["aggregate_by_group", "binary_metrics", "classification_report", "confusion_counts",
+                     "metrics_by_group"], "classification"),
     **dict.fromkeys(["ModelComparison", "SplitComparison", "compare_models", "compare_models_by_group",
                      "compare_splits", "format_pvalue"], "comparison"),
     **dict.fromkeys(["cv_summary", "format_mean_sd"], "cv"),
@@ -56,7 +56,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from ._checks import TestResult
     from .agreement import fleiss_kappa
     from .auc import AUCInterval, auc_score, bootstrap_auc_ci, delong_ci, delong_covariance, delong_test
-    from .classification import aggregate_by_group, binary_metrics, classification_report, confusion_counts
+    from .classification import (aggregate_by_group, binary_metrics, classification_report, confusion_counts,
+                                 metrics_by_group)
     from .comparison import (ModelComparison, SplitComparison, compare_models, compare_models_by_group,
                              compare_splits, format_pvalue)
     from .cv import cv_summary, format_mean_sd

@@ -177,3 +177,36 @@ def aggregate_by_group(y_true, score, groups, how: str = "mean", threshold: floa
         except (TypeError, ValueError):
             pass
     return result
+
+
+def metrics_by_group(y_true, predictions, groups, positive=1, confidence: float = 0.95) -> pd.DataFrame:
+    """Every binary metric of every model, per group (per centre: where a model breaks).
+
+    ``predictions``: model name -> ``(y_pred, score)`` (``score`` may be None). Returns one row per
+    ``(group, model)`` in order of first appearance: ``group, model, n, positives``, then for each of
+    accuracy, sensitivity, specificity, PPV, NPV and the AUC its value and ``<metric>_low`` /
+    ``<metric>_high`` (Wilson; DeLong for the AUC). A metric a group cannot give (the AUC or the sensitivity
+    of a centre without a positive lesion) is NaN."""
+    t = as_1d(y_true, "y_true")
+    g = as_1d(groups, "groups")
+    same_length(y_true=t, groups=g)
+    rows = []
+    for group in pd.unique(g):
+        at = g == group
+        truth = binary_truth(t[at], positive)
+        for name, value in predictions.items():
+            pred, score = value if isinstance(value, tuple) else (value, None)
+            pred = as_1d(pred, f"{name} predictions")
+            same_length(y_true=t, **{f"{name}": pred})
+            both = truth.any() and not truth.all()
+            table = binary_metrics(t[at], pred[at], positive,
+                                   score=None if score is None or not both else as_scores(score, name)[at],
+                                   confidence=confidence).set_index("metric")
+            row = {"group": group, "model": name, "n": int(at.sum()), "positives": int(truth.sum())}
+            for metric in (*BINARY_METRICS, "auc"):
+                have = metric in table.index
+                row[metric] = float(table.loc[metric, "value"]) if have else np.nan
+                row[f"{metric}_low"] = float(table.loc[metric, "ci_low"]) if have else np.nan
+                row[f"{metric}_high"] = float(table.loc[metric, "ci_high"]) if have else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)

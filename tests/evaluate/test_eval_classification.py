@@ -104,3 +104,28 @@ def test_aggregate_by_group_rejects_mixed_groups():
         aggregate_by_group([1, 0], [0.2, 0.4], ["a", "b"], how="median")
     with pytest.raises(EvaluationError, match="negative"):
         aggregate_by_group([1, 1], [0.2, 0.4], ["a", "b"])
+
+
+def test_metrics_by_group_against_hand_counts():
+    from explainendo.evaluate import metrics_by_group
+
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0])
+    centre = np.array(["A", "A", "A", "A", "B", "B", "B", "B"])
+    pred = np.array([1, 0, 0, 1, 1, 0, 0, 1])
+    score = np.array([0.9, 0.4, 0.2, 0.6, 0.8, 0.1, 0.3, 0.7])
+    table = metrics_by_group(y, {"m": (pred, score), "always_no": (np.zeros(8, int), None)}, centre)
+    a = table[(table.group == "A") & (table.model == "m")].iloc[0]
+    # centre A: TP 1, FN 1, TN 1, FP 1
+    assert (a.n, a.positives) == (4, 2)
+    assert a.accuracy == 0.5 and a.sensitivity == 0.5 and a.specificity == 0.5 and a.ppv == 0.5
+    # AUC by hand: positives 0.9, 0.4 against negatives 0.2, 0.6 -> pairs won: (0.9>0.2, 0.9>0.6, 0.4>0.2) = 3 of 4
+    assert a.auc == pytest.approx(0.75)
+    b = table[(table.group == "B") & (table.model == "m")].iloc[0]
+    # centre B: TP 1, TN 2, FP 1; AUC: 0.8 beats 0.1, 0.3, 0.7 -> 1.0
+    assert b.accuracy == 0.75 and b.sensitivity == 1.0 and b.specificity == pytest.approx(2 / 3) and b.auc == 1.0
+    no = table[(table.group == "B") & (table.model == "always_no")].iloc[0]
+    assert no.accuracy == 0.75 and np.isnan(no.ppv) and np.isnan(no.auc)  # never called positive; no score
+    assert list(table.group) == ["A", "A", "B", "B"]
+    one_class = metrics_by_group(np.array([1, 1]), {"m": (np.array([1, 0]), np.array([0.9, 0.2]))}, np.array(["C", "C"]))
+    assert np.isnan(one_class.auc.iloc[0]) and np.isnan(one_class.specificity.iloc[0])
+    assert one_class.sensitivity.iloc[0] == 0.5
