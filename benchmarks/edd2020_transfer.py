@@ -17,9 +17,11 @@ from comes from one of four stackings, each exactly what ``HybridPredictor`` doe
 The handcrafted features are computed with each colour constancy (none, grey-world, shades-of-grey p=6,
 max-RGB; illuminant from the whole frame, and shades-of-grey from the crop). The fitter is
 ``FitterSelector(cv=5)`` (LR / lasso LR / tree / SVM / xgboost, one-SE rule) with patient- or
-centre-grouped CV, on the mean-imputed table, as in ``HybridPredictor`` (no group elimination: the
-real-data preset's default). Prints and writes ``grid.csv`` (one row per configuration: internal and
-external accuracy and AUC, McNemar p of external accuracy against the Lite0 CNN) and ``grid.md``.
+centre-grouped CV, on the mean-imputed table, as in ``HybridPredictor``, with and without its group
+selection (``GroupEliminator``, one-SE rule, scored with the chosen fitter, same fold groups). Prints and writes ``grid.csv`` (one row per configuration: internal and
+external accuracy and AUC, McNemar p of each split's accuracy against the Lite0 CNN, the groups kept) and
+``grid.md``, and ``per_group.csv``: each handcrafted group alone (LR on the training lesions), its internal
+and external AUC (which features transfer).
 The library's own run of the chosen configuration is ``explainendo bench edd2020 ...`` (docs/benchmarks.md).
 """
 
@@ -57,7 +59,7 @@ def main() -> None:
     from explainendo.errors import ManifestError
     from explainendo.evaluate import mcnemar_test
     from explainendo.features import LesionSamples
-    from explainendo.fit import FitterSelector
+    from explainendo.fit import FitterSelector, GroupEliminator, make_fitter
     from explainendo.fit.group_selection import grouped_folds
     from explainendo.handcrafted import HandcraftedFeatures
     from explainendo.heads import AttributeHeads
@@ -119,13 +121,23 @@ def main() -> None:
         extractor = HandcraftedFeatures(params={"colour_constancy": params})
         hand[name] = {"train": extractor.transform(train), **{k: extractor.transform(s) for k, s in tests.items()}}
 
-    def evaluate(config: dict, X: pd.DataFrame, rows, tests_X: dict, by: str) -> dict:
+    def evaluate(config: dict, X: pd.DataFrame, rows, tests_X: dict, by: str, eliminate: bool) -> dict:
         means = X.mean().fillna(0.0)
-        selector = FitterSelector(cv=5, seed=args.seed).fit(X.fillna(means).to_numpy(float), y[rows],
-                                                             groups[by][rows])
-        row = {**config, "fitter": selector.best_name_}
+        filled = X.fillna(means)
+        selector = FitterSelector(cv=5, seed=args.seed).fit(filled.to_numpy(float), y[rows], groups[by][rows])
+        model, columns, kept = selector.best_estimator_, list(X.columns), "all"
+        if eliminate:  # HybridPredictor's group selection: the chosen fitter, grouped-CV backward elimination
+            by_group: dict = {}
+            for c in X.columns:
+                by_group.setdefault(c.split(".")[0], []).append(c)
+            eliminator = GroupEliminator(estimator=clone(model), groups=by_group, cv=5, seed=args.seed).fit(
+                filled, y[rows], groups[by][rows])
+            columns = [c for c in X.columns if c.split(".")[0] in eliminator.kept_]
+            model, kept = clone(model).fit(filled[columns].to_numpy(float), y[rows]), "+".join(eliminator.kept_)
+        row = {**config, "group_selection": "one_se" if eliminate else "none", "fitter": selector.best_name_,
+               "kept": kept}
         for split, Xt in tests_X.items():
-            p = selector.predict_proba(Xt[X.columns].fillna(means).to_numpy(float))[:, 1]
+            p = model.predict_proba(Xt[columns].fillna(means).to_numpy(float))[:, 1]
             pred = (p >= 0.5).astype(int)
             row[f"{split}_accuracy"] = float((pred == y_test[split]).mean())
             row[f"{split}_auc"] = float(roc_auc_score(y_test[split], p))
@@ -142,14 +154,28 @@ def main() -> None:
     rows = [{k: v for r in rows for k, v in r.items()}]
     for colour, table in hand.items():
         for by in ("patient", "centre"):
-            rows.append(evaluate({"stacking": "-", "colour": colour, "folds_by": by, "model": "handcrafted_only"},
-                                 table["train"], every, {k: table[k] for k in tests}, by))
-            for stacking, scores in deep.items():
-                fit_rows = scores["rows"]
-                X = table["train"].iloc[fit_rows].reset_index(drop=True).assign(**{column: scores["train"]})
-                tests_X = {k: table[k].assign(**{column: scores[k]}) for k in tests}
-                rows.append(evaluate({"stacking": stacking, "colour": colour, "folds_by": by, "model": "hybrid"},
-                                     X, fit_rows, tests_X, by))
+            for eliminate in (False, True):
+                rows.append(evaluate({"stacking": "-", "colour": colour, "folds_by": by, "model": "handcrafted_only"},
+                                     table["train"], every, {k: table[k] for k in tests}, by, eliminate))
+                for stacking, scores in deep.items():
+                    fit_rows = scores["rows"]
+                    X = table["train"].iloc[fit_rows].reset_index(drop=True).assign(**{column: scores["train"]})
+                    tests_X = {k: table[k].assign(**{column: scores[k]}) for k in tests}
+                    rows.append(evaluate({"stacking": stacking, "colour": colour, "folds_by": by, "model": "hybrid"},
+                                         X, fit_rows, tests_X, by, eliminate))
+    alone = []
+    for colour, table in hand.items():
+        for group in dict.fromkeys(c.split(".")[0] for c in table["train"].columns):
+            cols = [c for c in table["train"].columns if c.split(".")[0] == group]
+            means = table["train"][cols].mean().fillna(0.0)
+            lr = make_fitter("logistic_regression", seed=args.seed).fit(
+                table["train"][cols].fillna(means).to_numpy(float), y)
+            alone.append({"colour": colour, "group": group, "columns": len(cols), **{
+                f"{k}_auc": float(roc_auc_score(y_test[k], lr.predict_proba(
+                    table[k][cols].fillna(means).to_numpy(float))[:, 1])) for k in tests}})
+    alone = pd.DataFrame(alone)
+    alone.to_csv(args.out / "per_group.csv", index=False)
+    print(alone.round(3).to_string(index=False))
     grid = pd.DataFrame(rows)
     grid.to_csv(args.out / "grid.csv", index=False)
     shown = grid.copy()

@@ -102,7 +102,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           flips: bool = typer.Option(True, "--flips/--no-flips", help="random crop flips while training every CNN"),
           group_selection: Optional[str] = typer.Option(
               None, help="the hybrid's grouped-CV elimination of feature groups: one_se | best | none "
-                         "(default: the preset's, one_se for gastric phantoms, none otherwise)"),
+                         "(default: one_se)"),
           folds_by: str = typer.Option(
               "patient", help="what the hybrid's fitter selection, group elimination and stacking folds keep "
                               "whole: patient, or centre (leave centres out: selection that sees centre shift)"),
