@@ -554,8 +554,20 @@ def run_named_benchmark(target: str, out: str | Path, preset: BenchPreset = Benc
             manifest = Manifest.read_csv(target).validate(strict=False, require_label=True, require_boxes=True)
             if not positive:
                 raise ConfigError("--positive is needed for a manifest", hint="e.g. --positive neoplastic")
+            has_split = "split" in manifest.df.columns and manifest.df["split"].notna().any()
             if centre_wise:
                 train, tests = manifest, {}
+            elif has_split:  # the manifest's own split (docs/data.md): train, and test as the internal test
+                from .io.splits import split_by_column
+
+                if external_centres:
+                    raise ConfigError("the manifest has a 'split' column and --external-centres was given: give one",
+                                      hint="mark the external centre's rows split = test, or drop the column")
+                parts = split_by_column(manifest)
+                if "train" not in parts or "test" not in parts:
+                    raise ConfigError(f"the manifest's split column has {sorted(parts)}; the benchmark needs train "
+                                      f"and test rows")
+                train, tests = parts["train"], {"internal": parts["test"]}
             elif external_centres:
                 split = centre_split(manifest, list(external_centres), seed=preset.seed)
                 train, tests = split["train"], {"internal": split["internal_test"],

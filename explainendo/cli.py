@@ -57,6 +57,66 @@ def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg |
         typer.echo(f"{k:>12}: {v}")
 
 
+@data_app.command("validate")
+def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (docs/data.md)"),
+                  root: Optional[Path] = typer.Option(None, help="folder the image paths are relative to "
+                                                                 "(default: the CSV's folder)"),
+                  config: Optional[Path] = typer.Option(
+                      None, help="the YAML config of the model that will train: attribute values and the "
+                                 "positive label are checked against it"),
+                  model: Optional[str] = typer.Option(None, help="instead of --config: a preset, 'gastric'"),
+                  images: bool = typer.Option(True, help="read each image's header (size, readability)")) -> None:
+    """Check a manifest against the model that will train on it: every problem, with its CSV line.
+
+    Exit status 0: nothing wrong; 1: problems (all listed); 2: the manifest or config cannot be read."""
+    from .errors import ExplainendoError
+    from .io.manifest import Manifest
+
+    try:
+        table = Manifest.read_csv(manifest, root)
+        predictor = None
+        if config is not None and model is not None:
+            raise ExplainendoError("give --config or --model, not both")
+        if config is not None:
+            from .config import build_model, read_config
+
+            predictor = build_model(read_config(config))._checked_parts()[1]
+        elif model is not None:
+            if model != "gastric":
+                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, or --config FILE")
+            from .systems.gastric import GastricDiagnoser
+
+            predictor = GastricDiagnoser()._checked_parts()[1]
+        specs = predictor.attribute_specs() if predictor is not None else None
+        clean = table.validate(strict=False, check_images=images, attributes=specs)
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    report = clean.report
+    notes = [p for p in report.problems if p.kind in ("unused_attribute",)]
+    problems = [p for p in report.problems if p not in notes]
+    data_error = None
+    if predictor is not None:
+        try:
+            predictor.check_data(clean.df[clean.df["label"].notna()] if "label" in clean.df else clean.df)
+        except ExplainendoError as exc:
+            data_error = str(exc)
+    unlabelled = int(table.df["label"].isna().sum()) if "label" in table.df else len(table.df)
+    for p in problems:
+        typer.echo(f"problem: {p}")
+    if data_error:
+        typer.echo(f"problem: {data_error}")
+    for p in notes:
+        typer.echo(f"note: {p}")
+    if unlabelled:
+        typer.echo(f"note: {unlabelled} row(s) have no label: a diagnoser does not train on them")
+    bad = len(report.bad_rows)
+    typer.echo(f"{table.name}: {len(table)} rows, {len(problems) + bool(data_error)} problem(s)"
+               + (f"; {bad} row(s) would be dropped" if bad else "") + ("" if problems or data_error else "; OK"))
+    if problems or data_error:
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(out: Path = typer.Option(Path("demo_output"), help="folder for the demo's outputs"),
          data_root: Optional[Path] = typer.Option(None, help=f"shared data folder (default: {DATA_ROOT_HELP})"),

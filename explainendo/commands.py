@@ -82,8 +82,9 @@ def evaluate_from_pixels(model, test) -> dict:
     return report
 
 
-def train_from_config(path: Path) -> tuple[object, dict]:
-    """Train the model a config describes and save it; returns (model, report)."""
+def train_from_config(path: Path, say=None) -> tuple[object, dict]:
+    """Train the model a config describes and save it; returns (model, report). ``say``: called with each
+    line worth printing before training starts (the rows validation dropped, with their CSV lines)."""
     from .config import build_model, read_config
     from .io.splits import train_val_test_split
 
@@ -91,11 +92,30 @@ def train_from_config(path: Path) -> tuple[object, dict]:
     out = Path(config.get("out") or Path(path).with_suffix(""))
     model = build_model(config)  # every parameter checked before the data are read or anything trains
     manifest, bayes, test_fraction = _training_data(config, out)
+    dropped = [str(p) for p in (manifest.report.problems if manifest.report else []) if p.row is not None]
+    for line in dropped:
+        (say or (lambda _: None))(f"dropped: {line}")
     unlabeled = _data_manifest((config.get("data") or {}).get("unlabeled"), "unlabeled")
     seed = int(getattr(model, "seed", 0) or 0)
-    report: dict = {"out": str(out), "rows": len(manifest), "bayes_rate": bayes}
+    report: dict = {"out": str(out), "rows": len(manifest), "bayes_rate": bayes, "dropped": dropped}
     test = None
-    if test_fraction > 0:
+    if "split" in manifest.df.columns and manifest.df["split"].notna().any():
+        from .errors import ConfigError
+        from .io.splits import split_by_column
+
+        if test_fraction > 0:
+            raise ConfigError("the manifest has a 'split' column and the config a data.test_fraction: give one",
+                              source=str(path), hint="remove test_fraction to use the manifest's split")
+        parts = split_by_column(manifest)
+        if "val" in parts:
+            raise ConfigError(f"{len(parts['val'])} row(s) have split = val, and `explainendo train` has no "
+                              f"validation subset", source=str(path),
+                              hint="mark them train or test (or drop them)")
+        if "train" not in parts:
+            raise ConfigError("no row has split = train", source=str(path))
+        manifest, test = parts["train"], parts.get("test")
+        report["split"] = {k: len(v) for k, v in parts.items()}
+    elif test_fraction > 0:
         parts = train_val_test_split(manifest, val=0.0, test=test_fraction, seed=seed)
         manifest, test = parts["train"], parts["test"]
     model.fit(manifest, unlabeled=unlabeled)
@@ -112,9 +132,11 @@ def train_from_config(path: Path) -> tuple[object, dict]:
 def train(config: Path = typer.Argument(..., help="a YAML config (see examples/)")) -> None:
     """Train a diagnoser from a YAML config and save its model folder."""
     try:
-        _, report = train_from_config(config)
+        _, report = train_from_config(config, say=lambda line: typer.secho(line, fg="yellow", err=True))
     except ExplainendoError as exc:
         _fail(exc)
+    if report["dropped"]:
+        typer.secho(f"{len(report['dropped'])} manifest row(s) were dropped (listed above)", fg="yellow", err=True)
     typer.echo(f"predictor: {report['predictor']}")
     if report["selection"] is not None:
         for _, row in report["selection"].iterrows():

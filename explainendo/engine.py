@@ -42,7 +42,9 @@ log = logging.getLogger(__name__)
 
 
 def manifest_hash(table: pd.DataFrame) -> str:
-    """SHA-256 of a manifest or lesion table as CSV (the provenance of a trained model)."""
+    """SHA-256 of a manifest or lesion table as CSV (the provenance of a trained model); the CSV line numbers
+    a manifest read from a file carries are not data and are left out."""
+    table = table.drop(columns=["csv_line"], errors="ignore")
     return hashlib.sha256(table.to_csv(index=False).encode("utf-8")).hexdigest()
 
 
@@ -122,6 +124,7 @@ class Diagnoser(Component):
                 if column not in data.table:
                     raise ManifestError(f"the samples' table needs a '{column}' column")
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
+            predictor.check_data(samples.table)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
         else:
@@ -129,6 +132,8 @@ class Diagnoser(Component):
             if "label" not in manifest.df.columns or manifest.df["label"].isna().all():
                 raise ManifestError("the training manifest has no 'label' values", source=manifest.name or None,
                                     hint="give each lesion a diagnosis label")
+            labelled = manifest.df[manifest.df["label"].notna()]
+            predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest

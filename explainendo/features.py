@@ -139,6 +139,10 @@ class FeatureSource(Component):
     def check_params(self) -> None:
         """Validate the parameters; a hybrid calls this on every source before any training starts."""
 
+    def check_data(self, table: pd.DataFrame) -> None:
+        """Check the training lesions' table before any training (a typed error naming the line or column);
+        nothing by default."""
+
     def calibrate_transform(self, samples: LesionSamples) -> pd.DataFrame:
         """Calibrate on ``samples``' labels where the source can (``calibrates``), then their features."""
         return self.transform(samples)

@@ -45,6 +45,46 @@ class AttributeSpec:
         return len(self.classes) == 2
 
 
+def parse_attribute_value(spec: AttributeSpec, value) -> int | None:
+    """The class index an ``attr.<name>`` cell means: -1 for unknown (empty, NaN or one of the manifest's
+    unknown tokens), the index of a class name (whitespace and case ignored: ``Reddened`` is ``reddened``),
+    or an integer index ``0 .. k-1`` (``1``, ``1.0``, ``"1"``); None when it is none of these (an error
+    for the caller to report with its row)."""
+    import math
+
+    from .io.manifest import UNKNOWN_TOKENS
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return -1
+    try:
+        import pandas as pd
+
+        if value is pd.NA:
+            return -1
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in UNKNOWN_TOKENS:
+            return -1
+        folded = {c.lower(): i for i, c in enumerate(spec.classes)}
+        if text.lower() in folded:
+            return folded[text.lower()]
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number.is_integer() and 0 <= int(number) < len(spec.classes):
+        return int(number)
+    return None
+
+
 GASTRIC_LANDMARKS: tuple[str, ...] = (
     "oesophagus", "squamocolumnar_junction",
     "antrum_greater_curvature", "antrum_posterior_wall", "antrum_anterior_wall", "antrum_lesser_curvature",

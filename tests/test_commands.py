@@ -112,3 +112,27 @@ def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m_data" / "manifest.csv").is_file() and (tmp_path / "m" / "checksums.sha256").is_file()
     assert not (tmp_path / "m" / "data").exists()
+
+
+def test_train_honours_the_split_column_and_prints_dropped_rows(tmp_path):
+    train = make_tiny_phantoms(tmp_path / "data", n=40, seed=5)
+    df = pd.read_csv(tmp_path / "data" / "manifest.csv", dtype=str)
+    patients = sorted(df["patient"].unique())
+    df["split"] = df["patient"].map(lambda p: "test" if patients.index(p) % 4 == 0 else "train")
+    df.loc[1, "image"] = "missing.png"  # CSV line 3: dropped, and printed with its line
+    df.to_csv(tmp_path / "data" / "manifest.csv", index=False)
+    config = {"model": {"kind": "diagnoser", "predictor": {
+                  "kind": "hybrid_predictor", "positive_label": "neoplastic", "stacking": {"kind": "in_sample"},
+                  "fitter": "logistic_regression", "sources": [{"kind": "columns", "columns": ["attr.tone", "size_mm"]}]}},
+              "data": {"manifest": str(tmp_path / "data" / "manifest.csv")}, "out": str(tmp_path / "m")}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "dropped: line 3 (missing.png): missing_file" in result.output
+    n_test = int((df["split"] == "test").sum() - (df.loc[1, "split"] == "test"))
+    assert f"on {n_test} lesions" in result.output  # the held-out test is the manifest's own test rows
+    config["data"]["test_fraction"] = 0.2
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "give one" in result.output
+    assert train is not None

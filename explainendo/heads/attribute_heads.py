@@ -58,7 +58,7 @@ from ..errors import (ConfigError, FeatureExtractionError, InvalidImageError, Ma
                       NotFittedError, SourceUnavailableError)
 from ..features import FeatureSource, LesionSamples, groups_from_columns
 from ..io.image import as_rgb_uint8
-from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec
+from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec, parse_attribute_value
 from ..torch_threads import torch_threads
 from ..training import Training, train_network
 from ..types import Box
@@ -127,22 +127,21 @@ def augment_batch(x, generator, flips: bool = True, colour: bool = True):
     return x.clamp(0, 1)
 
 
-def encode_labels(spec: AttributeSpec, values: pd.Series) -> np.ndarray:
-    """Class indices for one attribute (-1 = unlabelled). Values may be class names or indices."""
+def encode_labels(spec: AttributeSpec, values: pd.Series, lines: Sequence | None = None) -> np.ndarray:
+    """Class indices for one attribute (-1 = unlabelled), by :func:`~explainendo.specs.parse_attribute_value`
+    (class names in any case, indices, the unknown tokens). A value that is none of these raises
+    :class:`ManifestError` naming the CSV line (``lines``, e.g. the table's ``csv_line``) or the row."""
     out = np.full(len(values), -1, dtype=np.int64)
-    lookup = {c: i for i, c in enumerate(spec.classes)}
     for i, v in enumerate(values.tolist()):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-            continue
-        if isinstance(v, str) and v in lookup:
-            out[i] = lookup[v]
-        elif isinstance(v, (int, np.integer, float, np.floating)) and float(v).is_integer() \
-                and 0 <= int(v) < len(spec.classes):
-            out[i] = int(v)
-        else:
-            raise ManifestError(f"column attr.{spec.name}, row {i}: value {v!r} is not a class of "
+        index = parse_attribute_value(spec, v)
+        if index is None:
+            line = None if lines is None else lines[i]
+            where = f"line {int(line)}" if line is not None and not pd.isna(line) else f"row {i}"
+            raise ManifestError(f"column attr.{spec.name}, {where}: value {v!r} is not a class of "
                                 f"'{spec.name}'", source=f"attr.{spec.name}",
-                                hint=f"use one of {list(spec.classes)}, its index, or NaN for unlabelled")
+                                hint=f"use one of {list(spec.classes)} (any case), its index 0.."
+                                     f"{len(spec.classes) - 1}, or leave it empty for unknown")
+        out[i] = index
     return out
 
 
@@ -327,6 +326,19 @@ class AttributeHeads(FeatureSource):
     def check_params(self) -> None:
         self._check_params()
 
+    def attribute_specs(self) -> list[AttributeSpec]:
+        """The heads' specs: the ``attr.<name>`` columns they train on."""
+        return list(self.specs)
+
+    def check_data(self, table: pd.DataFrame) -> None:
+        """Every ``attr.<name>`` cell a head trains on is unknown or one of its classes (else
+        :class:`ManifestError` naming the CSV line), before any network trains."""
+        lines = table["csv_line"].tolist() if "csv_line" in table else None
+        for spec in self._check_params():
+            column = f"attr.{spec.name}"
+            if column in table:
+                encode_labels(spec, table[column].reset_index(drop=True), lines)
+
     def _check_params(self) -> list[AttributeSpec]:
         specs = list(self.specs)
         if not specs or not all(isinstance(s, AttributeSpec) for s in specs):
@@ -386,7 +398,9 @@ class AttributeHeads(FeatureSource):
         if any(s.input == "frame" for s in heads) and samples.frames is not None:
             frames, bad_frames = images_to_tensor(samples.frames, self.image_size)
             bad = sorted(set(bad) | set(bad_frames))
-        labels = {s.name: encode_labels(s, samples.labels(f"attr.{s.name}")) for s in heads} if need_labels else {}
+        lines = samples.table["csv_line"].tolist() if "csv_line" in samples.table else None
+        labels = ({s.name: encode_labels(s, samples.labels(f"attr.{s.name}"), lines) for s in heads}
+                  if need_labels else {})
         for name in labels:
             labels[name][bad] = -1
         return crops, frames, labels, bad
@@ -418,10 +432,11 @@ class AttributeHeads(FeatureSource):
         trained, skipped = [], {}
         for spec in specs:
             values = samples.labels(f"attr.{spec.name}")
-            encode_labels(spec, values)  # raises on a foreign class name
+            encode_labels(spec, values, samples.table["csv_line"].tolist() if "csv_line" in samples.table
+                          else None)  # raises on a foreign class name, naming its CSV line
             if spec.input == "frame" and samples.frames is None:
                 skipped[spec.name] = "no frames in samples (the head sees the whole frame)"
-            elif values.notna().sum() == 0:
+            elif (encode_labels(spec, values) >= 0).sum() == 0:
                 skipped[spec.name] = "no labels"
             else:
                 trained.append(spec)

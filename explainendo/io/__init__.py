@@ -7,7 +7,7 @@ from .manifest import Manifest, Problem, ValidationReport
 from .roots import data_root
 from .sources import Frame, is_single_image, iter_frames
 from .splits import (assert_disjoint_groups, centre_split, edd2020_centre_split, group_kfold,
-                     group_kfold_indices, train_val_test_split)
+                     group_kfold_indices, split_by_column, train_val_test_split)
 
 __all__ = [
     "read_image", "read_image_size", "as_rgb_uint8", "data_root", "Manifest", "Problem", "ValidationReport",
@@ -15,4 +15,5 @@ __all__ = [
     "load_csv", "load_voc_txt", "load_yolo_txt",
     "Frame", "iter_frames", "is_single_image",
     "train_val_test_split", "group_kfold", "group_kfold_indices", "centre_split", "edd2020_centre_split", "assert_disjoint_groups",
+    "split_by_column",
 ]

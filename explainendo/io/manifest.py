@@ -14,15 +14,22 @@ x1 y1 x2 y2     no        lesion box in pixel xyxy (floats); all four or none
 box_label       no        the box's class (e.g. ``polyp``, ``cancer``)
 width height    no        image size in pixels (filled in by validation when missing)
 attr.<name>     no        attribute labels (e.g. ``attr.tone`` = ``reddened``); empty = unknown
-split           no        a pre-assigned subset name (``train`` / ``val`` / ``test`` ...)
+split           no        a pre-assigned subset: ``train``, ``val`` or ``test`` (:func:`split_by_column`)
+csv_line        (set)     the CSV line a row came from (set by :meth:`Manifest.read_csv`, for messages)
 ==============  ========  ==========================================================================
 
-Paths never escape the root: absolute paths outside it and ``..`` that climb out are refused.
+Normalisation (docs/data.md is the specification): every id and name is a string with surrounding
+whitespace removed; an id that reads as an integer written as a float (``7.0``, from a spreadsheet) becomes
+that integer (``7``), so ``7`` and ``7.0`` are one patient; values are case-sensitive (``P7`` and ``p7`` are
+two patients). In ``label`` and ``attr.*`` the cells in :data:`UNKNOWN_TOKENS` (any case) mean "unknown":
+the row is unlabelled for that column. Paths never escape the root: absolute paths outside it and ``..``
+that climb out are refused.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -39,6 +46,14 @@ BOX_COLUMNS = ("x1", "y1", "x2", "y2")
 OPTIONAL_COLUMNS = ("video", "centre", "label", *BOX_COLUMNS, "box_label", "width", "height", "split")
 ATTRIBUTE_PREFIX = "attr."
 _STRING_COLUMNS = ("image", "patient", "video", "centre", "label", "box_label", "split")
+_ID_COLUMNS = ("patient", "video", "centre")
+#: the CSV line of each row, kept for messages (reserved: never written out by :meth:`Manifest.to_csv`)
+LINE_COLUMN = "csv_line"
+#: cells that mean "unknown" in ``label`` and ``attr.*`` (compared case-insensitively, after stripping)
+UNKNOWN_TOKENS = frozenset({"", "na", "n/a", "nan", "none", "null", "unknown", "?"})
+_INTEGER_AS_FLOAT = re.compile(r"^[+-]?\d+\.0*$")
+#: the subset names the ``split`` column may hold
+SPLIT_NAMES = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,11 @@ class Problem:
     image: str | None
     kind: str
     message: str
+    line: int | None = None  # the CSV line, when the manifest was read from a CSV
 
     def __str__(self) -> str:
-        where = f"row {self.row}" if self.row is not None else "manifest"
+        where = (f"line {self.line}" if self.line is not None else
+                 f"row {self.row}" if self.row is not None else "manifest")
         img = f" ({self.image})" if self.image else ""
         return f"{where}{img}: {self.kind}: {self.message}"
 
@@ -101,13 +118,17 @@ class Manifest:
         df = df.reset_index(drop=True).copy()
         for col in _STRING_COLUMNS:
             if col in df.columns:
-                df[col] = df[col].map(_as_str)
+                df[col] = df[col].map(_as_id if col in _ID_COLUMNS else _as_str)
+        self.bad_numbers = {}  # (row, column) -> a cell that is not a number (a problem for validate())
         for col in (*BOX_COLUMNS, "width", "height"):
             if col in df.columns:
-                df[col] = pd.to_numeric(df[col], errors="coerce")
+                numbers = pd.to_numeric(df[col], errors="coerce")
+                for idx in df.index[numbers.isna() & ~df[col].map(_missing)]:
+                    self.bad_numbers[(idx, col)] = df.at[idx, col]
+                df[col] = numbers
         for col in df.columns:
-            if col.startswith(ATTRIBUTE_PREFIX):
-                df[col] = df[col].map(_as_str)
+            if col.startswith(ATTRIBUTE_PREFIX) or col == "label":
+                df[col] = df[col].map(_as_label)
         self.df = df
         self.root = Path(root)
         self.name = name
@@ -120,16 +141,28 @@ class Manifest:
         if not path.is_file():
             raise ManifestError("manifest file not found", source=path, hint="check the path")
         try:
-            df = pd.read_csv(path, dtype={c: "string" for c in _STRING_COLUMNS}, keep_default_na=True)
+            # every column as text: pandas' own guesses would turn patient "007" into 7 and "7" into 7.0
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ManifestError(f"not a readable CSV ({exc})", source=path) from None
+        if LINE_COLUMN in df.columns:
+            raise ManifestError(f"column '{LINE_COLUMN}' is reserved (the library writes each row's CSV line there)",
+                                source=path, hint="rename that column")
+        df[LINE_COLUMN] = _csv_lines(path, len(df))
         return cls(df, root if root is not None else path.parent, name=str(path))
 
     def to_csv(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.df.to_csv(path, index=False)
+        self.df.drop(columns=[LINE_COLUMN], errors="ignore").to_csv(path, index=False)
         return path
+
+    def line(self, row) -> int | None:
+        """The CSV line of ``df`` row ``row`` (None when the manifest did not come from a CSV)."""
+        if LINE_COLUMN not in self.df.columns:
+            return None
+        value = self.df.at[row, LINE_COLUMN]
+        return None if pd.isna(value) else int(value)
 
     # ---- views --------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -207,21 +240,24 @@ class Manifest:
 
     # ---- validation ---------------------------------------------------------------------------
     def validate(self, strict: bool = True, check_files: bool = True, check_images: bool = True,
-                 require_label: bool = False, require_boxes: bool = False) -> "Manifest":
-        """Check every row; return a clean manifest.
+                 require_label: bool = False, require_boxes: bool = False, attributes=None) -> "Manifest":
+        """Check every row; return a clean manifest. ``attributes``: the attribute specs of the model that will
+        train (each ``attr.*`` cell must be unknown or one of its classes; see :func:`attribute_problems`).
 
         ``strict=True`` raises :class:`ManifestError` listing every problem. ``strict=False`` drops the
         bad rows, and the returned manifest's ``report`` names them. ``check_images`` reads each image's
         header (not its pixels) to fill ``width``/``height`` and check boxes against it.
         """
         report = validate_manifest(self, check_files=check_files, check_images=check_images,
-                                   require_label=require_label, require_boxes=require_boxes)
+                                   require_label=require_label, require_boxes=require_boxes, attributes=attributes)
         if not report.ok and strict:
             raise ManifestError(report.summary(), source=self.name or None, problems=report.problems,
                                 hint="fix the rows, or validate with strict=False to drop them")
         clean = Manifest(self.df.drop(index=report.bad_rows), self.root, name=self.name)
         clean.report = report
         return clean
+
+    bad_numbers: dict = {}
 
     report: ValidationReport | None = None
 
@@ -253,7 +289,7 @@ def resolve_under_root(root: Path, image: str) -> Path | None:
 
 
 def validate_manifest(m: Manifest, check_files: bool = True, check_images: bool = True,
-                      require_label: bool = False, require_boxes: bool = False) -> ValidationReport:
+                      require_label: bool = False, require_boxes: bool = False, attributes=None) -> ValidationReport:
     from .image import read_image_size  # local: keeps manifest import light
 
     df = m.df
@@ -268,6 +304,7 @@ def validate_manifest(m: Manifest, check_files: bool = True, check_images: bool 
         add(Problem(None, None, "box_columns", f"box columns need all of {list(BOX_COLUMNS)}, found {partial}"))
 
     sizes: dict[str, tuple[int, int] | None] = {}
+    bad_number_rows = {idx for idx, _ in getattr(m, "bad_numbers", {})}
     for idx, r in df.iterrows():
         image = r["image"]
         if _missing(image):
@@ -299,7 +336,9 @@ def validate_manifest(m: Manifest, check_files: bool = True, check_images: bool 
             elif sizes[image] is None:
                 add(Problem(idx, image, "missing_file", "file missing or unreadable (see above)"))
                 continue
-        if has_box_cols:
+        if has_box_cols and idx in bad_number_rows:
+            pass  # reported once below as bad_number, not also as a partial box
+        elif has_box_cols:
             coords = r[list(BOX_COLUMNS)]
             n_missing = int(pd.isna(coords).sum())
             if n_missing == 4:
@@ -335,8 +374,45 @@ def validate_manifest(m: Manifest, check_files: bool = True, check_images: bool 
                 sel = df["image"] == image
                 df.loc[sel, "width"] = size[0]
                 df.loc[sel, "height"] = size[1]
+    for (idx, col), value in getattr(m, "bad_numbers", {}).items():
+        if idx in df.index:
+            add(Problem(idx, df.at[idx, "image"], "bad_number", f"{col} = {value!r} is not a number"))
+    if attributes is not None:
+        problems.extend(attribute_problems(m, attributes))
+    if LINE_COLUMN in df.columns:
+        import dataclasses
+
+        problems = [dataclasses.replace(p, line=m.line(p.row)) if p.row is not None and p.row in df.index else p
+                    for p in problems]
     problems.sort(key=lambda p: (p.row if p.row is not None else -1))
     return ValidationReport(problems, len(df))
+
+
+def attribute_problems(m: "Manifest", specs) -> list[Problem]:
+    """A problem for every ``attr.<name>`` cell that is neither unknown nor a class of that attribute's spec
+    (by name, any case, or by index). ``specs``: the :class:`~explainendo.specs.AttributeSpec` of the model
+    that will train. A column no spec reads is reported once as ``unused_attribute`` (it is not trained)."""
+    from ..specs import parse_attribute_value
+
+    by_name = {s.name: s for s in specs}
+    out: list[Problem] = []
+    for column in m.df.columns:
+        if not column.startswith(ATTRIBUTE_PREFIX):
+            continue
+        name = column[len(ATTRIBUTE_PREFIX):]
+        spec = by_name.get(name)
+        if spec is None:
+            out.append(Problem(None, None, "unused_attribute",
+                               f"column {column} is read by no attribute head of this model (it is ignored); "
+                               f"the model's attributes: {sorted(by_name)}"))
+            continue
+        for idx, value in m.df[column].items():
+            if parse_attribute_value(spec, value) is None:
+                out.append(Problem(idx, m.df.at[idx, "image"], "bad_attribute",
+                                   f"{column} = {value!r} is not a class of '{name}' "
+                                   f"(classes: {list(spec.classes)}, or their index 0..{len(spec.classes) - 1}, "
+                                   f"or empty / unknown)"))
+    return out
 
 
 def _missing(v) -> bool:
@@ -344,8 +420,44 @@ def _missing(v) -> bool:
 
 
 def _as_str(v):
+    """A text cell: stripped; empty -> NaN; a float that is an integer -> its integer text."""
     if _missing(v):
         return np.nan
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
-    return str(v)
+    return str(v).strip()
+
+
+def _as_id(v):
+    """An id (patient, video, centre): :func:`_as_str`, and ``"7.0"`` -> ``"7"`` (a spreadsheet's float)."""
+    text = _as_str(v)
+    if isinstance(text, str) and _INTEGER_AS_FLOAT.match(text):
+        return text.split(".")[0]
+    return text
+
+
+def _as_label(v):
+    """A label or attribute cell: :func:`_as_str`, and the :data:`UNKNOWN_TOKENS` -> NaN (unknown)."""
+    text = _as_str(v)
+    if isinstance(text, str) and text.lower() in UNKNOWN_TOKENS:
+        return np.nan
+    return text
+
+
+def _csv_lines(path: Path, n_rows: int) -> list[int]:
+    """The file line of each data row (line 1 is the header); blank lines, which pandas skips, are counted,
+    and a quoted cell spanning lines counts its lines."""
+    import csv
+
+    lines: list[int] = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)  # the header
+        start = reader.line_num + 1
+        for record in reader:
+            if any(cell.strip() for cell in record):
+                lines.append(start)
+            start = reader.line_num + 1
+    if len(lines) != n_rows:  # a dialect the csv module reads differently: say "row", never a wrong line
+        return [None] * n_rows
+    return lines

@@ -131,6 +131,27 @@ def group_kfold(m: Manifest, k: int = 5, by: str = "patient", stratify: str | No
     return folds
 
 
+def split_by_column(m: Manifest, column: str = "split", by: str = "patient") -> dict[str, Manifest]:
+    """The subsets a manifest's ``split`` column assigns (``train``, ``val``, ``test``; docs/data.md), each
+    a manifest, checked: every row has one of those values and no ``by`` group spans two subsets
+    (:class:`SplitError` naming the rows or the group)."""
+    from .manifest import SPLIT_NAMES
+
+    if column not in m.df.columns:
+        raise SplitError(f"no '{column}' column", hint="add one (train / val / test) or split with train_val_test_split")
+    values = m.df[column]
+    bad = m.df.index[~values.isin(SPLIT_NAMES)]
+    if len(bad):
+        lines = [m.line(i) for i in bad[:5]]
+        where = ", ".join(f"line {ln}" if ln is not None else f"row {i}" for i, ln in zip(bad[:5], lines))
+        raise SplitError(f"{len(bad)} row(s) have a '{column}' value that is not one of {list(SPLIT_NAMES)} "
+                         f"({where}: {sorted(set(map(str, values[bad[:5]])))})",
+                         hint="write train, val or test in every row (lower case)")
+    out = {name: m.subset(values == name) for name in SPLIT_NAMES if (values == name).any()}
+    assert_disjoint_groups(out, by)
+    return out
+
+
 def centre_split(m: Manifest, external: Sequence[str], internal_test: float = 0.2, val: float = 0.0,
                  by: str = "patient", stratify: str | None = "label", seed: int = 0) -> dict[str, Manifest]:
     """Centre-wise split: ``external`` centres form ``external_test``; the other centres are split by

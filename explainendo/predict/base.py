@@ -67,6 +67,16 @@ class Predictor(Component):
     def check_params(self) -> None:
         """Validate the parameters before any training (a diagnoser calls it first)."""
 
+    def check_data(self, table: pd.DataFrame) -> None:
+        """Check the training lesions' table (labels, ``attr.*`` values, the columns the sources read) before
+        any network trains: a diagnoser calls it before its localizer trains. Raises a typed error naming
+        the CSV line or column; nothing by default."""
+
+    def attribute_specs(self) -> list:
+        """The :class:`~explainendo.specs.AttributeSpec` whose ``attr.<name>`` columns this predictor trains
+        on (``explainendo data validate --config`` checks every cell against them); none by default."""
+        return []
+
     def describe(self) -> str:
         return type(self).__name__
 

@@ -278,6 +278,23 @@ class HybridPredictor(Predictor):
     def check_params(self) -> None:
         self._checked()
 
+    def check_data(self, table: pd.DataFrame) -> None:
+        """``positive_label`` among the labels, ``folds_by``'s column present, and every source's own check."""
+        sources, _ = self._checked()
+        if self.positive_label is not None and "label" in table:
+            labels = sorted(set(table["label"].dropna().astype(str)))
+            if self.positive_label not in labels:
+                raise ConfigError(f"positive_label {self.positive_label!r} is not a label in the training data",
+                                  hint=f"labels: {labels}")
+        if self.folds_by != "patient" and self.folds_by not in table:
+            raise ManifestError(f"folds_by={self.folds_by!r}: the training data have no '{self.folds_by}' column",
+                                source=self.folds_by, hint=f"add it, or use folds_by='patient'")
+        for source in sources:
+            source.check_data(table)
+
+    def attribute_specs(self) -> list:
+        return [spec for source in (self.sources or []) for spec in getattr(source, "attribute_specs", lambda: [])()]
+
     def predict_proba_features(self, features: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.fitter_.predict_proba(self._fitter_input(features)), dtype=float)
 

@@ -56,6 +56,9 @@ class ColumnFeatures(FeatureSource):
         self.encoding_ = encoding
         return self
 
+    def check_data(self, table: pd.DataFrame) -> None:
+        self._check_columns(table)
+
     def _check_columns(self, table: pd.DataFrame) -> None:
         missing = [c for c in self.columns if c not in table.columns]
         if missing:
