@@ -25,9 +25,7 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	# torch/torchvision first, at the versions that lie on this machine kind's disk (no multi-GB download).
 	$(PIP) install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
 	$(PIP) install -q -c constraints.txt -e '.[test]'
-	# grad-cam without its deps: they would add opencv-python-headless 5.x over ultralytics' opencv-python.
-	$(PIP) install -q -c constraints.txt --no-deps 'grad-cam>=1.5'
-	$(PY) -c "import cv2; cv2.HOGDescriptor; import torch, ultralytics, pytorch_grad_cam, shap, xgboost"
+	$(PY) -c "import cv2; cv2.HOGDescriptor; import torch, ultralytics, shap, xgboost"
 	mkdir -p $(YOLO_CONFIG_DIR)/Ultralytics
 	cp -n $$($(PY) -c "import matplotlib, os; print(os.path.join(matplotlib.get_data_path(), 'fonts/ttf/DejaVuSans.ttf'))") $(YOLO_CONFIG_DIR)/Ultralytics/Arial.ttf
 	touch $(STAMP)

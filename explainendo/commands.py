@@ -66,7 +66,10 @@ def evaluate_from_pixels(model, test) -> dict:
     report = {"test_lesions": int(len(samples)), "accuracy_boxes": float(np.mean(predicted == truth))}
     first = test.df.drop_duplicates("image").set_index("image")
     correct, ious, found = [], [], 0
-    for result in model.predict([str(test.path(name)) for name in first.index], stream=True):
+    # the test rows carry any per-lesion measurements a table-column source reads, keyed by the path predicted
+    measurements = test.df.assign(image=[str(test.path(name)) for name in test.df["image"]])
+    for result in model.predict([str(test.path(name)) for name in first.index], stream=True,
+                                table=measurements if model.predictor_.table_columns() else None):
         row = first.loc[Path(result.image).name] if Path(result.image).name in first.index else None
         if row is None:
             continue
@@ -190,6 +193,7 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
 
     model = bundle.load(model_dir)
     measurements = pd.read_csv(table) if table is not None else None
+    model.check_table(measurements)  # a model reading table columns without its table: refused before any output
     out.mkdir(parents=True, exist_ok=True)
     classes = list(model.classes_)
     fields = list(_row(Result(image=""), classes))
@@ -242,6 +246,9 @@ def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
                f"results in {out}")
     for b in summary["broken"]:
         typer.secho(f"skipped {b['image']}: {b['error']}", fg="yellow")
+    if summary["error"] and not (summary["ok"] or summary["no_lesion"]):
+        typer.secho(f"error: no image could be diagnosed ({summary['error']} failed)", fg="red", err=True)
+        raise typer.Exit(1)
 
 
 # ---- explain ----------------------------------------------------------------------------------------

@@ -199,6 +199,7 @@ class Diagnoser(Component):
         from .io.sources import is_single_image
 
         self._check_fitted()
+        self.check_table(table)
         results = self._iter_results(source, boxes, table, is_single_image(source), keep_frames)
         return results if stream else list(results)
 
@@ -230,6 +231,21 @@ class Diagnoser(Component):
             return [b for b in boxes if isinstance(b, Box)]
         entry = boxes[position] if position < len(boxes) else None
         return None if entry is None else ([entry] if isinstance(entry, Box) else list(entry))
+
+    def check_table(self, table: pd.DataFrame | None) -> None:
+        """A model that reads table columns needs a ``table`` holding them, before any image is read."""
+        self._check_fitted()
+        needed = self.predictor_.table_columns()
+        if not needed:
+            return
+        if table is None:
+            raise ConfigError(f"this model reads the per-image column(s) {needed} (ColumnFeatures): pass them",
+                              hint="predict(images, table=DataFrame with 'image' and those columns); "
+                                   "CLI: --table measurements.csv")
+        missing = [c for c in needed if c not in table.columns]
+        if missing:
+            raise ConfigError(f"the table has no column(s) {missing}, which this model reads",
+                              hint=f"its columns: {list(table.columns)}")
 
     @staticmethod
     def _table_rows(table: pd.DataFrame | None, name: str) -> pd.DataFrame:

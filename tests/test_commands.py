@@ -136,3 +136,18 @@ def test_train_honours_the_split_column_and_prints_dropped_rows(tmp_path):
     result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
     assert result.exit_code == 2 and "give one" in result.output
     assert train is not None
+
+
+def test_diagnose_refuses_a_missing_table_and_fails_when_nothing_was_diagnosed(trained, tmp_path):
+    root, _ = trained
+    images = root / "train"
+    result = runner.invoke(app, ["diagnose", str(root / "model"), str(images), "--out", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "reads the per-image column(s)" in result.output and "--table" in result.output
+    assert not (tmp_path / "a" / "results.csv").exists()  # refused before any image was read
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "x.png").write_bytes(b"not an image")
+    (broken / "y.png").write_bytes(b"")
+    result = runner.invoke(app, ["diagnose", str(root / "model"), str(broken), "--out", str(tmp_path / "b"),
+                                 "--table", str(images / "manifest.csv")])
+    assert result.exit_code == 1 and "no image could be diagnosed (2 failed)" in result.output

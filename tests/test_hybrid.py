@@ -153,7 +153,9 @@ def test_predict_accepts_folder_list_stream_and_reports_broken_and_empty(tmp_pat
     assert isinstance(empty, list) and len(empty) == 1
     assert isinstance(empty[0], Result) and empty[0].no_lesion and "no lesion" in empty[0].message
     with pytest.raises(ExplainendoError, match="no lesion"):
-        oracle.explain(paths[0], box=[])
+        oracle.explain(paths[0], box=[], table=test.df)
+    with pytest.raises(ExplainendoError, match="reads the per-image column"):  # its table columns: refused first
+        oracle.predict(paths[0])
 
 
 def test_card_png_and_html(tmp_path, data, oracle):

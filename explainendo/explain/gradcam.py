@@ -21,6 +21,19 @@ def unit_scale(cam) -> np.ndarray:
     return (cam - lo) / (hi - lo) if hi > lo else np.zeros_like(cam)
 
 
+def scale_cam(cam, size: tuple[int, int]) -> np.ndarray:
+    """A raw Grad-CAM map shifted to 0 at its minimum, divided by ``1e-7 + max`` and resized to ``size``
+    ``(width, height)`` by bilinear interpolation (``cv2.INTER_LINEAR``): float32. The same arithmetic as
+    pytorch-grad-cam's ``scale_cam_image``, written here so that the library does not depend on that
+    package (whose metadata pulls an OpenCV build without ``HOGDescriptor``)."""
+    import cv2
+
+    cam = np.asarray(cam, dtype=np.float32)
+    cam = cam - np.min(cam)
+    cam = cam / (1e-7 + np.max(cam))
+    return cv2.resize(np.float32(cam), tuple(int(v) for v in size)).astype(np.float32)
+
+
 def source_gradcams(sources, samples) -> list[dict[str, np.ndarray]]:
     """One ``{attribute: map}`` per lesion of ``samples``."""
     maps: list[dict[str, np.ndarray]] = [{} for _ in range(len(samples))]

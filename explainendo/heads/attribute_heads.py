@@ -724,7 +724,8 @@ class AttributeHeads(FeatureSource):
         forward (and one more for frame heads); use :func:`paste_on_frame` to place a crop map on its frame.
         """
         import torch
-        from pytorch_grad_cam.utils.image import scale_cam_image
+
+        from ..explain.gradcam import scale_cam
 
         self._check_fitted()
         samples = self._check_samples(samples, "samples")
@@ -766,7 +767,7 @@ class AttributeHeads(FeatureSource):
                                 maps.append(np.full(np.shape(image)[:2] or (1, 1), np.nan, dtype=np.float32))
                                 continue
                             h, w = image.shape[:2]
-                            maps.append(scale_cam_image(cam[None], (w, h))[0])
+                            maps.append(scale_cam(cam, (w, h)))
                         result[spec.name] = maps
         return result
 

@@ -72,6 +72,11 @@ class Predictor(Component):
         any network trains: a diagnoser calls it before its localizer trains. Raises a typed error naming
         the CSV line or column; nothing by default."""
 
+    def table_columns(self) -> list[str]:
+        """The per-lesion table columns this predictor reads at prediction (``ColumnFeatures``): a diagnoser
+        refuses to predict without a table holding them; none by default."""
+        return []
+
     def attribute_specs(self) -> list:
         """The :class:`~explainendo.specs.AttributeSpec` whose ``attr.<name>`` columns this predictor trains
         on (``explainendo data validate --config`` checks every cell against them); none by default."""

@@ -292,6 +292,10 @@ class HybridPredictor(Predictor):
         for source in sources:
             source.check_data(table)
 
+    def table_columns(self) -> list[str]:
+        return [c for s in (getattr(self, "sources_", None) or self.sources or [])
+                for c in getattr(s, "table_columns", lambda: [])()]
+
     def attribute_specs(self) -> list:
         return [spec for source in (self.sources or []) for spec in getattr(source, "attribute_specs", lambda: [])()]
 

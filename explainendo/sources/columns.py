@@ -56,6 +56,10 @@ class ColumnFeatures(FeatureSource):
         self.encoding_ = encoding
         return self
 
+    def table_columns(self) -> list[str]:
+        """The table columns read at prediction too: a diagnoser needs them in its ``table=``."""
+        return list(self.columns)
+
     def check_data(self, table: pd.DataFrame) -> None:
         self._check_columns(table)
 
