@@ -14,7 +14,7 @@ export MPLBACKEND := Agg
 # progress bars only where a person watches (the demo); the test log stays plain
 test: export EXPLAINENDO_PROGRESS := 0
 
-.PHONY: demo test install bench clean-venv
+.PHONY: demo test install bench api clean-venv
 
 install: $(STAMP)
 
@@ -38,6 +38,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b --quick || exit 1; done
+
+api: $(STAMP)
+	$(PY) docs/build_api.py docs/api
 
 clean-venv:
 	rm -rf $(VENV)
