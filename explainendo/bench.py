@@ -200,6 +200,7 @@ def run_benchmark(train: Manifest, tests: dict[str, Manifest], contenders: dict[
     result = BenchmarkResult(out=out, predictions=predictions_df, reports=reports, latency=latency,
                              fit_seconds=fit_seconds,
                              meta={"machine": machine_description(), "train_lesions": len(train_samples),
+                                   "contenders": {n: describe_contender(p) for n, p in contenders.items()},
                                    "tests": {k: len(v) for k, v in tests.items()}, "positive": positive,
                                    "enlarge": enlarge, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                                    **(meta or {})}, findings=findings,
@@ -223,6 +224,9 @@ def write_report(result: BenchmarkResult) -> Path:
                   f"{100 * result.meta['bayes_rate']:.1f}%.", ""]
     if result.meta.get("command"):
         lines += ["Reproduce: `" + result.meta["command"] + "`", ""]
+    if result.meta.get("contenders"):
+        lines += ["## Contenders", ""] + [f"- **{name}**: {text}" for name, text in result.meta["contenders"].items()]
+        lines += [""]
     comparison = result.comparison
     comparison.to_csv(out / "comparison.csv")
     comparison.plot_roc(out / "roc.png")
@@ -372,6 +376,8 @@ class BenchPreset:
     group_selection: str | None = None
     folds_by: str = "patient"
     colour_constancy: str = "none"
+    hybrid: str | None = None
+    cnn_weights: tuple[tuple[str, str], ...] = ()
 
     def check(self) -> None:
         """Refuse what cannot be honoured, before any training."""
@@ -383,6 +389,16 @@ class BenchPreset:
             raise ConfigError(f"--colour-constancy {self.colour_constancy!r}", hint=f"one of {list(METHODS)}")
         if not (isinstance(self.folds_by, str) and self.folds_by):
             raise ConfigError(f"--folds-by {self.folds_by!r}", hint="patient or centre")
+        if self.hybrid is not None and self.hybrid != "gastric" and not Path(self.hybrid).is_file():
+            raise ConfigError(f"--hybrid {self.hybrid!r}: neither 'gastric' nor a config file",
+                              hint="--hybrid gastric, or --hybrid my_model.yaml (a train config)")
+        for backbone, path in self.cnn_weights:
+            if backbone not in self.sole_backbones:
+                raise ConfigError(f"--cnn-weights for {backbone!r}, which is not among --sole-backbones "
+                                  f"{list(self.sole_backbones)}")
+            if not Path(path).is_file():
+                raise ConfigError(f"--cnn-weights {backbone}={path}: no such file",
+                                  hint="a torchvision state_dict (.pth) on this machine")
 
 
 def cnn_params(preset: BenchPreset) -> dict:
@@ -428,19 +444,58 @@ def handcrafted_source(preset: BenchPreset):
     return HandcraftedFeatures(params={"colour_constancy": {"method": preset.colour_constancy}})
 
 
-def sole_dl_contenders(backbones: Sequence[str], params: dict, enlarge: float = 1.0) -> dict:
+def sole_dl_contenders(backbones: Sequence[str], params: dict, enlarge: float = 1.0, weights=()) -> dict:
     """One :class:`~explainendo.predict.CNNClassifier` per backbone (``resnet50`` is the paper's;
     ``efficientnet_lite0`` has real ImageNet weights offline; a ResNet without a local weight file starts
-    from random init, and says so)."""
+    from random init, and says so). ``weights``: ``(backbone, path)`` pairs, a local state_dict for that backbone."""
     from .heads import AttributeHeads
     from .predict import CNNClassifier
 
+    weights = dict(weights or ())
     out = {}
     for backbone in backbones:
-        pretrained = True if backbone == "efficientnet_lite0" else "auto"
+        pretrained = weights.get(backbone, True if backbone == "efficientnet_lite0" else "auto")
         out[f"sole_dl_{backbone}"] = CNNClassifier(AttributeHeads(backbone=backbone, pretrained=pretrained, **params),
                                                    enlarge=enlarge)
     return out
+
+
+def hybrid_from(preset: BenchPreset, positive: str):
+    """The hybrid a user names: ``gastric`` (the ENDOANGEL-ED predictor, attribute heads included, with the
+    run's CNN settings) or a train config YAML (its model's predictor, exactly as ``explainendo train``
+    would build it)."""
+    if preset.hybrid == "gastric":
+        import dataclasses
+
+        return gastric_phantom_contenders(dataclasses.replace(preset, sole_backbones=(), hybrid=None))["hybrid"]
+    from .config import build_model, read_config
+
+    predictor = build_model(read_config(preset.hybrid))._checked_parts()[1]
+    if getattr(predictor, "positive_label", positive) not in (None, positive):
+        raise ConfigError(f"the config's positive_label {predictor.positive_label!r} is not --positive {positive!r}")
+    return predictor
+
+
+def describe_contender(predictor) -> str:
+    """What a contender is, in one line, for the report: its class and the settings that decide it."""
+    from .predict import CNNClassifier, HybridPredictor
+
+    if isinstance(predictor, HybridPredictor):
+        sources = ", ".join(type(s).__name__ + (f"({getattr(s, 'backbone', '')})" if hasattr(s, "backbone") else "")
+                            for s in predictor.sources)
+        fitter = predictor.fitter if predictor.fitter is not None else "FitterSelector()"
+        return (f"HybridPredictor: sources [{sources}]; fitter {fitter!r}; stacking {predictor.stacking!r}; "
+                f"group selection {predictor.group_selection!r}; folds by {predictor.folds_by}")
+    if isinstance(predictor, CNNClassifier):
+        net = predictor.network
+        pretrained = getattr(net, "pretrained", None)
+        start = ("ImageNet weights" if pretrained is True else "random init" if pretrained is False else
+                 "ImageNet weights if on this machine, else random init" if pretrained == "auto" else
+                 f"weights from {pretrained}")
+        training = getattr(net, "training", None)
+        return (f"CNNClassifier: {getattr(net, 'backbone', '?')} from {start}, {getattr(net, 'image_size', '?')} px, "
+                f"{getattr(training, 'epochs', '?')} epochs")
+    return type(predictor).__name__
 
 
 def gastric_phantom_contenders(preset: BenchPreset = BenchPreset()) -> dict:
@@ -458,7 +513,7 @@ def gastric_phantom_contenders(preset: BenchPreset = BenchPreset()) -> dict:
                                stacking=stacking_strategy(preset.oof_folds, preset.holdout, default_folds=3),
                                group_selection=group_selection_strategy(preset.group_selection, preset.seed),
                                seed=preset.seed).set_params(folds_by=preset.folds_by)
-    return {"hybrid": hybrid, **sole_dl_contenders(preset.sole_backbones, params)}
+    return {"hybrid": hybrid, **sole_dl_contenders(preset.sole_backbones, params, weights=preset.cnn_weights)}
 
 
 def real_data_contenders(positive: str, preset: BenchPreset = BenchPreset()) -> dict:
@@ -484,8 +539,11 @@ def real_data_contenders(positive: str, preset: BenchPreset = BenchPreset()) -> 
                              positive_label=positive, seed=preset.seed, folds_by=preset.folds_by)
     handcrafted_only = HybridPredictor([handcrafted_source(preset)], fitter=selector, stacking=InSample(),
                                        positive_label=positive, seed=preset.seed, folds_by=preset.folds_by)
+    if preset.hybrid is not None:  # the hybrid the user names replaces the preset's two
+        return {"hybrid": hybrid_from(preset, positive),
+                **sole_dl_contenders(preset.sole_backbones, params, weights=preset.cnn_weights)}
     return {"hybrid": hybrid, "hybrid_handcrafted_only": handcrafted_only,
-            **sole_dl_contenders(preset.sole_backbones, params)}
+            **sole_dl_contenders(preset.sole_backbones, params, weights=preset.cnn_weights)}
 
 
 def phantom_split(n: int, seed: int, out: Path, size: int = 256) -> tuple[Manifest, dict[str, Manifest], float]:
@@ -691,6 +749,7 @@ def run_centre_wise(manifest: Manifest, contenders: dict[str, Any], positive: st
     result = CentreWiseResult(out=out, predictions=predictions, per_centre=per_centre, summary=summary,
                               pooled=pooled, fit_seconds=fit_seconds,
                               meta={"machine": machine_description(), "lesions": len(samples), "centres": centres,
+                                    "contenders": {n: describe_contender(p) for n, p in contenders.items()},
                                     "positive": positive, "enlarge": enlarge,
                                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **(meta or {})})
     write_centre_wise_report(result)
@@ -708,6 +767,8 @@ def write_centre_wise_report(result: CentreWiseResult) -> Path:
              f"trained on the others.", ""]
     if meta.get("command"):
         lines += ["Reproduce: `" + meta["command"] + "`", ""]
+    if meta.get("contenders"):
+        lines += ["## Contenders", ""] + [f"- **{name}**: {text}" for name, text in meta["contenders"].items()] + [""]
     lines += ["## Per centre", ""] + per_centre_markdown(result.per_centre) + [""]
     lines += ["## Over the centres (each centre weighs alike)", "",
               "| model | accuracy mean (SD) | range | AUC mean (SD) | range |", "|---|---:|---:|---:|---:|"]

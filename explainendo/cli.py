@@ -141,6 +141,18 @@ from .commands import register as _register_model_commands  # noqa: E402  (train
 _register_model_commands(app)
 
 
+def _pairs(text: str, flag: str) -> tuple[tuple[str, str], ...]:
+    from .errors import ConfigError
+
+    out = []
+    for item in (t for t in text.split(",") if t.strip()):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(f"{flag} {item!r}: expected name=value", hint=f"e.g. {flag} resnet50=weights/resnet50.pth")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
 @app.command("bench")
 def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifest CSV"),
           out: Path = typer.Option(Path("bench_output"), help="folder for the report"),
@@ -172,6 +184,12 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
           centre_wise: bool = typer.Option(
               False, help="leave each training centre out in turn (edd2020: the five non-external centres) and "
                           "report every metric per centre"),
+          hybrid: Optional[str] = typer.Option(
+              None, help="the hybrid to compare: 'gastric' (the ENDOANGEL-ED predictor, attribute heads "
+                         "included) or a train config YAML (its model's predictor); default: the preset's"),
+          cnn_weights: str = typer.Option(
+              "", help="local weights for sole-DL backbones: backbone=path.pth[,backbone=path.pth] "
+                       "(a torchvision state_dict)"),
           save_models: bool = typer.Option(False, help="save each trained model under OUT/models/<name>")) -> None:
     """Hybrid vs sole-DL on the same lesions: the paper's table with CIs and p-values, ROC, latency."""
     import sys
@@ -186,7 +204,8 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
         preset = BenchPreset(quick=quick, seed=seed, image_size=image_size, epochs=epochs,
                              sole_backbones=tuple(b for b in sole_backbones.split(",") if b), oof_folds=oof_folds,
                              holdout=holdout, num_threads=threads, flips=flips, group_selection=group_selection,
-                             folds_by=folds_by, colour_constancy=colour_constancy)
+                             folds_by=folds_by, colour_constancy=colour_constancy, hybrid=hybrid,
+                             cnn_weights=_pairs(cnn_weights, "--cnn-weights"))
         with console.status("benchmark") as status:
             result = run_named_benchmark(
                 target, out, preset, n=n, data_root=data_root, positive=positive,

@@ -190,3 +190,43 @@ def test_centre_wise_leaves_each_centre_out(phantom_split, tmp_path):
     broken.df.loc[broken.df.index[0], "centre"] = None
     with pytest.raises(Exception, match="needs a 'centre' for every row"):
         run_centre_wise(broken, _contenders(), positive="neoplastic", out=tmp_path / "x")
+
+
+def test_own_manifest_bench_with_a_named_hybrid_its_split_and_its_contenders_described(tmp_path):
+    import yaml
+
+    from explainendo.bench import BenchPreset, run_named_benchmark
+
+    from hybrid_data import make_tiny_phantoms
+
+    make_tiny_phantoms(tmp_path / "data", n=60, seed=2)
+    df = pd.read_csv(tmp_path / "data" / "manifest.csv", dtype=str)
+    df["split"] = ["test" if int(p[1:]) % 3 == 0 else "train" for p in df["patient"]]
+    df.to_csv(tmp_path / "data" / "manifest.csv", index=False)
+    config = {"model": {"kind": "diagnoser", "predictor": {
+        "kind": "hybrid_predictor", "positive_label": "neoplastic", "stacking": {"kind": "in_sample"},
+        "fitter": "logistic_regression", "sources": [{"kind": "columns", "columns": ["attr.tone", "attr.surface",
+                                                                                     "size_mm"]}]}}}
+    (tmp_path / "mine.yaml").write_text(yaml.safe_dump(config))
+    preset = BenchPreset(quick=True, sole_backbones=(), hybrid=str(tmp_path / "mine.yaml"))
+    result = run_named_benchmark(str(tmp_path / "data" / "manifest.csv"), tmp_path / "out", preset,
+                                 positive="neoplastic")
+    assert result.meta["tests"] == {"internal": int((df["split"] == "test").sum())}  # the manifest's own split
+    assert list(result.models) == ["hybrid"] and result.models["hybrid"].fitter_name_ == "logistic_regression"
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Contenders" in report and "HybridPredictor: sources [ColumnFeatures]" in report
+    with pytest.raises(ConfigError, match="neither 'gastric' nor a config file"):
+        BenchPreset(hybrid="nope.yaml").check()
+    with pytest.raises(ConfigError, match="no such file"):
+        BenchPreset(sole_backbones=("resnet50",), cnn_weights=(("resnet50", str(tmp_path / "x.pth")),)).check()
+
+
+def test_contender_descriptions_say_how_each_cnn_starts():
+    from explainendo.bench import BenchPreset, describe_contender, real_data_contenders
+
+    real = real_data_contenders("neoplastic", BenchPreset(quick=True, sole_backbones=("resnet50", "efficientnet_lite0")))
+    assert "random init" in describe_contender(real["sole_dl_resnet50"])
+    assert "efficientnet_lite0 from ImageNet weights, 96 px, 3 epochs" in describe_contender(
+        real["sole_dl_efficientnet_lite0"])
+    assert "GroupEliminator" in describe_contender(real["hybrid"]) and "folds by patient" in describe_contender(
+        real["hybrid"])
