@@ -16,6 +16,7 @@ and the per-lesion latency of each pipeline measured in the same run.
 from __future__ import annotations
 
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass, field
@@ -25,10 +26,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, ManifestError
+from .errors import ConfigError, ExplainendoError, ManifestError
 from .features import LesionSamples
 from .io.manifest import Manifest
 from .io.splits import assert_disjoint_groups
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -648,7 +651,7 @@ class CentreWiseResult:
     predictions: pd.DataFrame   # one row per (held-out centre, lesion, contender)
     per_centre: pd.DataFrame    # evaluate.metrics_by_group: one row per (centre, contender)
     summary: pd.DataFrame       # per contender: mean and SD over centres, pooled figures
-    pooled: Any                 # evaluate.ModelComparison over every held-out lesion
+    pooled: Any                 # evaluate.ModelComparison over every held-out lesion (None: one class only)
     fit_seconds: dict[str, float]
     meta: dict = field(default_factory=dict)
 
@@ -717,7 +720,7 @@ def run_centre_wise(manifest: Manifest, contenders: dict[str, Any], positive: st
     y_all = _labels(samples, label_column, positive)
     where = samples.table["centre"].astype(str).to_numpy()
     fit_seconds = {name: 0.0 for name in contenders}
-    frames = []
+    frames, failures = [], []
     for k, centre in enumerate(centres):
         test_rows, train_rows = np.flatnonzero(where == centre), np.flatnonzero(where != centre)
         shared = set(samples.table["patient"].iloc[test_rows]) & set(samples.table["patient"].iloc[train_rows])
@@ -728,8 +731,14 @@ def run_centre_wise(manifest: Manifest, contenders: dict[str, Any], positive: st
         for name, predictor in contenders.items():
             say(f"centre {centre} ({k + 1}/{len(centres)}): training {name} on {len(train)} lesions")
             start = time.perf_counter()
-            model = clone(predictor).fit(train)
-            fit_seconds[name] += time.perf_counter() - start
+            try:
+                model = clone(predictor).fit(train)
+            except ExplainendoError as exc:  # this centre's training data cannot train it: say so, go on
+                failures.append({"centre": centre, "model": name, "error": str(exc)})
+                log.warning("centre %s: %s could not be trained: %s", centre, name, exc)
+                continue
+            finally:
+                fit_seconds[name] += time.perf_counter() - start
             score = np.asarray(model.predict_proba(test), dtype=float)[:, _positive_column(model, positive, name)]
             frame = test.table[[c for c in ("image", "patient", "centre") if c in test.table]].copy()
             frame["model"], frame["y_true"], frame["score"] = name, y_all[test_rows], score
@@ -737,20 +746,30 @@ def run_centre_wise(manifest: Manifest, contenders: dict[str, Any], positive: st
             frames.append(frame)
     predictions = pd.concat(frames, ignore_index=True)
     names = list(contenders)
+    if failures:  # compare on the centres every contender was trained for
+        lost = {f["centre"] for f in failures}
+        predictions = predictions[~predictions["centre"].astype(str).isin(lost)].reset_index(drop=True)
+        if predictions.empty:
+            raise ConfigError("no centre could train every contender", hint="; ".join(
+                f"{f['centre']} / {f['model']}: {f['error']}" for f in failures))
     first = predictions[predictions["model"] == names[0]].reset_index(drop=True)
     per_model = {name: (predictions.loc[predictions["model"] == name, "y_pred"].to_numpy(),
                         predictions.loc[predictions["model"] == name, "score"].to_numpy()) for name in names}
     per_centre = metrics_by_group(first["y_true"].to_numpy(), per_model, first["centre"].astype(str).to_numpy())
     summary = centre_summary(per_centre)
     patients = first["patient"].astype(str).to_numpy()
-    pooled = compare_models(first["y_true"].to_numpy(), per_model, positive=1,
-                            groups=patients if len(set(patients)) < len(patients) else None, seed=0,
-                            title="every held-out lesion, pooled over the centres")
+    try:
+        pooled = compare_models(first["y_true"].to_numpy(), per_model, positive=1,
+                                groups=patients if len(set(patients)) < len(patients) else None, seed=0,
+                                title="every held-out lesion, pooled over the centres")
+    except ExplainendoError as exc:  # e.g. the centres left hold one class: the per-centre table still stands
+        pooled = None
+        log.warning("no pooled comparison: %s", exc)
     result = CentreWiseResult(out=out, predictions=predictions, per_centre=per_centre, summary=summary,
                               pooled=pooled, fit_seconds=fit_seconds,
                               meta={"machine": machine_description(), "lesions": len(samples), "centres": centres,
                                     "contenders": {n: describe_contender(p) for n, p in contenders.items()},
-                                    "positive": positive, "enlarge": enlarge,
+                                    "failures": failures, "positive": positive, "enlarge": enlarge,
                                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), **(meta or {})})
     write_centre_wise_report(result)
     return result
@@ -769,6 +788,9 @@ def write_centre_wise_report(result: CentreWiseResult) -> Path:
         lines += ["Reproduce: `" + meta["command"] + "`", ""]
     if meta.get("contenders"):
         lines += ["## Contenders", ""] + [f"- **{name}**: {text}" for name, text in meta["contenders"].items()] + [""]
+    if meta.get("failures"):
+        lines += ["## Centres left out (a contender could not be trained without them)", ""] + [
+            f"- {f['centre']}: {f['model']}: {f['error']}" for f in meta["failures"]] + [""]
     lines += ["## Per centre", ""] + per_centre_markdown(result.per_centre) + [""]
     lines += ["## Over the centres (each centre weighs alike)", "",
               "| model | accuracy mean (SD) | range | AUC mean (SD) | range |", "|---|---:|---:|---:|---:|"]
@@ -776,7 +798,9 @@ def write_centre_wise_report(result: CentreWiseResult) -> Path:
         lines.append(f"| {name} | {100 * r.accuracy_mean:.1f}% ({100 * r.accuracy_sd:.1f}) | "
                      f"{100 * r.accuracy_min:.1f}-{100 * r.accuracy_max:.1f}% | {r.auc_mean:.3f} ({r.auc_sd:.3f}) | "
                      f"{r.auc_min:.3f}-{r.auc_max:.3f} |")
-    lines += ["", "## Pooled over every held-out lesion", "", result.pooled.to_markdown(), ""]
+    lines += ["", "## Pooled over every held-out lesion", "",
+              result.pooled.to_markdown() if result.pooled is not None else
+              "Not computed: the held-out lesions left hold one class.", ""]
     lines += ["## Training time (seconds, all centres)", ""] + [
         f"- {k}: {v:.1f}" for k, v in result.fit_seconds.items()] + [""]
     path = out / "report.md"
@@ -784,5 +808,5 @@ def write_centre_wise_report(result: CentreWiseResult) -> Path:
     (out / "results.json").write_text(json.dumps({
         "meta": meta, "fit_seconds": result.fit_seconds, "per_centre": result.per_centre.to_dict(orient="records"),
         "summary": result.summary.reset_index().to_dict(orient="records"),
-        "pooled": result.pooled.to_dict()}, indent=2, default=str))
+        "pooled": None if result.pooled is None else result.pooled.to_dict()}, indent=2, default=str))
     return path

@@ -57,6 +57,32 @@ def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg |
         typer.echo(f"{k:>12}: {v}")
 
 
+@data_app.command("import")
+def data_import(table: Path = typer.Argument(..., help="a hospital's CSV: one row per lesion"),
+                out: Path = typer.Argument(..., help="the manifest CSV to write (image paths relative to it)"),
+                image: str = typer.Option("image", help="column holding the image path (relative to TABLE)"),
+                patient: str = typer.Option("patient", help="column holding the patient id"),
+                label: Optional[str] = typer.Option("label", help="column holding the diagnosis ('' for none)"),
+                centre: Optional[str] = typer.Option(None, help="column holding the centre / hospital"),
+                video: Optional[str] = typer.Option(None, help="column holding the video id"),
+                boxes: Optional[str] = typer.Option(None, help="xyxy or xywh (corner + width and height)"),
+                box_columns: str = typer.Option("", help="the four box columns (default x1,y1,x2,y2 or x,y,w,h)"),
+                attributes: str = typer.Option("", help="columns holding attribute labels: tone,surface -> "
+                                                        "attr.tone, attr.surface")) -> None:
+    """Turn a hospital's table into a manifest CSV (docs/data.md): its names, xywh boxes, attribute columns."""
+    from .errors import ExplainendoError
+    from .io.importing import import_csv
+
+    try:
+        written = import_csv(table, out, image=image, patient=patient, label=label or None, centre=centre,
+                             video=video, boxes=boxes, attributes=[a for a in attributes.split(",") if a],
+                             box_columns=[c for c in box_columns.split(",") if c] or None)
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"wrote {written}; next: explainendo data validate {written} --config YOUR_MODEL.yaml")
+
+
 @data_app.command("validate")
 def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (docs/data.md)"),
                   root: Optional[Path] = typer.Option(None, help="folder the image paths are relative to "

@@ -85,6 +85,70 @@ def evaluate_from_pixels(model, test) -> dict:
     return report
 
 
+def evaluate_saved_model(model, test, positive: str | None = None, say=None) -> dict:
+    """The paper's table for a trained diagnoser on a labelled test manifest, twice: on the manifest's boxes
+    (the diagnosis alone, one row per lesion) and from pixels (each image through the localizer; the
+    primary lesion's call against the image's label; an image where nothing is found is called negative and
+    counted in ``images_without_lesion``). ``positive``: default the model's last class (its positive label).
+    Returns ``{"boxes": ModelComparison | None, "pixels": ModelComparison, "predictions_boxes": DataFrame,
+    "predictions_pixels": DataFrame, "images_without_lesion": int, "dropped": [problem lines]}``."""
+    import numpy as np
+    import pandas as pd
+
+    from .errors import ManifestError
+    from .evaluate import compare_models
+    from .features import LesionSamples
+
+    classes = [str(c) for c in model.classes_]
+    positive = classes[-1] if positive is None else str(positive)
+    if positive not in classes:
+        raise ManifestError(f"positive class {positive!r} is not a class of the model", hint=f"classes: {classes}")
+    clean = test.validate(strict=False, require_label=True)
+    dropped = [str(p) for p in clean.report.problems if p.row is not None]
+    for line in dropped:
+        (say or (lambda _: None))(f"dropped: {line}")
+    if len(clean) == 0:
+        raise ManifestError("no labelled, readable row in the test manifest", source=test.name or None)
+    measurements = clean.df.assign(image=[str(clean.path(name)) for name in clean.df["image"]])
+    needs_table = bool(model.predictor_.table_columns())
+    model.check_table(measurements if needs_table else None)
+    out: dict = {"dropped": dropped, "boxes": None, "predictions_boxes": None}
+    patients = lambda t: t["patient"].astype(str).to_numpy() if "patient" in t else None  # noqa: E731
+    if clean.has_boxes:
+        boxed = clean.subset(clean.df[["x1", "y1", "x2", "y2"]].notna().all(axis=1))
+        samples = LesionSamples.from_manifest(boxed, enlarge=model.enlarge)
+        score = np.asarray(model.predictor_.predict_proba(samples), dtype=float)[:, classes.index(positive)]
+        y = (samples.table["label"].astype(str) == positive).to_numpy().astype(int)
+        pred = (score >= 0.5).astype(int)
+        frame = samples.table[[c for c in ("image", "patient", "label") if c in samples.table]].copy()
+        frame["score"], frame["y_pred"] = score, pred
+        groups = patients(samples.table)
+        out["boxes"] = compare_models(y, {"on given boxes": (pred, score)}, positive=1,
+                                      groups=groups if groups is not None and len(set(groups)) < len(groups) else None,
+                                      title=f"{len(samples)} lesions on the manifest's boxes", unit="lesions")
+        out["predictions_boxes"] = frame
+    images = clean.df.drop_duplicates("image")
+    rows = []
+    for name, result in zip(images["image"], model.predict([str(clean.path(n)) for n in images["image"]],
+                                                           stream=True, table=measurements if needs_table else None)):
+        found = result.ok and not result.no_lesion
+        rows.append({"image": name, "status": "ok" if found else ("error" if result.error else "no_lesion"),
+                     "predicted": result.label if found else "",
+                     "score": float(result.probabilities.get(positive, 0.0)) if found else 0.0})
+    pixels = pd.DataFrame(rows).merge(images[["image", "label"] + (["patient"] if "patient" in images else [])],
+                                      on="image")
+    y = (pixels["label"].astype(str) == positive).to_numpy().astype(int)
+    pred = (pixels["score"] >= 0.5).to_numpy().astype(int)
+    groups = patients(pixels)
+    out["pixels"] = compare_models(y, {"from pixels": (pred, pixels["score"].to_numpy())}, positive=1,
+                                   groups=groups if groups is not None and len(set(groups)) < len(groups) else None,
+                                   title=f"{len(pixels)} images from pixels (through the localizer)", unit="images")
+    out["predictions_pixels"] = pixels.assign(y_pred=pred)
+    out["images_without_lesion"] = int((pixels["status"] != "ok").sum())
+    out["positive"] = positive
+    return out
+
+
 def train_from_config(path: Path, say=None) -> tuple[object, dict]:
     """Train the model a config describes and save it; returns (model, report). ``say``: called with each
     line worth printing before training starts (the rows validation dropped, with their CSV lines)."""

@@ -230,3 +230,17 @@ def test_contender_descriptions_say_how_each_cnn_starts():
         real["sole_dl_efficientnet_lite0"])
     assert "GroupEliminator" in describe_contender(real["hybrid"]) and "folds by patient" in describe_contender(
         real["hybrid"])
+
+
+def test_centre_wise_reports_a_centre_that_cannot_train_a_contender_and_keeps_the_others(phantom_split, tmp_path):
+    from explainendo.bench import run_centre_wise
+
+    manifest = _with_centres(phantom_split["train"], k=3)
+    negatives = manifest.df["label"] != "neoplastic"
+    manifest.df.loc[negatives, "centre"] = "NEG"      # without NEG, the other centres hold one class only
+    manifest.df.loc[~negatives, "centre"] = manifest.df.loc[~negatives, "centre"]
+    result = run_centre_wise(manifest, _contenders(), positive="neoplastic", out=tmp_path)
+    failed = {f["centre"] for f in result.meta["failures"]}
+    assert failed == {"NEG"} and "only one label" in result.meta["failures"][0]["error"]
+    assert "NEG" not in set(result.per_centre["group"]) and len(result.per_centre["group"].unique()) == 3
+    assert "Centres left out" in (tmp_path / "report.md").read_text()

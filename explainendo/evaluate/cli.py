@@ -42,6 +42,43 @@ def compare_command(
     typer.echo("wrote " + ", ".join(str(p) for p in files.values()))
 
 
+@evaluate_app.command("model")
+def model_command(
+    model: Path = typer.Argument(..., help="a saved model folder (explainendo train wrote it)"),
+    test: Path = typer.Argument(..., help="a labelled test manifest CSV (docs/data.md)"),
+    root: Optional[Path] = typer.Option(None, help="folder the test CSV's image paths are relative to"),
+    positive: Optional[str] = typer.Option(None, help="the positive class (default: the model's positive label)"),
+    out: Path = typer.Option(Path("evaluation"), help="folder for the report and per-case predictions"),
+) -> None:
+    """A saved model on a labelled test set: the paper's table with 95% CIs, on the test set's boxes and from
+    pixels through the model's localizer."""
+    from .. import bundle
+    from ..commands import evaluate_saved_model
+    from ..errors import ExplainendoError
+    from ..io.manifest import Manifest
+
+    try:
+        loaded = bundle.load(model)
+        result = evaluate_saved_model(loaded, Manifest.read_csv(test, root), positive,
+                                      say=lambda line: typer.secho(line, fg="yellow", err=True))
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"# {model.name} on {test.name} (positive class: {result['positive']})", ""]
+    for key in ("boxes", "pixels"):
+        if result[key] is not None:
+            parts += [result[key].to_markdown(), ""]
+            result[f"predictions_{key}"].to_csv(out / f"predictions_{key}.csv", index=False)
+    parts += [f"Images where the localizer found no lesion (called negative): {result['images_without_lesion']}.", ""]
+    if result["dropped"]:
+        parts += [f"Rows dropped by validation: {len(result['dropped'])} (listed on stderr)."]
+    text = "\n".join(parts)
+    (out / "evaluation.md").write_text(text)
+    typer.echo(text)
+    typer.echo(f"wrote {out / 'evaluation.md'}")
+
+
 def build_report(predictions, truth: str, positive: str, models: list[str], split_column: str | None = None,
                  group_column: str | None = None, how: str = "mean", seed: int = 0):
     """The :class:`~explainendo.evaluate.comparison.SplitComparison` that ``evaluate compare`` writes."""

@@ -24,6 +24,8 @@ band.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
@@ -31,21 +33,40 @@ from sklearn.base import BaseEstimator, clone
 from ..errors import ConfigError
 from ..io.splits import group_kfold_indices as grouped_folds  # noqa: F401 (fit/'s name; also used by selection)
 
+log = logging.getLogger(__name__)
+
+#: below this many training rows of a class, an estimator that cannot be fit on a fold (ValueError) gives that
+#: fold NaN instead of stopping the selection (the SVM's internal calibration needs 3 per class and fold)
+MIN_CLASS_ROWS = 10
+
 
 def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:
     """One score per fold (NaN where a fold lacks a class: the training part any class, the held-out part
-    both of two classes, or, for a multiclass ROC AUC, any class)."""
+    both of two classes, or, for a multiclass ROC AUC, any class; NaN too where the estimator cannot be
+    trained on the fold's training part because a class there is too rare for it, e.g. the SVM's internal
+    3-fold calibration with 2 lesions of a class: logged, so a candidate that cannot learn from the folds
+    is never chosen by them, and the others are still compared)."""
     from sklearn.metrics import get_scorer
 
     scorer = get_scorer(metric)
     n_classes = len(np.unique(y))
     held_out_needs = n_classes if metric.startswith("roc_auc") and n_classes > 2 else 2
     out = []
-    for tr, te in folds:
+    for k, (tr, te) in enumerate(folds):
         if len(np.unique(y[tr])) < n_classes or len(np.unique(y[te])) < held_out_needs:
             out.append(np.nan)
             continue
-        out.append(float(scorer(clone(estimator).fit(X[tr], y[tr]), X[te], y[te])))
+        try:
+            model = clone(estimator).fit(X[tr], y[tr])
+        except ValueError as exc:
+            rarest = int(np.bincount(np.unique(y, return_inverse=True)[1][tr]).min())
+            if rarest >= MIN_CLASS_ROWS:  # not a too-rare class: a real error
+                raise
+            log.warning("fold %d: %s cannot be trained on %d row(s) of its rarest class (%s); the fold says "
+                        "nothing about it", k, type(estimator).__name__, rarest, exc)
+            out.append(np.nan)
+            continue
+        out.append(float(scorer(model, X[te], y[te])))
     return np.asarray(out, dtype=float)
 
 
