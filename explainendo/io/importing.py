@@ -81,5 +81,10 @@ def import_csv(path: str | os.PathLike, out: str | os.PathLike, **options) -> Pa
     target = out.resolve().parent
     manifest["image"] = [os.path.relpath(base / p, target) if p and not os.path.isabs(p) else p
                          for p in manifest["image"]]
+    outside = [p for p in manifest["image"] if p and p.split(os.sep)[0] == ".."]
+    if outside:
+        raise ManifestError(f"{len(outside)} image(s) would lie outside the manifest's folder {target} (e.g. "
+                            f"{outside[0]}): a manifest reads its images from its own folder or below",
+                            source=str(out), hint=f"write the manifest into {base} or a folder above the images")
     manifest.to_csv(out, index=False)
     return out
