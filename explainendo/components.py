@@ -42,7 +42,7 @@ from .registry import Registry
 
 COMPONENT_FILE = "component.yaml"
 FORMAT = "explainendo-component"
-FORMAT_VERSION = 3  # 3: training settings in one Training object (2026-12-02)
+FORMAT_VERSION = 4  # 4: HybridPredictor.folds_by, handcrafted colour_constancy (2026-12-02); 3: one Training object
 
 COMPONENTS: Registry[type] = Registry("component kind")
 
