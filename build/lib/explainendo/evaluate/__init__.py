@@ -1,0 +1,71 @@
+"""Evaluation: classification metrics with confidence intervals, the statistical tests the papers use,
+reader-study helpers and the model-comparison report.
+
+Which test answers which claim, with formulas and references: ``docs/evaluation.md``.
+
+Names load on first use (PEP 562), so ``import explainendo.evaluate`` (and the ``explainendo evaluate`` command's
+``--help``) does not pay for pandas / scipy / statsmodels until a metric is computed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    "TestResult": "_checks",
+    "fleiss_kappa": "agreement",
+    **dict.fromkeys(["AUCInterval", "auc_score", "bootstrap_auc_ci", "delong_ci", "delong_covariance",
+                     "delong_test"], "auc"),
+    **dict.fromkeys(["aggregate_by_group", "binary_metrics", "classification_report", "confusion_counts",
+                     "metrics_by_group"], "classification"),
+    **dict.fromkeys(["ModelComparison", "SplitComparison", "compare_models", "compare_models_by_group",
+                     "compare_splits", "format_pvalue"], "comparison"),
+    **dict.fromkeys(["cv_summary", "format_mean_sd"], "cv"),
+    **dict.fromkeys(["chi_square_test", "mcnemar_test"], "paired"),
+    **dict.fromkeys(["Interval", "sample_size_one_proportion", "wilson_interval"], "proportions"),
+    **dict.fromkeys(["mann_whitney_u", "wilcoxon_signed_rank"], "ranks"),
+    **dict.fromkeys(["EXPERIENCE_LEVELS", "accuracy_with_without_ai", "compare_reader_groups", "man_machine_table",
+                     "reader_agreement", "reader_metrics"], "readers"),
+    **dict.fromkeys(["area_precision", "area_recall", "centroid_distance", "confusion_matrices",
+                     "detection_confusion_matrix", "localization_table", "map50", "map50_95",
+                     "mean_average_precision", "mean_iou", "plot_success", "success_curve", "success_rate"],
+                    "detection"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name == "detection":
+        return importlib.import_module(".detection", __name__)
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from ._checks import TestResult
+    from .agreement import fleiss_kappa
+    from .auc import AUCInterval, auc_score, bootstrap_auc_ci, delong_ci, delong_covariance, delong_test
+    from .classification import (aggregate_by_group, binary_metrics, classification_report, confusion_counts,
+                                 metrics_by_group)
+    from .comparison import (ModelComparison, SplitComparison, compare_models, compare_models_by_group,
+                             compare_splits, format_pvalue)
+    from .cv import cv_summary, format_mean_sd
+    from .detection import (area_precision, area_recall, centroid_distance, confusion_matrices,
+                            detection_confusion_matrix, localization_table, map50, map50_95,
+                            mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
+    from .paired import chi_square_test, mcnemar_test
+    from .proportions import Interval, sample_size_one_proportion, wilson_interval
+    from .ranks import mann_whitney_u, wilcoxon_signed_rank
+    from .readers import (EXPERIENCE_LEVELS, accuracy_with_without_ai, compare_reader_groups, man_machine_table,
+                          reader_agreement, reader_metrics)

@@ -1,0 +1,31 @@
+"""The six handcrafted lesion features of ENDOANGEL-ED as a fast, documented extractor suite.
+
+=========================== ======================================================== ==========================
+extractor (= column group)  what it measures                                         columns
+=========================== ======================================================== ==========================
+``aspect_ratio``            box (or mask) width / height                             ``width_over_height``
+``color_principal_component`` median of 10 dominant colours in a PC colour space     ``pc{1,2,3}_median``
+``hsi_saturation_entropy``  Shannon entropy of HSI saturation                        ``entropy``
+``lbp``                     uniform LBP histogram + mean, std, entropy               ``hist_0..hist_{P+1}``, ...
+``hog``                     HOG pooled to an orientation distribution                ``bin_0..bin_{B-1}``, ...
+``color_moments``           mean, std, skewness per RGB channel                      ``{r,g,b}_{mean,std,skewness}``
+=========================== ======================================================== ==========================
+
+Entry points: :func:`extract` (batch function), :class:`HandcraftedFeatures` (feature source and sklearn
+transformer), :func:`list_extractors` / :func:`get_extractor` / :func:`register_extractor` (registry),
+:func:`load_params` (validated params; defaults in ``default_params.yaml``). Formulas: each extractor's
+docstring and ``docs/handcrafted.md``.
+"""
+
+from .base import (Extractor, Param, PreparedCrop, UndefinedFeature, get_extractor, list_extractors,
+                   register_extractor)
+# importing the extractor modules registers them (explicit, in the paper's order)
+from . import (aspect_ratio, color_principal_component, hsi_saturation_entropy, lbp, hog,  # noqa: F401,I001
+               color_moments)
+from .params import DEFAULT_EXTRACTORS, DEFAULT_PARAMS_PATH, load_params
+from .runner import extract
+from .transformer import HandcraftedFeatures
+
+__all__ = ["DEFAULT_EXTRACTORS", "DEFAULT_PARAMS_PATH", "Extractor", "HandcraftedFeatures", "Param",
+           "PreparedCrop", "UndefinedFeature", "extract", "get_extractor", "list_extractors", "load_params",
+           "register_extractor"]

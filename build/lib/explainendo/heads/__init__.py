@@ -1,0 +1,20 @@
+"""Deep attribute heads on one shared CNN backbone (issue 6).
+
+``backbones``: named CNN backbones with local weights (EfficientNet-Lite0 ImageNet, ResNet-18/50).
+``attribute_heads``: :class:`AttributeHeads`, one backbone forward feeding one small head per attribute,
+trained supervised or semi-supervised, with Grad-CAM per head. ``settings``: its strategy objects
+(:class:`Augment`, :class:`HeadLoss`, :class:`PseudoLabel`). Torch is imported only when used.
+"""
+
+from .backbones import BACKBONES, create_backbone, imagenet_classifier, list_backbones
+from .settings import Augment, HeadLoss, PseudoLabel
+
+__all__ = ["BACKBONES", "Augment", "AttributeHeads", "HeadLoss", "PseudoLabel", "create_backbone",
+           "imagenet_classifier", "list_backbones", "paste_on_frame"]
+
+
+def __getattr__(name):
+    if name in ("AttributeHeads", "paste_on_frame"):
+        from . import attribute_heads
+        return getattr(attribute_heads, name)
+    raise AttributeError(name)

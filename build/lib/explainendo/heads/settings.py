@@ -1,0 +1,76 @@
+"""The attribute heads' strategy objects: how crops are augmented, how the heads' losses are weighted, and
+how unlabelled lesions are used. Each is a small component (clones, YAML, saved with the heads), so
+``AttributeHeads`` takes one object per idea instead of a flag per setting; the optimisation settings are
+:class:`explainendo.training.Training`, shared with every other trained network.
+"""
+
+from __future__ import annotations
+
+from ..components import Settings, register_component
+from ..errors import ConfigError
+
+
+@register_component("augment")
+class Augment(Settings):
+    """Training-time augmentation of the crops (and frames): rotation +-20 deg, shear +-10 deg, scale 0.9-1.1,
+    a mild colour jitter (no hue shift, so the tone attribute survives) and, with ``flips``, random horizontal
+    and vertical flips of the crops (frames are never flipped: the left and right walls are landmarks). Turn
+    ``flips`` off for data where the side the light comes from is a cue."""
+
+    def __init__(self, flips: bool = True):
+        self.flips = flips
+
+    def check_params(self) -> "Augment":
+        if not isinstance(self.flips, bool):
+            raise ConfigError(f"Augment(flips={self.flips!r}): True or False")
+        return self
+
+
+@register_component("head_loss")
+class HeadLoss(Settings):
+    """How the heads' cross-entropies are weighted. ``class_weight``: ``"balanced"`` (w_c = n / (k n_c) per
+    head, scikit-learn's formula) or None. ``balance_heads``: scale each head's loss by log 2 / log k, so a
+    26-class head (chance loss log 26) does not outweigh the binary heads (chance loss log 2)."""
+
+    def __init__(self, class_weight: str | None = "balanced", balance_heads: bool = False):
+        self.class_weight = class_weight
+        self.balance_heads = balance_heads
+
+    def check_params(self) -> "HeadLoss":
+        if self.class_weight not in (None, "balanced"):
+            raise ConfigError(f"HeadLoss(class_weight={self.class_weight!r})", hint="use 'balanced' or None")
+        if not isinstance(self.balance_heads, bool):
+            raise ConfigError(f"HeadLoss(balance_heads={self.balance_heads!r}): True or False")
+        return self
+
+
+@register_component("pseudo_label")
+class PseudoLabel(Settings):
+    """Self-training with confidence-thresholded pseudo-labels (Lee, ICML-W 2013; the threshold as in FixMatch):
+    train on the labelled lesions, label the unlabelled crops per head where the top probability is at least
+    ``threshold``, then train on both (a head without a confident pseudo-label is masked for that crop)."""
+
+    def __init__(self, threshold: float = 0.9):
+        self.threshold = threshold
+
+    def check_params(self) -> "PseudoLabel":
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 <= self.threshold <= 1:
+            raise ConfigError(f"PseudoLabel(threshold={self.threshold!r}): a probability in [0, 1]")
+        return self
+
+
+#: the semi-supervised methods by name (``semi_supervised="pseudo_label"`` is ``PseudoLabel()``)
+SEMI_SUPERVISED = {"pseudo_label": PseudoLabel}
+
+
+def semi_supervised_method(value) -> PseudoLabel | None:
+    """``None``, a :class:`PseudoLabel`, or its name; anything else is a ConfigError (before training)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in SEMI_SUPERVISED:
+        return SEMI_SUPERVISED[value]()
+    if isinstance(value, PseudoLabel):
+        return value.check_params()
+    raise ConfigError(f"semi_supervised={value!r} is not supported",
+                      hint=f"use None, PseudoLabel(threshold=...) or one of {sorted(SEMI_SUPERVISED)}")

@@ -1,0 +1,77 @@
+"""``explainendo localize ...``: train a localizer on a dataset, and locate lesions in images or videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+localize_app = typer.Typer(help="Train lesion localizers and locate lesions.", no_args_is_help=True)
+
+
+@localize_app.command("train")
+def train(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg | dsoc | a manifest CSV"),
+          out: Path = typer.Option(..., help="folder to save the trained localizer in"),
+          method: str = typer.Option("softmask", help="softmask | yolo"),
+          root: Optional[Path] = typer.Option(
+              None, help="dataset folder (default: <data folder>/<name>; data folder: $EXPLAINENDO_DATA, else "
+                         "shared/data beside the explainendo checkout)"),
+          epochs: int = typer.Option(30, help="training epochs"),
+          image_size: int = typer.Option(256, help="network input size"),
+          encoder: str = typer.Option("efficientnet_lite0", help="soft-mask encoder: vgg | efficientnet_lite0"),
+          device: str = typer.Option("cpu", help="cpu | cuda | auto"),
+          seed: int = typer.Option(0)) -> None:
+    """Train on every image of the dataset (split it first, e.g. into a manifest CSV, to keep a test set)."""
+    from ..errors import ExplainendoError
+    from ..io import load_dataset
+    from .soft_mask_localizer import SoftMaskLocalizer, UNetTraining
+    from .yolo import YoloLocalizer
+
+    try:
+        manifest = load_dataset(dataset, root)
+        if method == "softmask":
+            loc = SoftMaskLocalizer(encoder, image_size=image_size, seed=seed,
+                                    training=UNetTraining(epochs=epochs, device=device))
+            loc.fit(manifest)  # a progress bar per epoch
+        elif method == "yolo":
+            loc = YoloLocalizer(imgsz=image_size, epochs=epochs, seed=seed, device=device)
+            loc.fit(manifest, verbose=True)  # ultralytics' own training log
+        else:
+            raise typer.BadParameter(f"unknown method {method!r}: use softmask or yolo")
+        loc.save(out)
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    typer.echo(f"saved {loc.kind} to {out}")
+
+
+@localize_app.command("predict")
+def predict(model: Path = typer.Argument(..., help="folder written by 'localize train' / Localizer.save"),
+            images: Path = typer.Argument(..., help="an image, a folder of images or a video"),
+            out: Optional[Path] = typer.Option(None, help="CSV to write (default: print)")) -> None:
+    """Locate lesions; one CSV row per box (frames without a box get one empty row)."""
+    import pandas as pd
+
+    from ..errors import ExplainendoError
+    from ..io import iter_frames
+    from .base import Localizer
+
+    try:
+        loc = Localizer.load(model)
+        names = [f.name for f in iter_frames(images)]  # cheap for images; videos decode twice
+        boxes = loc.locate_batch(images)
+    except ExplainendoError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2)
+    rows = []
+    for name, bs in zip(names, boxes):
+        rows += [{"image": name, **b.to_dict()} for b in bs] or [{"image": name}]
+    table = pd.DataFrame(rows)
+    for name, err in loc.errors_:
+        typer.secho(f"skipped {name}: {err}", fg="yellow", err=True)
+    if out:
+        table.to_csv(out, index=False)
+        typer.echo(f"wrote {len(table)} rows to {out}")
+    else:
+        typer.echo(table.to_string(index=False))

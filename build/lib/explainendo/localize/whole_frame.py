@@ -1,0 +1,55 @@
+"""``WholeFrame``: the whole image as one box, for frame-level systems (the EUS cyst classifier)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..types import Box
+from .base import Localizer, register_kind
+
+
+def field_of_view_box(image: np.ndarray, level: int = 20, min_fraction: float = 0.1) -> Box:
+    """Bounding box of the circular / octagonal field of view: the largest connected region of pixels
+    brighter than ``level`` (max over channels). Taking the largest region keeps burnt-in text and markers
+    in the black border out. Falls back to the whole image when that region covers less than
+    ``min_fraction`` of it (a dark or borderless frame)."""
+    from scipy import ndimage
+
+    h, w = image.shape[:2]
+    bright = (image.max(axis=2) if image.ndim == 3 else image) > level
+    labels, n = ndimage.label(bright)
+    if n == 0:
+        return Box(0.0, 0.0, float(w), float(h))
+    sizes = np.bincount(labels.ravel())[1:]
+    if sizes.max() < min_fraction * h * w:
+        return Box(0.0, 0.0, float(w), float(h))
+    region = labels == (int(np.argmax(sizes)) + 1)
+    rows = np.flatnonzero(region.any(axis=1))
+    cols = np.flatnonzero(region.any(axis=0))
+    return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+@register_kind
+class WholeFrame(Localizer):
+    """One box per image: the full frame, or (``remove_border=True``) the field of view without the
+    black border. Needs no training; ``fit`` only checks its input and returns ``self``."""
+
+    kind = "whole_frame"
+    needs_fit = False
+
+    def __init__(self, remove_border: bool = True, label: str | None = None):
+        self.remove_border = remove_border
+        self.label = label
+
+
+    def fit(self, manifest=None, **kw) -> "WholeFrame":
+        self.fitted_ = True
+        return self
+
+    def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
+        out = []
+        for img in images:
+            h, w = img.shape[:2]
+            box = field_of_view_box(img) if self.remove_border else Box(0.0, 0.0, float(w), float(h))
+            out.append([Box(box.x1, box.y1, box.x2, box.y2, score=1.0, label=self.label)])
+        return out

@@ -1,0 +1,14 @@
+"""Predictors: what turns localized lesions into class probabilities and explanations.
+
+``HybridPredictor`` (feature sources -> fitter -> grouped SHAP), ``CNNClassifier`` (one CNN, Grad-CAM),
+``DetectorLabel`` (the class a detector gave the box); stacking strategies ``OutOfFold``, ``HeldOut``,
+``InSample`` for the hybrid."""
+
+from .base import Evidence, Predictor
+from .cnn import CNNClassifier
+from .detector import DetectorLabel
+from .hybrid import ATTRIBUTE_GROUPS, HybridPredictor
+from .stacking import HeldOut, InSample, OutOfFold, Stacking
+
+__all__ = ["Predictor", "Evidence", "HybridPredictor", "CNNClassifier", "DetectorLabel", "Stacking", "OutOfFold",
+           "HeldOut", "InSample", "ATTRIBUTE_GROUPS"]

@@ -1,0 +1,409 @@
+"""``HybridPredictor``: feature sources -> named feature table -> interpretable fitter -> grouped SHAP.
+
+The fitter never sees pixels, only named columns ``<group>.<name>`` from the feature sources (deep
+attribute heads, handcrafted extractors, table columns, a CNN's score), so SHAP can say which named
+features drove each diagnosis. Strategy objects decide the rest, each passed as one parameter:
+
+* ``fitter``: a :class:`~explainendo.fit.FitterSelector` (default: LR / DT / SVM / xgboost chosen by
+  patient-grouped CV with the one-SE rule), a fitter name (``"logistic_regression"``) or an unfitted
+  scikit-learn classifier (trains and predicts; cannot be written to a model file: use a name there);
+* ``stacking``: how the fitter's training rows get the supervised sources' features
+  (:mod:`explainendo.predict.stacking`: ``OutOfFold(5)``, the default; ``HeldOut(0.5)``; ``InSample()``);
+* ``group_selection``: ``None`` (the fitter sees every group) or a
+  :class:`~explainendo.fit.GroupEliminator`: once the fitter is chosen on every group, whole groups it does
+  not need are dropped by grouped-CV backward elimination scored with that fitter, which is then refit on
+  the kept groups (``prefer_keep="attributes"``: of two readings the folds cannot tell apart, the named
+  attribute stays). An explanation names only the groups the fitter uses.
+
+Every parameter is checked before any training starts. A source that cannot be trained on the data
+raises :class:`~explainendo.errors.SourceUnavailableError` (e.g. no attribute has a label): it is left out
+and recorded in ``skipped_sources_``; every other error propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from ..components import load_child, register_component, save_child
+from ..errors import ConfigError, ManifestError, ModelFileError, SourceUnavailableError
+from ..features import FeatureSource, LesionSamples, check_feature_frame
+from ..fit import FITTERS, FitterSelector, GroupEliminator, fitter_name, make_fitter
+from .base import Evidence, Predictor, training_labels
+from .stacking import OutOfFold, Stacking
+
+log = logging.getLogger(__name__)
+
+#: ``GroupEliminator(prefer_keep=...)`` value meaning "the groups of sources that read named attributes"
+ATTRIBUTE_GROUPS = "attributes"
+
+
+@register_component("hybrid_predictor")
+class HybridPredictor(Predictor):
+    """Feature sources + interpretable fitter (module docstring).
+
+    Parameters
+    ----------
+    sources : feature sources (:class:`~explainendo.features.FeatureSource`), each cloned in ``fit``.
+    fitter : None (``FitterSelector()``), a :class:`~explainendo.fit.FitterSelector`, a fitter name or an
+        unfitted classifier.
+    group_selection : None or a :class:`~explainendo.fit.GroupEliminator`.
+    stacking : None (``OutOfFold(5)``) or a :class:`~explainendo.predict.stacking.Stacking` strategy.
+    positive_label : the class explained for binary tasks and put last in ``classes_`` (default: the last
+        class in sorted order).
+    seed : seeds the stacking split and folds, the fitters and the SHAP background.
+    folds_by : ``"patient"`` or another table column such as ``"centre"`` (module docstring).
+    """
+
+    def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
+                 stacking: Any = None, positive_label: str | None = None, seed: int = 0,
+                 folds_by: str = "patient"):
+        self.sources = sources
+        self.fitter = fitter
+        self.group_selection = group_selection
+        self.stacking = stacking
+        self.positive_label = positive_label
+        self.seed = seed
+        self.folds_by = folds_by
+
+    # ---- checks (all before training) ------------------------------------------------------------
+    def _checked(self) -> tuple[list[FeatureSource], Stacking]:
+        sources = list(self.sources or [])
+        if not sources:
+            raise ConfigError("HybridPredictor has no feature sources", hint="pass sources=[...]")
+        for i, source in enumerate(sources):
+            if not isinstance(source, FeatureSource):
+                raise ConfigError(f"sources[{i}] is a {type(source).__name__}, not a FeatureSource",
+                                  hint="subclass explainendo.features.FeatureSource")
+            source.check_params()
+        names = [s.source_name for s in sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"two sources share a name: {names}", hint="give each source its own name")
+        stacking = OutOfFold(5) if self.stacking is None else self.stacking
+        if not isinstance(stacking, Stacking):
+            raise ConfigError(f"stacking must be OutOfFold(...), HeldOut(...) or InSample(), got {stacking!r}")
+        stacking.check()
+        fitter = self.fitter
+        if isinstance(fitter, str):
+            if fitter not in FITTERS:
+                raise ConfigError(f"unknown fitter {fitter!r}", hint=f"known: {FITTERS.list()} or FitterSelector()")
+        elif isinstance(fitter, FitterSelector):
+            if fitter.rule not in ("best", "one_se"):
+                raise ConfigError(f"unknown selection rule {fitter.rule!r}", hint="'one_se' (default) or 'best'")
+            fitter._candidate_estimators()  # unknown candidate names raise here, before any training
+        elif fitter is not None and not (isinstance(fitter, BaseEstimator) and hasattr(fitter, "predict_proba")):
+            raise ConfigError(f"fitter {fitter!r} is not a classifier with predict_proba",
+                              hint="a fitter name, FitterSelector(...) or an sklearn classifier")
+        if not (isinstance(self.folds_by, str) and self.folds_by):
+            raise ConfigError(f"folds_by must be a table column name such as 'patient' or 'centre', got "
+                              f"{self.folds_by!r}")
+        if self.group_selection is not None:
+            if not isinstance(self.group_selection, GroupEliminator):
+                raise ConfigError(f"group_selection must be None or GroupEliminator(...), got {self.group_selection!r}")
+            self.group_selection.check()
+        return sources, stacking
+
+    # ---- training -------------------------------------------------------------------------------
+    def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
+        sources, stacking = self._checked()
+        self.classes_, y = training_labels(samples, self.positive_label)
+        groups = self._fold_groups(samples)
+        labels = np.asarray(self.classes_, dtype=object)[y]
+        supervised = any(s.supervised for s in sources)
+        source_rows, fitter_rows = (stacking.rows(labels.astype(str), groups, self.seed) if supervised
+                                    else (np.arange(len(samples)), np.arange(len(samples))))
+        fitter_samples = samples.subset(fitter_rows) if len(fitter_rows) < len(samples) else samples
+
+        frames, fitted, used, skipped, owner = [], [], [], [], {}
+        for source in sources:
+            name = source.source_name
+            try:
+                if source.supervised:
+                    model, X, info = stacking.features(source, samples, source_rows, fitter_rows, groups, self.seed,
+                                                       unlabeled=unlabeled)
+                else:
+                    model, info = clone(source).fit(samples, unlabeled=unlabeled), {}
+                    X = model.transform(fitter_samples)
+            except SourceUnavailableError as exc:
+                log.warning("source %r left out: %s", name, exc)
+                skipped.append({"name": name, "reason": str(exc)})
+                continue
+            X = check_feature_frame(X, len(fitter_rows), name)
+            for g in model.groups:
+                if g in owner:
+                    raise ConfigError(f"feature group {g!r} comes from both {owner[g]!r} and {name!r}",
+                                      hint="give the sources distinct group names")
+                owner[g] = name
+            entry = {"name": name, "class": type(source).__name__, "columns": int(X.shape[1]),
+                     "groups": list(model.groups), "supervised": bool(source.supervised), **info}
+            trained = getattr(model, "trained_attributes_", None)
+            if trained is not None:
+                entry["trained_attributes"] = list(trained)
+            used.append(entry)
+            fitted.append(model)
+            frames.append(X.reset_index(drop=True))
+        if not frames:
+            raise SourceUnavailableError("no feature source could be trained",
+                                         hint="; ".join(f"{s['name']}: {s['reason']}" for s in skipped) or None)
+        self.sources_, self.sources_used_, self.skipped_sources_ = fitted, used, skipped
+        self.groups_ = {g: cols for s in fitted for g, cols in s.groups.items()}
+        any_supervised = any(s.supervised for s in fitted)
+        self.stacking_ = {"mode": stacking.mode if any_supervised else "unsupervised",
+                          "source_lesions": int(len(source_rows)), "fitter_lesions": int(len(fitter_rows)),
+                          "folds_by": self.folds_by}
+        X = pd.concat(frames, axis=1)
+        self.feature_columns_ = list(X.columns)
+        self.training_rows_ = fitter_rows  # the fitter's rows' positions among the training lesions
+        self.n_training_lesions_ = int(len(samples))
+        self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows])
+        return self
+
+    def _fold_groups(self, samples: LesionSamples) -> np.ndarray:
+        """The group of each lesion that folds keep whole (``folds_by``), checked: every lesion has a patient,
+        and by another column every lesion has a value and every patient lies in one group."""
+        table = samples.table
+        if "patient" not in table or table["patient"].isna().any():
+            raise ManifestError("every training lesion needs a 'patient' (folds and splits are by patient)",
+                                source="patient", hint="add a patient column to the manifest")
+        patients = table["patient"].astype(str)
+        by = self.folds_by
+        if by == "patient":
+            return patients.to_numpy()
+        if by not in table or table[by].isna().any():
+            missing = "no" if by not in table else f"{int(table[by].isna().sum())} lesion(s) without a"
+            raise ManifestError(f"folds_by={by!r}: {missing} '{by}' column", source=by,
+                                hint=f"give every lesion a {by}, or use folds_by='patient'")
+        values = table[by].astype(str)
+        spread = values.groupby(patients).nunique()
+        if (spread > 1).any():
+            patient = spread.index[spread > 1][0]
+            raise ManifestError(f"folds_by={by!r}: patient {patient!r} has lesions in several {by} values "
+                                f"({sorted(values[patients == patient].unique())})", source=by,
+                                hint=f"a patient must lie in one {by}; fix the manifest or use folds_by='patient'")
+        if values.nunique() < 2:
+            raise ManifestError(f"folds_by={by!r}: every training lesion is in one {by} ({values.iloc[0]!r})",
+                                source=by, hint=f"folds by {by} need at least two; use folds_by='patient'")
+        return values.to_numpy()
+
+    def _cv_metric(self, metric: str) -> str:
+        """``metric`` as a scorer for this task (ROC AUC one-vs-rest for more than two classes)."""
+        return "roc_auc_ovr" if len(self.classes_) > 2 and metric == "roc_auc" else metric
+
+    def _fit_fitter_on(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+        """The fitter (selected by grouped CV for a FitterSelector), group selection, column means and the
+        SHAP background, from the fitter's rows ``X``."""
+        self.training_features_ = X  # not saved: for the benchmark's feature tables right after fit
+        self.feature_means_ = X.mean(axis=0, skipna=True).fillna(0.0).to_dict()
+        self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
+        self.selection_ = None
+        inputs = self._fitter_input(X)
+        fitter = FitterSelector(seed=self.seed) if self.fitter is None else self.fitter
+        if isinstance(fitter, FitterSelector):
+            selector = clone(fitter).set_params(metric=self._cv_metric(fitter.metric)).fit(inputs, y, groups)
+            self.fitter_, self.fitter_name_, self.selection_ = (selector.best_estimator_, selector.best_name_,
+                                                                selector.cv_results_)
+        elif isinstance(fitter, str):
+            self.fitter_, self.fitter_name_ = make_fitter(fitter, seed=self.seed).fit(inputs, y), fitter
+        else:
+            self.fitter_ = clone(fitter).fit(inputs, y)
+            self.fitter_name_ = fitter_name(self.fitter_)
+        if self.group_selection is not None:
+            self._select_groups(X.fillna(self.feature_means_), y, groups)
+            self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X), y)
+        Xf = self._fitter_input(X)
+        keep = np.sort(np.random.default_rng(self.seed).choice(len(Xf), size=min(100, len(Xf)), replace=False))
+        self.background_ = Xf[keep]
+        self._shap = None
+
+    def _select_groups(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+        present = {g: [c for c in cols if c in X.columns] for g, cols in self.groups_.items()}
+        present = {g: c for g, c in present.items() if c}
+        prefer = self.group_selection.prefer_keep
+        if prefer == ATTRIBUTE_GROUPS:
+            names = {g for s in self.sources_ if s.reads_attributes for g in s.groups}
+        else:
+            names = set(prefer or ())
+            unknown = sorted(names - set(self.groups_))
+            if unknown:  # not an error: a head without labels is left out, and a typo must not cost the training
+                log.warning("prefer_keep: no source produced %s (groups: %s)", unknown, sorted(self.groups_))
+        eliminator = clone(self.group_selection).set_params(
+            estimator=clone(self.fitter_), groups=present, prefer_keep=[g for g in present if g in names],
+            metric=self._cv_metric(self.group_selection.metric)).fit(X, y, groups)
+        kept = {c for g in eliminator.kept_ for c in present[g]}
+        self.fitter_columns_ = [c for c in X.columns if c in kept]
+        self.dropped_groups_ = list(eliminator.dropped_)
+        self.group_selection_ = eliminator.steps_
+        log.info("group selection dropped %s", self.dropped_groups_ or "nothing")
+
+    def refit_fitter(self, samples: LesionSamples) -> "HybridPredictor":
+        """Fit the fitter again (with its selection) on ``samples``' features from the fitted sources, which stay
+        as they are: for a changed prediction setting of a source, or stacking on patients set aside by hand.
+        ``samples`` must be lesions the supervised sources did not train on; nothing here can check that, so
+        ``stacking_["mode"]`` becomes ``"refit"``."""
+        self._check_fitted()
+        classes, y = training_labels(samples)
+        unknown = sorted(set(classes) - set(self.classes_))
+        if unknown:
+            raise ManifestError(f"labels {unknown} are not among the model's classes {self.classes_}",
+                                source="samples", hint="refit on lesions of the classes the model knows")
+        y = np.array([self.classes_.index(classes[i]) for i in y])
+        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples))
+        self.training_rows_ = np.arange(len(samples))
+        self.stacking_ = {**self.stacking_, "mode": "refit", "fitter_lesions": int(len(samples))}
+        return self
+
+    # ---- prediction ------------------------------------------------------------------------------
+    def features(self, samples: LesionSamples) -> pd.DataFrame:
+        """The raw feature table (NaN where a feature failed), in the fitter's column order."""
+        self._check_fitted()
+        parts = [check_feature_frame(s.transform(samples), len(samples), s.source_name).reset_index(drop=True)
+                 for s in self.sources_]
+        return pd.concat(parts, axis=1).reindex(columns=self.feature_columns_)
+
+    def _fitter_input(self, features: pd.DataFrame) -> np.ndarray:
+        return features[self.fitter_columns_].fillna(self.feature_means_).to_numpy(dtype=float)
+
+    def predict_proba(self, samples: LesionSamples) -> np.ndarray:
+        return self.predict_proba_features(self.features(samples))
+
+    def predict_with_features(self, samples: LesionSamples) -> tuple[np.ndarray, pd.DataFrame]:
+        features = self.features(samples)
+        return self.predict_proba_features(features), features
+
+    def check_params(self) -> None:
+        self._checked()
+
+    def check_data(self, table: pd.DataFrame) -> None:
+        """``positive_label`` among the labels, ``folds_by``'s column present, and every source's own check."""
+        sources, _ = self._checked()
+        if self.positive_label is not None and "label" in table:
+            labels = sorted(set(table["label"].dropna().astype(str)))
+            if self.positive_label not in labels:
+                raise ConfigError(f"positive_label {self.positive_label!r} is not a label in the training data",
+                                  hint=f"labels: {labels}")
+        if self.folds_by != "patient" and self.folds_by not in table:
+            raise ManifestError(f"folds_by={self.folds_by!r}: the training data have no '{self.folds_by}' column",
+                                source=self.folds_by, hint=f"add it, or use folds_by='patient'")
+        for source in sources:
+            source.check_data(table)
+
+    def table_columns(self) -> list[str]:
+        return [c for s in (getattr(self, "sources_", None) or self.sources or [])
+                for c in getattr(s, "table_columns", lambda: [])()]
+
+    def attribute_specs(self) -> list:
+        return [spec for source in (self.sources or []) for spec in getattr(source, "attribute_specs", lambda: [])()]
+
+    def predict_proba_features(self, features: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.fitter_.predict_proba(self._fitter_input(features)), dtype=float)
+
+    def describe(self) -> str:
+        return f"hybrid: {self.fitter_name_}" if hasattr(self, "fitter_name_") else "hybrid (not fitted)"
+
+    # ---- explanation -----------------------------------------------------------------------------
+    def shap_explainer(self):
+        """The grouped SHAP explainer of the fitter (built once, on the stored training background)."""
+        from ..explain.grouped_shap import GroupedShapExplainer
+
+        self._check_fitted()
+        if getattr(self, "_shap", None) is None:
+            groups = {g: cols for g, cols in self.groups_.items() if g not in self.dropped_groups_}
+            self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.fitter_columns_, groups,
+                                              seed=self.seed)
+        return self._shap
+
+    def shap_values(self, samples: LesionSamples | pd.DataFrame, class_index: int | None = None):
+        """Grouped SHAP for many lesions for one class (default: the last, the positive class of a binary
+        task), over every feature column and group (dropped groups get 0, so additivity holds): a
+        :class:`~explainendo.explain.grouped_shap.ShapResult`. ``samples`` may be a feature table."""
+        import dataclasses
+
+        features = samples if isinstance(samples, pd.DataFrame) else self.features(samples)
+        result = self.shap_explainer().explain(self._fitter_input(features), class_index=class_index)
+        if not self.dropped_groups_:
+            return result
+        return dataclasses.replace(
+            result, values=result.values.reindex(columns=self.feature_columns_, fill_value=0.0),
+            group_values=result.group_values.reindex(columns=list(self.groups_), fill_value=0.0))
+
+    def explain(self, samples: LesionSamples, class_index: int | None = None, gradcam: bool = True,
+                features: pd.DataFrame | None = None) -> list[Evidence]:
+        """Per lesion: SHAP per feature and group (the groups the fitter uses) for ``class_index`` (default:
+        the lesion's predicted class), and Grad-CAM per attribute head."""
+        from ..explain.gradcam import source_gradcams
+
+        features = self.features(samples) if features is None else features
+        explainer = self.shap_explainer()
+        inputs = self._fitter_input(features)
+        targets = self._class_indices(self.fitter_.predict_proba(inputs), class_index)
+        cams = source_gradcams(self.sources_, samples) if gradcam else [{} for _ in range(len(samples))]
+        out: list[Evidence | None] = [None] * len(samples)
+        for c in np.unique(targets):
+            rows = np.flatnonzero(targets == c)
+            result = explainer.explain(inputs[rows], class_index=int(c))
+            for k, i in enumerate(rows):
+                out[i] = Evidence(explained_class=self.classes_[int(c)], output=float(result.output[k]),
+                                  space=result.space, explainer=result.explainer,
+                                  expected_value=float(result.expected_value),
+                                  shap=result.values.iloc[k].to_dict(),
+                                  group_shap={g: float(v) for g, v in result.group_values.iloc[k].items()},
+                                  groups=self.groups_, gradcams=cams[i])
+        return out
+
+    # ---- persistence -----------------------------------------------------------------------------
+    def _save_state(self, directory: Path) -> dict:
+        from safetensors.numpy import save_file
+
+        from ..fit.persist import save_fitter
+
+        self._check_fitted()
+        sources = [save_child(s, directory, f"sources/{i:02d}_{s.source_name}") for i, s in enumerate(self.sources_)]
+        fitter = save_fitter(self.fitter_, directory / "fitter")
+        save_file({"background": np.ascontiguousarray(self.background_, dtype=np.float64)},
+                  str(directory / "fitter" / "background.safetensors"))
+        if self.selection_ is not None:
+            self.selection_.to_csv(directory / "fitter" / "selection.csv", index=False)
+        if self.group_selection_ is not None:
+            self.group_selection_.to_csv(directory / "fitter" / "group_selection.csv", index=False)
+        return {"sources": sources, "fitter": {**fitter, "path": f"fitter/{fitter['path']}"},
+                "fitter_name": self.fitter_name_, "classes": list(self.classes_),
+                "feature_columns": list(self.feature_columns_),
+                "feature_means": {k: float(v) for k, v in self.feature_means_.items()},
+                "groups": {g: list(c) for g, c in self.groups_.items()},
+                "fitter_columns": list(self.fitter_columns_), "dropped_groups": list(self.dropped_groups_),
+                "sources_used": self.sources_used_, "skipped_sources": self.skipped_sources_,
+                "stacking": self.stacking_, "n_training_lesions": int(self.n_training_lesions_)}
+
+    def _load_state(self, state: dict, directory: Path) -> None:
+        from safetensors.numpy import load_file
+
+        from ..fit.persist import load_fitter
+
+        try:
+            self.sources_ = [load_child(entry, directory, FeatureSource) for entry in state["sources"]]
+            self.fitter_ = load_fitter(directory, state["fitter"])
+            self.fitter_name_ = str(state["fitter_name"])
+            self.background_ = load_file(str(directory / "fitter" / "background.safetensors"))["background"]
+            self.classes_ = [str(c) for c in state["classes"]]
+            self.feature_columns_ = [str(c) for c in state["feature_columns"]]
+            self.feature_means_ = {str(k): float(v) for k, v in state["feature_means"].items()}
+            self.groups_ = {str(g): [str(c) for c in cols] for g, cols in state["groups"].items()}
+            self.fitter_columns_ = [str(c) for c in state["fitter_columns"]]
+            self.dropped_groups_ = [str(g) for g in state["dropped_groups"]]
+            self.sources_used_ = list(state.get("sources_used") or [])
+            self.skipped_sources_ = list(state.get("skipped_sources") or [])
+            self.stacking_ = dict(state.get("stacking") or {})
+            self.n_training_lesions_ = int(state.get("n_training_lesions", 0))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelFileError(f"hybrid predictor state is incomplete or malformed ({exc!r})",
+                                 source=str(directory)) from None
+        selection = directory / "fitter" / "selection.csv"
+        self.selection_ = pd.read_csv(selection) if selection.is_file() else None
+        steps = directory / "fitter" / "group_selection.csv"
+        self.group_selection_ = pd.read_csv(steps, keep_default_na=False) if steps.is_file() else None
+        self._shap = None
