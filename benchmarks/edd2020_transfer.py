@@ -1,6 +1,7 @@
 """Which hybrid settings transfer to an unseen centre on EDD2020: stacking x fold groups x colour constancy.
 
     python benchmarks/edd2020_transfer.py --out bench/transfer [--threads 2] [--epochs 10] [--image-size 128]
+    python benchmarks/edd2020_transfer.py --quick      # 1 epoch at 64 px: checks that it runs
 
 The grid of issue 17, in one run that trains each CNN once. EDD2020 neoplastic (HGD, cancer) vs Barrett's,
 centre AJ external, the other five centres split patient-wise into train and an internal test (the
@@ -52,7 +53,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--image-size", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="1 epoch at 64 px, two colour settings (minutes)")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.image_size = args.epochs or 1, args.image_size or 64
+        for name in ("grey_world", "max_rgb", "shades_of_grey_crop"):
+            COLOUR.pop(name)
+    if not (args.data_root / "edd2020").is_dir():
+        print(f"skipping: {args.data_root / 'edd2020'} not found")
+        return
 
     from sklearn.base import clone
 
