@@ -30,7 +30,7 @@ def _training_data(config: dict, out: Path):
     data = config.get("data") or {}
     bayes = None
     if "manifest" in data:
-        manifest = Manifest.read_csv(data["manifest"])
+        manifest = Manifest.read_csv(data["manifest"], data.get("root"))
     elif "synth" in data:
         from . import synth
 

@@ -18,7 +18,8 @@ the parameters go; the kinds are those of the one component registry
         stacking: {kind: held_out, fraction: 0.5}
         group_selection: {kind: group_eliminator, prefer_keep: attributes}
     data:
-      manifest: data/train.csv         # a manifest CSV (paths relative to it), or
+      manifest: data/train.csv         # a manifest CSV (image paths relative to its folder, or to root:), or
+      root: /data/hospital_images      # optional: the folder the manifest's image paths are relative to
       synth: {system: gastric, n: 400, seed: 0, size: 256}   # phantoms written to <out>_data (or synth.out)
       unlabeled: data/unlabeled.csv    # optional: lesions without labels (semi-supervised heads)
       test_fraction: 0.2               # optional patient-wise hold-out, reported after training
@@ -33,7 +34,7 @@ from typing import Any
 from .errors import ConfigError
 
 TOP_KEYS = {"model", "data", "out"}
-DATA_KEYS = {"manifest", "synth", "unlabeled", "test_fraction"}
+DATA_KEYS = {"manifest", "root", "synth", "unlabeled", "test_fraction"}
 
 
 def read_config(path) -> dict:

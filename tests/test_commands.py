@@ -151,3 +151,20 @@ def test_diagnose_refuses_a_missing_table_and_fails_when_nothing_was_diagnosed(t
     result = runner.invoke(app, ["diagnose", str(root / "model"), str(broken), "--out", str(tmp_path / "b"),
                                  "--table", str(images / "manifest.csv")])
     assert result.exit_code == 1 and "no image could be diagnosed (2 failed)" in result.output
+
+
+def test_train_config_root_names_the_images_folder(tmp_path):
+    make_tiny_phantoms(tmp_path / "images", n=30, seed=6)
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "images" / "manifest.csv").rename(tmp_path / "tables" / "lesions.csv")  # the CSV away from its images
+    config = {"model": {"kind": "diagnoser", "predictor": {
+                  "kind": "hybrid_predictor", "positive_label": "neoplastic", "stacking": {"kind": "in_sample"},
+                  "fitter": "logistic_regression", "sources": [{"kind": "columns", "columns": ["size_mm"]}]}},
+              "data": {"manifest": str(tmp_path / "tables" / "lesions.csv")}, "out": str(tmp_path / "m")}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "dropped: line 2" in result.output  # without root: every file is missing
+    config["data"]["root"] = str(tmp_path / "images")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["train", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 0 and "dropped" not in result.output, result.output
