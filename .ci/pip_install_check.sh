@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3.11 -m venv "$work/venv"
-"$work/venv/bin/pip" install -q -c constraints.txt . 2>&1 | grep -v "^WARNING: Location" || true
+# a copy of the tracked files: setuptools writes build/ into the tree it installs from
+mkdir "$work/src"
+git ls-files -z | xargs -0 cp --parents -t "$work/src"
+"$work/venv/bin/pip" install -q -c constraints.txt "$work/src" 2>&1 | grep -v "^WARNING: Location" || true
 export YOLO_OFFLINE=1 YOLO_CONFIG_DIR="$work/ultralytics" MPLBACKEND=Agg EXPLAINENDO_PROGRESS=0
 cd "$work"
 "$work/venv/bin/python" - <<'PY'
