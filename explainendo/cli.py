@@ -208,7 +208,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
               "none", help="colour constancy before the handcrafted features (illuminant of the whole frame): "
                            "none | grey_world | shades_of_grey | max_rgb"),
           centre_wise: bool = typer.Option(
-              False, help="leave each training centre out in turn (edd2020: the five non-external centres) and "
+              False, help="leave each centre out in turn (edd2020: every labelled centre but the external AJ) and "
                           "report every metric per centre"),
           hybrid: Optional[str] = typer.Option(
               None, help="the hybrid to compare: 'gastric' (the ENDOANGEL-ED predictor, attribute heads "
