@@ -581,8 +581,8 @@ def run_named_benchmark(target: str, out: str | Path, preset: BenchPreset = Benc
     """``target``: ``phantoms`` (gastric phantoms), ``edd2020`` (the shared EDD2020 set) or a manifest CSV
     (with ``label``, ``patient``, boxes, and ``centre`` when ``external_centres`` are named); contenders
     from ``preset`` (:class:`BenchPreset`). ``centre_wise``: instead of the train / test splits, leave each
-    training centre out in turn (:func:`run_centre_wise`; EDD2020: the five centres other than the
-    external AJ, every lesion of them), returning a :class:`CentreWiseResult`."""
+    training centre out in turn (:func:`run_centre_wise`; EDD2020: every labelled centre but the
+    external AJ, every lesion of them: ACB, B, INAB, NAF), returning a :class:`CentreWiseResult`."""
     from .io.splits import centre_split, train_val_test_split
 
     preset.check()
