@@ -141,13 +141,18 @@ class Manifest:
         if not path.is_file():
             raise ManifestError("manifest file not found", source=path, hint="check the path")
         try:
-            # every column as text: pandas' own guesses would turn patient "007" into 7 and "7" into 7.0
+            # every column as text first: pandas' own guesses would turn patient "007" into 7 and "7" into 7.0;
+            # measurement columns become numbers below when every cell is one
             df = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ManifestError(f"not a readable CSV ({exc})", source=path) from None
         if LINE_COLUMN in df.columns:
             raise ManifestError(f"column '{LINE_COLUMN}' is reserved (the library writes each row's CSV line there)",
                                 source=path, hint="rename that column")
+        for col in df.columns:  # a measurement column (size_mm, label_probability) is a number when all its cells are
+            if col not in _STRING_COLUMNS and col not in (*BOX_COLUMNS, "width", "height") \
+                    and not col.startswith(ATTRIBUTE_PREFIX):
+                df[col] = _numbers_if_all(df[col])
         df[LINE_COLUMN] = _csv_lines(path, len(df))
         return cls(df, root if root is not None else path.parent, name=str(path))
 
@@ -442,6 +447,15 @@ def _as_label(v):
     if isinstance(text, str) and text.lower() in UNKNOWN_TOKENS:
         return np.nan
     return text
+
+
+def _numbers_if_all(values: pd.Series) -> pd.Series:
+    """A text column as float64 when every non-empty cell is a number (empty -> NaN); else the text, empty -> NaN."""
+    text = values.where(~values.map(_missing), None)
+    numbers = pd.to_numeric(text, errors="coerce")
+    if numbers.notna().sum() == text.notna().sum():
+        return numbers.astype(float)
+    return text.map(lambda v: np.nan if v is None else v)
 
 
 def _csv_lines(path: Path, n_rows: int) -> list[int]:

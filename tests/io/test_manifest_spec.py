@@ -143,3 +143,14 @@ def test_the_split_column_is_honoured_and_checked(tmp_path):
     typo = Manifest.read_csv(_csv(tmp_path, "image,patient,split\nimg/0.png,1,train\nimg/1.png,2,Test\n"))
     with pytest.raises(SplitError, match="line 3"):
         split_by_column(typo)
+
+
+def test_measurement_columns_are_numbers_and_text_columns_stay_text(tmp_path):
+    _images(tmp_path)
+    m = Manifest.read_csv(_csv(tmp_path, "image,patient,size_mm,note,label_probability\n"
+                                         "img/0.png,007,12.5,first,0.8\nimg/1.png,8,,second,0.3\n"
+                                         "img/2.png,9,7,,1\n"))
+    assert m.df["patient"].tolist() == ["007", "8", "9"]
+    assert m.df["size_mm"].dtype == float and np.isnan(m.df["size_mm"].iloc[1]) and m.df["size_mm"].iloc[2] == 7.0
+    assert (m.df["label_probability"] > 0.5).tolist() == [True, False, True]
+    assert m.df["note"].iloc[0] == "first" and pd.isna(m.df["note"].iloc[2])
