@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from .commands import _fail as fail  # the one CLI error exit
+
 from ._version import __version__
 
 app = typer.Typer(name="explainendo", help="Explainable AI for gastrointestinal endoscopy.",
@@ -51,8 +53,7 @@ def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg |
             manifest = manifest.validate(strict=False)
             typer.echo(manifest.report.summary())
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     for k, v in manifest.summary().items():
         typer.echo(f"{k:>12}: {v}")
 
@@ -78,8 +79,7 @@ def data_import(table: Path = typer.Argument(..., help="a hospital's CSV: one ro
                              video=video, boxes=boxes, attributes=[a for a in attributes.split(",") if a],
                              box_columns=[c for c in box_columns.split(",") if c] or None)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     typer.echo(f"wrote {written}; next: explainendo data validate {written} --config YOUR_MODEL.yaml")
 
 
@@ -116,11 +116,10 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
         specs = predictor.attribute_specs() if predictor is not None else None
         clean = table.validate(strict=False, check_images=images, attributes=specs)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     report = clean.report
-    notes = [p for p in report.problems if p.kind in ("unused_attribute",)]
-    problems = [p for p in report.problems if p not in notes]
+    notes = [p for p in report.problems if p.kind == "unused_attribute"]  # not a dropped row: a note
+    problems = [p for p in report.problems if p.kind != "unused_attribute"]
     data_error = None
     if predictor is not None:
         try:
@@ -239,8 +238,7 @@ def bench(target: str = typer.Argument(..., help="phantoms | edd2020 | a manifes
                 save_models=save_models, progress=lambda message: status.update(message),
                 command="explainendo " + " ".join(sys.argv[1:]))
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     typer.echo((result.out / "report.md").read_text())
     typer.echo(f"report: {Path(out) / 'report.md'}")
 

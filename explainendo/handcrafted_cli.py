@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from .commands import _fail as fail  # the one CLI error exit
+
 handcrafted_app = typer.Typer(help="Handcrafted lesion features (ENDOANGEL-ED's six).", no_args_is_help=True)
 
 
@@ -33,8 +35,7 @@ def params_command(params: Optional[Path] = typer.Option(None, help="a params YA
     try:
         typer.echo(yaml.safe_dump(load_params(params), sort_keys=False), nl=False)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
 
 
 @handcrafted_app.command("extract")
@@ -58,8 +59,7 @@ def extract_command(dataset: str = typer.Argument(..., help="edd2020 | kvasir-se
         samples = LesionSamples.from_manifest(manifest, enlarge=enlarge, keep_frames=False)
         features = HandcraftedFeatures(params=params).transform(samples)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     keep = [c for c in ("image", "patient", "label", "x1", "y1", "x2", "y2", "box_label") if c in samples.table]
     table = pd.concat([samples.table[keep], features], axis=1)
     out.parent.mkdir(parents=True, exist_ok=True)

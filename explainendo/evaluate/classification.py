@@ -190,17 +190,19 @@ def metrics_by_group(y_true, predictions, groups, positive=1, confidence: float 
     t = as_1d(y_true, "y_true")
     g = as_1d(groups, "groups")
     same_length(y_true=t, groups=g)
+    checked = {}  # each model's calls and scores checked once, not once per group
+    for name, value in predictions.items():
+        pred, score = value if isinstance(value, tuple) else (value, None)
+        pred = as_1d(pred, f"{name} predictions")
+        same_length(y_true=t, **{f"{name}": pred})
+        checked[name] = (pred, None if score is None else as_scores(score, name))
     rows = []
     for group in pd.unique(g):
         at = g == group
         truth = binary_truth(t[at], positive)
-        for name, value in predictions.items():
-            pred, score = value if isinstance(value, tuple) else (value, None)
-            pred = as_1d(pred, f"{name} predictions")
-            same_length(y_true=t, **{f"{name}": pred})
-            both = truth.any() and not truth.all()
-            table = binary_metrics(t[at], pred[at], positive,
-                                   score=None if score is None or not both else as_scores(score, name)[at],
+        both = truth.any() and not truth.all()
+        for name, (pred, score) in checked.items():
+            table = binary_metrics(t[at], pred[at], positive, score=None if score is None or not both else score[at],
                                    confidence=confidence).set_index("metric")
             row = {"group": group, "model": name, "n": int(at.sum()), "positives": int(truth.sum())}
             for metric in (*BINARY_METRICS, "auc"):

@@ -13,6 +13,8 @@ from typing import List, Optional
 
 import typer
 
+from ..commands import _fail as fail  # the one CLI error exit
+
 evaluate_app = typer.Typer(help="Metrics, statistical tests and model-comparison reports.", no_args_is_help=True)
 
 
@@ -36,8 +38,7 @@ def compare_command(
         report = build_report(predictions, truth, positive, model, split_column, group_column, how, seed)
         files = report.save(out)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     typer.echo(report.to_markdown())
     typer.echo("wrote " + ", ".join(str(p) for p in files.values()))
 
@@ -62,8 +63,7 @@ def model_command(
         result = evaluate_saved_model(loaded, Manifest.read_csv(test, root), positive,
                                       say=lambda line: typer.secho(line, fg="yellow", err=True))
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     out.mkdir(parents=True, exist_ok=True)
     parts = [f"# {model.name} on {test.name} (positive class: {result['positive']})", ""]
     for key in ("boxes", "pixels"):

@@ -431,12 +431,11 @@ class AttributeHeads(FeatureSource):
 
         trained, skipped = [], {}
         for spec in specs:
-            values = samples.labels(f"attr.{spec.name}")
-            encode_labels(spec, values, samples.table["csv_line"].tolist() if "csv_line" in samples.table
-                          else None)  # raises on a foreign class name, naming its CSV line
+            labels = encode_labels(spec, samples.labels(f"attr.{spec.name}"), samples.table["csv_line"].tolist()
+                                   if "csv_line" in samples.table else None)  # a foreign value raises, naming its line
             if spec.input == "frame" and samples.frames is None:
                 skipped[spec.name] = "no frames in samples (the head sees the whole frame)"
-            elif (encode_labels(spec, values) >= 0).sum() == 0:
+            elif (labels >= 0).sum() == 0:
                 skipped[spec.name] = "no labels"
             else:
                 trained.append(spec)

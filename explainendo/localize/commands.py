@@ -7,6 +7,8 @@ from typing import Optional
 
 import typer
 
+from ..commands import _fail as fail  # the one CLI error exit
+
 localize_app = typer.Typer(help="Train lesion localizers and locate lesions.", no_args_is_help=True)
 
 
@@ -41,8 +43,7 @@ def train(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg | dsoc |
             raise typer.BadParameter(f"unknown method {method!r}: use softmask or yolo")
         loc.save(out)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     typer.echo(f"saved {loc.kind} to {out}")
 
 
@@ -62,8 +63,7 @@ def predict(model: Path = typer.Argument(..., help="folder written by 'localize 
         names = [f.name for f in iter_frames(images)]  # cheap for images; videos decode twice
         boxes = loc.locate_batch(images)
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     rows = []
     for name, bs in zip(names, boxes):
         rows += [{"image": name, **b.to_dict()} for b in bs] or [{"image": name}]

@@ -7,6 +7,8 @@ from typing import List, Optional
 
 import typer
 
+from ..commands import _fail as fail  # the one CLI error exit
+
 
 def _parse_options(pairs: list[str]) -> dict:
     """``key=value`` pairs; values are read as YAML (numbers, lists, mappings), e.g.
@@ -54,8 +56,7 @@ def synth_command(
             write = bar.add_task("writing PNGs", total=n)
             manifest = phantoms.write(out, progress=lambda k: bar.advance(write, k))
     except ExplainendoError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2)
+        fail(exc)
     summary = manifest.summary()
     typer.echo(f"wrote {len(phantoms)} {system} phantoms to {out} ({summary.get('patients')} patients)")
     if "labels" in summary:
