@@ -473,7 +473,7 @@ def hybrid_from(preset: BenchPreset, positive: str):
         return gastric_phantom_contenders(dataclasses.replace(preset, sole_backbones=(), hybrid=None))["hybrid"]
     from .config import build_model, read_config
 
-    predictor = build_model(read_config(preset.hybrid))._checked_parts()[1]
+    predictor = build_model(read_config(preset.hybrid)).checked_parts()[1]
     if getattr(predictor, "positive_label", positive) not in (None, positive):
         raise ConfigError(f"the config's positive_label {predictor.positive_label!r} is not --positive {positive!r}")
     return predictor

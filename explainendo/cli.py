@@ -106,13 +106,13 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
         if config is not None:
             from .config import build_model, read_config
 
-            predictor = build_model(read_config(config))._checked_parts()[1]
+            predictor = build_model(read_config(config)).checked_parts()[1]
         elif model is not None:
             if model != "gastric":
                 raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, or --config FILE")
             from .systems.gastric import GastricDiagnoser
 
-            predictor = GastricDiagnoser()._checked_parts()[1]
+            predictor = GastricDiagnoser().checked_parts()[1]
         specs = predictor.attribute_specs() if predictor is not None else None
         clean = table.validate(strict=False, check_images=images, attributes=specs)
     except ExplainendoError as exc:

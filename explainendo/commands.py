@@ -52,36 +52,64 @@ def _data_manifest(value, what: str):
     return Manifest.read_csv(value) if value else None
 
 
+def _repeated(groups):
+    """``groups`` when some id repeats (several rows per patient: a cluster bootstrap is due), else None."""
+    return groups if groups is not None and len(set(groups)) < len(groups) else None
+
+
+def pixel_rows(model, manifest, table=None):
+    """Each image of ``manifest`` once through ``model`` from pixels (localizer, then diagnosis), as a
+    DataFrame: ``image`` (the manifest's name), ``label`` / ``patient`` where the manifest has them, ``status``
+    (ok | no_lesion | error), ``predicted`` (the primary lesion's class; empty unless ok), one ``p:<class>``
+    column per class (0 unless ok) and ``iou`` (the primary box against the image's first true box; 0 when
+    nothing was found; NaN without a true box). ``table``: per-lesion measurements, keyed by image path."""
+    import numpy as np
+    import pandas as pd
+
+    from .types import Box
+
+    classes = [str(c) for c in model.classes_]
+    images = manifest.df.drop_duplicates("image")
+    rows = []
+    for (_, truth), result in zip(images.iterrows(), model.predict([str(manifest.path(n)) for n in images["image"]],
+                                                                    stream=True, table=table)):
+        found = result.ok and not result.no_lesion
+        row = {"image": truth["image"], "status": "ok" if found else ("error" if result.error else "no_lesion"),
+               "predicted": result.label if found else ""}
+        row.update({f"p:{c}": float(result.probabilities.get(c, 0.0)) if found else 0.0 for c in classes})
+        box = [truth.get(c, np.nan) for c in ("x1", "y1", "x2", "y2")]
+        has_box = all(pd.notna(v) and np.isfinite(float(v)) for v in box)
+        row["iou"] = (result.box.iou(Box(*map(float, box))) if found else 0.0) if has_box else float("nan")
+        rows.append(row)
+    keep = ["image"] + [c for c in ("label", "patient") if c in images]
+    return pd.DataFrame(rows).merge(images[keep], on="image", how="left")
+
+
+def _measurements(model, manifest):
+    """The manifest's rows keyed by image path, when the model reads table columns (else None)."""
+    if not model.predictor_.table_columns():
+        return None
+    return manifest.df.assign(image=[str(manifest.path(name)) for name in manifest.df["image"]])
+
+
 def evaluate_from_pixels(model, test) -> dict:
     """Accuracy of ``model`` on a labelled manifest, twice: on its boxes (diagnosis alone) and from pixels
     through the localizer (a frame where it finds nothing counts as wrong), with the primary box's IoU."""
     import numpy as np
 
     from .features import LesionSamples
-    from .types import Box
 
     samples = LesionSamples.from_manifest(test, enlarge=model.enlarge)
     predicted = model.predictor_.predict(samples)
     truth = samples.labels("label").astype(str).to_numpy()
     report = {"test_lesions": int(len(samples)), "accuracy_boxes": float(np.mean(predicted == truth))}
-    first = test.df.drop_duplicates("image").set_index("image")
-    correct, ious, found = [], [], 0
-    # the test rows carry any per-lesion measurements a table-column source reads, keyed by the path predicted
-    measurements = test.df.assign(image=[str(test.path(name)) for name in test.df["image"]])
-    for result in model.predict([str(test.path(name)) for name in first.index], stream=True,
-                                table=measurements if model.predictor_.table_columns() else None):
-        row = first.loc[Path(result.image).name] if Path(result.image).name in first.index else None
-        if row is None:
-            continue
-        ok = result.ok and not result.no_lesion
-        found += ok
-        correct.append(ok and result.label == str(row["label"]))
-        has_box = test.has_boxes and all(np.isfinite(float(row[c])) for c in ("x1", "y1", "x2", "y2"))
-        if has_box:
-            ious.append(result.box.iou(Box(row["x1"], row["y1"], row["x2"], row["y2"])) if ok else 0.0)
-    report.update({"test_images": len(correct), "accuracy_pixels": float(np.mean(correct)) if correct else float("nan"),
-                   "images_with_lesion_found": int(found),
-                   "mean_iou": float(np.mean(ious)) if ious else float("nan")})
+    pixels = pixel_rows(model, test, _measurements(model, test))
+    found = pixels["status"] == "ok"
+    correct = found & (pixels["predicted"] == pixels["label"].astype(str))
+    ious = pixels["iou"].dropna()
+    report.update({"test_images": len(pixels), "accuracy_pixels": float(correct.mean()) if len(pixels) else float("nan"),
+                   "images_with_lesion_found": int(found.sum()),
+                   "mean_iou": float(ious.mean()) if len(ious) else float("nan")})
     return report
 
 
@@ -91,9 +119,9 @@ def evaluate_saved_model(model, test, positive: str | None = None, say=None) -> 
     primary lesion's call against the image's label; an image where nothing is found is called negative and
     counted in ``images_without_lesion``). ``positive``: default the model's last class (its positive label).
     Returns ``{"boxes": ModelComparison | None, "pixels": ModelComparison, "predictions_boxes": DataFrame,
-    "predictions_pixels": DataFrame, "images_without_lesion": int, "dropped": [problem lines]}``."""
+    "predictions_pixels": DataFrame, "images_without_lesion": int, "mean_iou": float (NaN without boxes),
+    "dropped": [problem lines]}``."""
     import numpy as np
-    import pandas as pd
 
     from .errors import ManifestError
     from .evaluate import compare_models
@@ -109,11 +137,10 @@ def evaluate_saved_model(model, test, positive: str | None = None, say=None) -> 
         (say or (lambda _: None))(f"dropped: {line}")
     if len(clean) == 0:
         raise ManifestError("no labelled, readable row in the test manifest", source=test.name or None)
-    measurements = clean.df.assign(image=[str(clean.path(name)) for name in clean.df["image"]])
-    needs_table = bool(model.predictor_.table_columns())
-    model.check_table(measurements if needs_table else None)
+    measurements = _measurements(model, clean)
+    model.check_table(measurements)
     out: dict = {"dropped": dropped, "boxes": None, "predictions_boxes": None}
-    patients = lambda t: t["patient"].astype(str).to_numpy() if "patient" in t else None  # noqa: E731
+    patients = lambda t: _repeated(t["patient"].astype(str).to_numpy()) if "patient" in t else None  # noqa: E731
     if clean.has_boxes:
         boxed = clean.subset(clean.df[["x1", "y1", "x2", "y2"]].notna().all(axis=1))
         samples = LesionSamples.from_manifest(boxed, enlarge=model.enlarge)
@@ -122,29 +149,22 @@ def evaluate_saved_model(model, test, positive: str | None = None, say=None) -> 
         pred = (score >= 0.5).astype(int)
         frame = samples.table[[c for c in ("image", "patient", "label") if c in samples.table]].copy()
         frame["score"], frame["y_pred"] = score, pred
-        groups = patients(samples.table)
         out["boxes"] = compare_models(y, {"on given boxes": (pred, score)}, positive=1,
-                                      groups=groups if groups is not None and len(set(groups)) < len(groups) else None,
+                                      groups=patients(samples.table),
                                       title=f"{len(samples)} lesions on the manifest's boxes", unit="lesions")
         out["predictions_boxes"] = frame
-    images = clean.df.drop_duplicates("image")
-    rows = []
-    for name, result in zip(images["image"], model.predict([str(clean.path(n)) for n in images["image"]],
-                                                           stream=True, table=measurements if needs_table else None)):
-        found = result.ok and not result.no_lesion
-        rows.append({"image": name, "status": "ok" if found else ("error" if result.error else "no_lesion"),
-                     "predicted": result.label if found else "",
-                     "score": float(result.probabilities.get(positive, 0.0)) if found else 0.0})
-    pixels = pd.DataFrame(rows).merge(images[["image", "label"] + (["patient"] if "patient" in images else [])],
-                                      on="image")
+    pixels = pixel_rows(model, clean, measurements)
+    pixels = pixels.rename(columns={f"p:{positive}": "score"}).drop(
+        columns=[f"p:{c}" for c in classes if c != positive])
     y = (pixels["label"].astype(str) == positive).to_numpy().astype(int)
     pred = (pixels["score"] >= 0.5).to_numpy().astype(int)
-    groups = patients(pixels)
     out["pixels"] = compare_models(y, {"from pixels": (pred, pixels["score"].to_numpy())}, positive=1,
-                                   groups=groups if groups is not None and len(set(groups)) < len(groups) else None,
+                                   groups=patients(pixels),
                                    title=f"{len(pixels)} images from pixels (through the localizer)", unit="images")
     out["predictions_pixels"] = pixels.assign(y_pred=pred)
     out["images_without_lesion"] = int((pixels["status"] != "ok").sum())
+    ious = pixels["iou"].dropna()
+    out["mean_iou"] = float(ious.mean()) if len(ious) else float("nan")
     out["positive"] = positive
     return out
 
@@ -185,7 +205,12 @@ def train_from_config(path: Path, say=None) -> tuple[object, dict]:
     elif test_fraction > 0:
         parts = train_val_test_split(manifest, val=0.0, test=test_fraction, seed=seed)
         manifest, test = parts["train"], parts["test"]
+    import time
+
+    report["train_rows"] = len(manifest)
+    start = time.perf_counter()
     model.fit(manifest, unlabeled=unlabeled)
+    report["train_seconds"] = time.perf_counter() - start
     model.save(out)
     predictor = model.predictor_
     report.update({"predictor": predictor.describe(), "sources": getattr(predictor, "sources_used_", []),
@@ -220,6 +245,9 @@ def train(config: Path = typer.Argument(..., help="a YAML config (see examples/)
         typer.echo(f"held-out accuracy from pixels (through the localizer): {report['accuracy_pixels']:.3f} on "
                    f"{report['test_images']} images; a lesion found in {report['images_with_lesion_found']}, "
                    f"mean IoU {report['mean_iou']:.2f}")
+    typer.echo(f"trained on {report['train_rows']} rows in {report['train_seconds']:.0f} s "
+               f"({1000 * report['train_seconds'] / max(report['train_rows'], 1) / 60:.1f} min per 1,000 rows "
+               f"on this machine)")
     typer.echo(f"model saved to {report['out']}")
 
 

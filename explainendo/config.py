@@ -71,5 +71,5 @@ def build_model(config: dict) -> Any:
     if not isinstance(model, Diagnoser):
         raise ConfigError(f"model: a {type(model).__name__} is not a diagnoser",
                           hint="kind: gastric_diagnoser, or diagnoser with a localizer and a predictor")
-    model._checked_parts()
+    model.checked_parts()
     return model

@@ -89,7 +89,9 @@ class Diagnoser(Component):
     def _predictor(self):
         return self.predictor
 
-    def _checked_parts(self):
+    def checked_parts(self):
+        """The (localizer, predictor) that ``fit`` would train, with every parameter checked, and nothing
+        trained: a system's defaults built from its settings (ConfigError on a value that cannot be honoured)."""
         from .localize import Localizer
         from .predict import Predictor
 
@@ -114,7 +116,7 @@ class Diagnoser(Component):
         its boxes), or ready-made labelled :class:`~explainendo.features.LesionSamples` (then the localizer
         must be trained already, ``train_localizer=False``, or be None). ``unlabeled``: lesions without
         labels for semi-supervised sources (a Manifest, CSV path or LesionSamples)."""
-        localizer, predictor = self._checked_parts()
+        localizer, predictor = self.checked_parts()
         if isinstance(data, LesionSamples):
             if localizer is not None and self.train_localizer and localizer.needs_fit:
                 raise ConfigError("a localizer learns from a manifest's boxes, and LesionSamples carry none of its "

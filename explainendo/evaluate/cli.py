@@ -70,7 +70,9 @@ def model_command(
         if result[key] is not None:
             parts += [result[key].to_markdown(), ""]
             result[f"predictions_{key}"].to_csv(out / f"predictions_{key}.csv", index=False)
-    parts += [f"Images where the localizer found no lesion (called negative): {result['images_without_lesion']}.", ""]
+    parts += [f"Images where the localizer found no lesion (called negative): {result['images_without_lesion']}."
+              + (f" Mean IoU of the primary box with the image's first true box: {result['mean_iou']:.2f}."
+                 if result["mean_iou"] == result["mean_iou"] else ""), ""]   # NaN: no true boxes
     if result["dropped"]:
         parts += [f"Rows dropped by validation: {len(result['dropped'])} (listed on stderr)."]
     text = "\n".join(parts)

@@ -17,10 +17,15 @@ Neoplastic vs non-neoplastic focal gastric lesions in white light. The preset is
   feature groups that fitter does not need dropped by grouped-CV backward elimination, attribute groups
   kept over handcrafted doubles the folds cannot tell apart (``GroupEliminator(prefer_keep="attributes")``:
   on the gastric phantoms, 4000 images, four seeds, SHAP's top four groups are the generating rule in
-  97-100% of correct cases; docs/benchmarks.md); out-of-fold stacking (``OutOfFold(5)``; pass
-  ``stacking=HeldOut(0.5)`` when lesions are plentiful: the heads then train once and are calibrated on the
-  held-out patients);
+  97-100% of correct cases; docs/benchmarks.md); held-out stacking (``HeldOut(0.5)``: the heads train once
+  on half the patients and are calibrated, and the fitter trained, on the other half; pass
+  ``stacking=OutOfFold(5)`` when lesions are few: five out-of-fold copies of the heads, five times the time);
 * crops not enlarged (``enlarge=1.0``), ``neoplastic`` the explained (positive) class.
+
+Every default is a measured configuration: the predictor is the hybrid of ``explainendo bench phantoms
+--image-size 128 --epochs 14 --holdout 0.5`` and the localizer that of ``examples/gastric_phantoms.yaml``
+(tests/systems/test_gastric_defaults.py holds them equal); the defaults end to end, with run times per 1,000
+images: ``python benchmarks/gastric_defaults.py`` (docs/benchmarks.md, "GastricDiagnoser() as it ships").
 
 Compose your own from the same functions, e.g.
 ``GastricDiagnoser(predictor=gastric_predictor(heads=gastric_heads(training=Training(epochs=3)),
@@ -40,13 +45,18 @@ POSITIVE = "neoplastic"
 
 
 def gastric_heads(seed: int = 0, **options):
-    """The seven gastric attribute heads on one pretrained EfficientNet-Lite0 (``options``: other
-    :class:`~explainendo.heads.AttributeHeads` parameters, e.g. ``training=Training(epochs=8)``)."""
+    """The seven gastric attribute heads on one ImageNet-pretrained EfficientNet-Lite0 at 128 px, trained
+    14 epochs in batches of 32 (:class:`~explainendo.training.Training` otherwise at its defaults): the heads
+    of the measured run (docs/benchmarks.md, "Gastric phantoms on the engine"). ``options``: other
+    :class:`~explainendo.heads.AttributeHeads` parameters, e.g. ``training=Training(epochs=8)``."""
     from ..heads import AttributeHeads, HeadLoss
     from ..specs import GASTRIC_ATTRIBUTES
+    from ..training import Training
 
     # balance_heads: the 26-class landmark loss otherwise swamps the binary heads (docs/benchmarks.md)
-    settings = {"specs": GASTRIC_ATTRIBUTES, "seed": seed, "loss": HeadLoss(balance_heads=True), **options}
+    settings = {"specs": GASTRIC_ATTRIBUTES, "seed": seed, "loss": HeadLoss(balance_heads=True),
+                "backbone": "efficientnet_lite0", "pretrained": True, "image_size": 128,
+                "training": Training(epochs=14, batch_size=32, patience=4), **options}
     return AttributeHeads(**settings)
 
 
@@ -63,22 +73,25 @@ def gastric_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = 
                       group_selection: Any = "default", seed: int = 0):
     """The ENDOANGEL-ED hybrid predictor (module docstring); ``group_selection=None`` keeps every group."""
     from ..fit import FitterSelector, GroupEliminator
-    from ..predict import ATTRIBUTE_GROUPS, HybridPredictor, OutOfFold
+    from ..predict import ATTRIBUTE_GROUPS, HeldOut, HybridPredictor
 
     if isinstance(group_selection, str) and group_selection == "default":
         group_selection = GroupEliminator(seed=seed, prefer_keep=ATTRIBUTE_GROUPS)
     return HybridPredictor(sources=gastric_sources(seed, heads, handcrafted),
-                           fitter=FitterSelector(seed=seed) if fitter is None else fitter,
-                           group_selection=group_selection, stacking=OutOfFold(5) if stacking is None else stacking,
+                           fitter=FitterSelector(cv=5, seed=seed) if fitter is None else fitter,
+                           group_selection=group_selection, stacking=HeldOut(0.5) if stacking is None else stacking,
                            positive_label=POSITIVE, seed=seed)
 
 
 def gastric_localizer(seed: int = 0, **options):
-    """The preset's localizer: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder (module docstring),
-    trained with :class:`~explainendo.localize.UNetTraining` (30 epochs); ``options`` override."""
-    from ..localize import SoftMaskLocalizer
+    """The preset's localizer: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder (module docstring)
+    at 128 px, trained 8 epochs in batches of 16 (:class:`~explainendo.localize.UNetTraining` otherwise at its
+    defaults): the localizer of the measured run (docs/benchmarks.md, "The preset's default localizer");
+    ``options`` override."""
+    from ..localize import SoftMaskLocalizer, UNetTraining
 
-    settings = {"encoder": "efficientnet_lite0", "image_size": 256, "seed": seed, **options}
+    settings = {"encoder": "efficientnet_lite0", "image_size": 128, "training": UNetTraining(epochs=8, batch_size=16),
+                "seed": seed, **options}
     return SoftMaskLocalizer(**settings)
 
 

@@ -25,12 +25,12 @@ TINY_HEADS = {"image_size": 32, "pretrained": False, "training": Training(epochs
 def test_preset_defaults_are_built_in_fit_not_in_init():
     from explainendo.handcrafted import HandcraftedFeatures
     from explainendo.localize import SoftMaskLocalizer
-    from explainendo.predict import HybridPredictor, OutOfFold
+    from explainendo.predict import HeldOut, HybridPredictor
 
     model = GastricDiagnoser(seed=3)
     assert model.localizer is None and model.predictor is None  # __init__ only stores
     assert clone(model).get_params() == model.get_params()
-    localizer, predictor = model._checked_parts()
+    localizer, predictor = model.checked_parts()
     # the default localizer works offline: a soft-mask U-Net on the ImageNet EfficientNet-Lite0 encoder, seeded
     assert isinstance(localizer, SoftMaskLocalizer) and localizer.encoder == "efficientnet_lite0"
     assert localizer.seed == 3
@@ -38,7 +38,7 @@ def test_preset_defaults_are_built_in_fit_not_in_init():
     heads, handcrafted = predictor.sources
     assert isinstance(heads, AttributeHeads) and isinstance(handcrafted, HandcraftedFeatures)
     assert [s.name for s in heads.specs] == [s.name for s in GASTRIC_ATTRIBUTES] and heads.seed == 3
-    assert isinstance(predictor.stacking, OutOfFold) and isinstance(predictor.fitter, FitterSelector)
+    assert isinstance(predictor.stacking, HeldOut) and isinstance(predictor.fitter, FitterSelector)
     assert isinstance(predictor.group_selection, GroupEliminator)
     assert predictor.group_selection.prefer_keep == "attributes"
 
