@@ -59,10 +59,15 @@ def data_summary(dataset: str = typer.Argument(..., help="edd2020 | kvasir-seg |
 
 
 @data_app.command("import")
-def data_import(table: Path = typer.Argument(..., help="a hospital's CSV: one row per lesion"),
+def data_import(table: Path = typer.Argument(..., help="a hospital's table, one row per lesion: .csv, .xlsx, or a "
+                                                        "COCO .json (x, y, w, h and category columns)"),
                 out: Path = typer.Argument(..., help="the manifest CSV to write (image paths relative to it)"),
                 image: str = typer.Option("image", help="column holding the image path (relative to TABLE)"),
                 patient: str = typer.Option("patient", help="column holding the patient id"),
+                patient_pattern: Optional[str] = typer.Option(
+                    None, help="take the patient id from each image path instead: a regular expression whose "
+                               "first group is the id, e.g. '^([^/]+)/' (the first folder)"),
+                sheet: Optional[str] = typer.Option(None, help="the workbook's sheet (name; default the first)"),
                 label: Optional[str] = typer.Option("label", help="column holding the diagnosis ('' for none)"),
                 centre: Optional[str] = typer.Option(None, help="column holding the centre / hospital"),
                 video: Optional[str] = typer.Option(None, help="column holding the video id"),
@@ -70,12 +75,14 @@ def data_import(table: Path = typer.Argument(..., help="a hospital's CSV: one ro
                 box_columns: str = typer.Option("", help="the four box columns (default x1,y1,x2,y2 or x,y,w,h)"),
                 attributes: str = typer.Option("", help="columns holding attribute labels: tone,surface -> "
                                                         "attr.tone, attr.surface")) -> None:
-    """Turn a hospital's table into a manifest CSV (docs/data.md): its names, xywh boxes, attribute columns."""
+    """Turn a hospital's table (CSV, .xlsx, COCO JSON) into a manifest CSV (docs/data.md): its names, xywh boxes,
+    attribute columns."""
     from .errors import ExplainendoError
     from .io.importing import import_csv
 
     try:
-        written = import_csv(table, out, image=image, patient=patient, label=label or None, centre=centre,
+        written = import_csv(table, out, sheet=sheet, patient_pattern=patient_pattern,
+                             image=image, patient=patient, label=label or None, centre=centre,
                              video=video, boxes=boxes, attributes=[a for a in attributes.split(",") if a],
                              box_columns=[c for c in box_columns.split(",") if c] or None)
     except ExplainendoError as exc:

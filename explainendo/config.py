@@ -24,6 +24,12 @@ the parameters go; the kinds are those of the one component registry
       unlabeled: data/unlabeled.csv    # optional: lesions without labels (semi-supervised heads)
       test_fraction: 0.2               # optional patient-wise hold-out, reported after training
     out: models/gastric                # where the model folder is written
+
+Relative paths are read from **the config file's folder**, not from the folder the command runs in (as
+docker-compose and MkDocs read theirs): ``data.manifest``, ``data.root``, ``data.unlabeled``,
+``data.synth.out``, ``out``, and the weight files a component names (``pretrained: weights.pth`` of
+attribute heads, ``model: best.pt`` of a YOLO localizer; a built-in YOLO architecture such as
+``yolov8n.yaml`` stays a name). Copy a preset next to your data and its paths are those of that folder.
 """
 
 from __future__ import annotations
@@ -58,6 +64,48 @@ def read_config(path) -> dict:
     if not isinstance(config.get("model"), dict):
         raise ConfigError("config needs a 'model' mapping with a 'kind'", source=str(path),
                           hint="e.g. model: {kind: gastric_diagnoser}")
+    return resolve_paths(config, path.resolve().parent)
+
+
+#: (component kind, parameter) pairs whose text value is a file; ``yolo_localizer.model`` only when it
+#: names a weights file (a ``.yaml`` architecture is a name ultralytics builds)
+WEIGHT_PARAMS = {("attribute_heads", "pretrained"), ("yolo_localizer", "model")}
+
+
+def _relative(value, base: Path):
+    return value if Path(value).expanduser().is_absolute() else str(base / value)
+
+
+def _resolve_weights(node, base: Path):
+    if isinstance(node, list):
+        return [_resolve_weights(v, base) for v in node]
+    if not isinstance(node, dict):
+        return node
+    kind = node.get("kind")
+    out = {}
+    for key, value in node.items():
+        if (kind, key) in WEIGHT_PARAMS and isinstance(value, str) and not value.endswith((".yaml", ".yml")):
+            out[key] = _relative(value, base)
+        else:
+            out[key] = _resolve_weights(value, base)
+    return out
+
+
+def resolve_paths(config: dict, base: Path) -> dict:
+    """A copy of ``config`` with its relative paths made relative to ``base`` (the config file's folder;
+    module docstring for the keys)."""
+    config = dict(config)
+    data = dict(config.get("data") or {})
+    for key in ("manifest", "root", "unlabeled"):
+        if isinstance(data.get(key), str):
+            data[key] = _relative(data[key], base)
+    if isinstance(data.get("synth"), dict) and isinstance(data["synth"].get("out"), str):
+        data["synth"] = {**data["synth"], "out": _relative(data["synth"]["out"], base)}
+    if config.get("data") is not None:
+        config["data"] = data
+    if isinstance(config.get("out"), str):
+        config["out"] = _relative(config["out"], base)
+    config["model"] = _resolve_weights(config["model"], base)
     return config
 
 

@@ -33,3 +33,18 @@ def test_a_changed_default_is_seen():
     preset = BenchPreset(seed=0, image_size=128, epochs=15, holdout=0.5, num_threads=2, sole_backbones=())
     assert encode_value(GastricDiagnoser().checked_parts()[1]) != encode_value(
         gastric_phantom_contenders(preset)["hybrid"])
+
+
+def test_gpu_preset_is_the_defaults_on_cuda():
+    from explainendo.training import Training
+
+    def on_cpu(value):
+        if isinstance(value, dict):
+            return {k: ("cpu" if k == "device" else on_cpu(v)) for k, v in value.items()}
+        return [on_cpu(v) for v in value] if isinstance(value, list) else value
+
+    gpu = build_model(read_config(EXAMPLES / "own_data" / "own_data_gpu.yaml"))
+    assert gpu.checked_parts()[0].training.device == "cuda"
+    assert isinstance(gpu.checked_parts()[1].sources[0].training, Training)
+    for part in (0, 1):
+        assert on_cpu(encode_value(gpu.checked_parts()[part])) == encode_value(GastricDiagnoser().checked_parts()[part])
