@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -78,11 +79,17 @@ def pixel_rows(model, manifest, table=None):
                "predicted": result.label if found else ""}
         row.update({f"p:{c}": float(result.probabilities.get(c, 0.0)) if found else 0.0 for c in classes})
         box = [truth.get(c, np.nan) for c in ("x1", "y1", "x2", "y2")]
-        has_box = all(pd.notna(v) and np.isfinite(float(v)) for v in box)
+        has_box = all(pd.notna(v) for v in box)   # the manifest's box columns are numbers or empty
         row["iou"] = (result.box.iou(Box(*map(float, box))) if found else 0.0) if has_box else float("nan")
         rows.append(row)
     keep = ["image"] + [c for c in ("label", "patient") if c in images]
     return pd.DataFrame(rows).merge(images[keep], on="image", how="left")
+
+
+def _mean_iou(pixels) -> float:
+    """Mean IoU over the images of :func:`pixel_rows` that have a true box (NaN when none has)."""
+    ious = pixels["iou"].dropna()
+    return float(ious.mean()) if len(ious) else float("nan")
 
 
 def _measurements(model, manifest):
@@ -106,10 +113,8 @@ def evaluate_from_pixels(model, test) -> dict:
     pixels = pixel_rows(model, test, _measurements(model, test))
     found = pixels["status"] == "ok"
     correct = found & (pixels["predicted"] == pixels["label"].astype(str))
-    ious = pixels["iou"].dropna()
     report.update({"test_images": len(pixels), "accuracy_pixels": float(correct.mean()) if len(pixels) else float("nan"),
-                   "images_with_lesion_found": int(found.sum()),
-                   "mean_iou": float(ious.mean()) if len(ious) else float("nan")})
+                   "images_with_lesion_found": int(found.sum()), "mean_iou": _mean_iou(pixels)})
     return report
 
 
@@ -163,8 +168,7 @@ def evaluate_saved_model(model, test, positive: str | None = None, say=None) -> 
                                    title=f"{len(pixels)} images from pixels (through the localizer)", unit="images")
     out["predictions_pixels"] = pixels.assign(y_pred=pred)
     out["images_without_lesion"] = int((pixels["status"] != "ok").sum())
-    ious = pixels["iou"].dropna()
-    out["mean_iou"] = float(ious.mean()) if len(ious) else float("nan")
+    out["mean_iou"] = _mean_iou(pixels)
     out["positive"] = positive
     return out
 
@@ -205,8 +209,6 @@ def train_from_config(path: Path, say=None) -> tuple[object, dict]:
     elif test_fraction > 0:
         parts = train_val_test_split(manifest, val=0.0, test=test_fraction, seed=seed)
         manifest, test = parts["train"], parts["test"]
-    import time
-
     report["train_rows"] = len(manifest)
     start = time.perf_counter()
     model.fit(manifest, unlabeled=unlabeled)
