@@ -1,12 +1,16 @@
-"""Real-data localizer benchmark: YOLO vs the soft-mask U-Net (ERCP paper, Fig. 3 style) on group-wise
-splits of Kvasir-SEG (image-wise: it has no patient ids), EDD2020 (lesion vs background, centre-wise: centre
-AJ external) and DSOC cholangioscopy (video-wise).
+"""Real-data localizer benchmark: every localizer (the CenterNet-style detector, the box-regression baseline,
+the soft-mask U-Net of the ERCP paper, YOLO, the whole-frame baseline) with the same metrics (ERCP paper,
+Fig. 3 style) on group-wise splits of Kvasir-SEG (image-wise: it has no patient ids), EDD2020 (lesion vs
+background, centre-wise: centre AJ external) and DSOC cholangioscopy (video-wise). The trained box
+localizers hold out 10% of the training groups for validation (early stopping on mAP50).
 
 Prints, per dataset and method: mAP50, mAP50-95, mIoU, mean centroid distance, success at IoU 0.3, success
 at centroid distance 0.05, training seconds per epoch, and the machine. Writes a JSON with all figures and
 learning curves, and success-plot PNGs, to ``--out``. Weights are not kept unless ``--keep-weights``.
 
     nice python benchmarks/localize.py --quick                 # minutes on 2 CPU cores
+    python benchmarks/localize.py --methods centernet,boxreg,softmask,wholeframe   # the issue-19 comparison
+    python benchmarks/localize.py --evaluate SAVED_FOLDER --manifest other_centre.csv   # a saved localizer
     python benchmarks/localize.py --device cuda --yolo-epochs 100 --soft-epochs 40   # the goals, on a GPU
 """
 
@@ -76,28 +80,57 @@ def subsample(m, n: int | None, seed: int, by: str = "patient"):
 
 
 def evaluate(loc, test) -> tuple[dict, object, float]:
-    from explainendo.evaluate.detection import localization_table, success_curve, summarize
-    from explainendo.types import Box
+    from explainendo.evaluate.detection import evaluate_localizer
 
-    test = test.validate(strict=False)  # fills width/height; drops (and reports) unusable rows
-    imgs = test.images()
+    from explainendo.io import read_image
+
+    res, curve = evaluate_localizer(loc, test)  # AP from every box; localization from the top box per image
+    # a live stream's latency: one decoded frame at a time (the first call warms up)
+    frames = [read_image(test.path(i)) for i in test.images()[:21]]
+    loc.locate(frames[0])
     t0 = time.perf_counter()
-    preds = loc.locate_batch([test.path(i) for i in imgs])
-    secs = (time.perf_counter() - t0) / max(len(imgs), 1)
-    strip = lambda bs: [Box(b.x1, b.y1, b.x2, b.y2, score=b.score) for b in bs]  # class-agnostic localization
-    preds = [strip(p) for p in preds]
-    gts = [strip(test.boxes_for(i)) for i in imgs]
-    sizes = [(int(r["width"]), int(r["height"])) for _, r in test.image_table().set_index("image").loc[imgs].iterrows()]
-    # AP from every box; localization figures from the top-scoring box per image (ERCP single-target)
-    res = summarize(preds, gts, sizes, top_k=1)
-    curve = success_curve(localization_table(preds, gts, sizes, top_k=1))
-    return res, curve, secs
+    for f in frames[1:]:
+        loc.locate(f)
+    res["latency_ms"] = 1000 * (time.perf_counter() - t0) / max(len(frames) - 1, 1)
+    return res, curve, res["ms_per_image"] / 1000
+
+
+def validation_split(train, by: str, seed: int):
+    """(fit, val) of ``train``: 10% of its groups held out for early stopping."""
+    from explainendo.io import train_val_test_split
+
+    s = train_val_test_split(train, val=0.1, test=0.0, by=by, stratify=None, seed=seed)
+    return s["train"], s["val"]
+
+
+def evaluate_saved(folder: str, manifest: str, root: str | None) -> int:
+    """One saved localizer on one manifest (another centre's polyps): the figures, printed and as JSON."""
+    from explainendo.evaluate.detection import evaluate_localizer
+    from explainendo.io import load_dataset
+    from explainendo.localize import Localizer
+
+    loc = Localizer.load(folder)
+    res, _ = evaluate_localizer(loc, load_dataset(manifest, root))
+    print(f"machine: {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"{loc.kind} from {folder} on {manifest}: " + "  ".join(
+        f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in res.items()))
+    for name, err in loc.errors_:
+        print(f"unreadable: {name}: {err}")
+    print(json.dumps(res, default=float))
+    return 0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="kvasir,edd2020,dsoc")
-    ap.add_argument("--methods", default="softmask,yolo", help="softmask, yolo, wholeframe (a no-training baseline)")
+    ap.add_argument("--methods", default="centernet,boxreg,softmask,wholeframe",
+                    help="centernet, boxreg, softmask, yolo, wholeframe (a no-training baseline)")
+    ap.add_argument("--det-epochs", type=int, default=30, help="epochs of the centernet / boxreg localizers")
+    ap.add_argument("--det-size", type=int, default=160, help="input side of the centernet / boxreg localizers")
+    ap.add_argument("--patience", type=int, default=6, help="early stopping of centernet / boxreg (val mAP50)")
+    ap.add_argument("--evaluate", default="", help="a saved localizer folder: evaluate it on --manifest, no training")
+    ap.add_argument("--manifest", default="", help="with --evaluate: a dataset name or manifest CSV")
+    ap.add_argument("--root", default=None, help="with --evaluate: the dataset / manifest image folder")
     ap.add_argument("--quick", action="store_true", help="small budgets for a 2-core CPU")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--yolo-epochs", type=int, default=100)
@@ -119,11 +152,17 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.quick:
         a.yolo_epochs, a.yolo_imgsz, a.soft_epochs, a.soft_size = min(a.yolo_epochs, 5), 192, min(a.soft_epochs, 6), 96
+        a.det_epochs, a.det_size = min(a.det_epochs, 4), 128
         a.max_train, a.max_test = a.max_train or 240, a.max_test or 100
+    if a.evaluate:
+        if not a.manifest:
+            raise SystemExit("--evaluate needs --manifest (a dataset name or a manifest CSV)")
+        return evaluate_saved(a.evaluate, a.manifest, a.root)
     import torch
 
     import explainendo.evaluate.detection  # noqa: F401 - import everything before hours of training
-    from explainendo.localize import SoftMaskLocalizer, UNetTraining, YoloLocalizer
+    from explainendo.localize import (BoxRegressionLocalizer, CenterNetLocalizer, DetectorTraining,
+                                      SoftMaskLocalizer, UNetTraining, YoloLocalizer)
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,6 +181,12 @@ def main(argv=None) -> int:
                 from explainendo.localize import WholeFrame
 
                 loc = WholeFrame(remove_border=True)
+            elif method in ("centernet", "boxreg"):
+                training = DetectorTraining(epochs=a.det_epochs, patience=a.patience, device=a.device,
+                                            num_threads=a.threads or None)
+                loc = (CenterNetLocalizer(image_size=a.det_size, class_agnostic=True, min_score=0.01,
+                                          training=training, seed=a.seed) if method == "centernet" else
+                       BoxRegressionLocalizer(image_size=a.det_size, training=training, seed=a.seed))
             elif method == "yolo":
                 loc = YoloLocalizer("yolov8n.yaml", imgsz=a.yolo_imgsz, epochs=a.yolo_epochs, batch=a.yolo_batch,
                                     conf=0.001, single_class=True, seed=a.seed, device=a.device,
@@ -161,11 +206,17 @@ def main(argv=None) -> int:
                 loc = Localizer.load(Path(a.evaluate_saved) / f"{ds}-{method}")
                 fit_s = float("nan")
             else:
-                loc.fit(train, verbose=a.verbose) if method == "yolo" else loc.fit(train)
+                if method == "yolo":
+                    loc.fit(train, verbose=a.verbose)
+                elif method in ("centernet", "boxreg"):
+                    loc.fit(*validation_split(train, by, a.seed))
+                else:
+                    loc.fit(train)
                 fit_s = time.perf_counter() - t0
                 loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
             params = loc.get_params()
-            epochs = int(params.get("epochs", params.get("training__epochs", 0)))
+            history = getattr(loc, "history_", [])
+            epochs = len(history) if history else int(params.get("epochs", params.get("training__epochs", 0)))
             image_size = params.get("imgsz", params.get("image_size"))
             res, curve, pred_s = evaluate(loc, test)
             res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),
@@ -178,7 +229,8 @@ def main(argv=None) -> int:
             print(f"{ds:8s} {method:8s} mAP50 {res['mAP50']:.3f}  mAP50-95 {res['mAP50_95']:.3f}  "
                   f"mIoU {res['mIoU']:.3f}  centroid {res['centroid_distance_mean']:.3f}  "
                   f"success@IoU0.3 {res['success_iou_0.3']:.3f}  success@d0.05 {res['success_centroid_0.05']:.3f}  "
-                  f"{res['seconds_per_epoch']:.1f} s/epoch ({a.device})", flush=True)
+                  f"{res['seconds_per_epoch']:.1f} s/epoch x {epochs}, {fit_s / 60:.1f} min ({a.device})  "
+                  f"{res['ms_per_image']:.1f} ms/frame batched, {res['latency_ms']:.1f} ms one frame", flush=True)
             if a.keep_weights:
                 loc.save(out / f"{ds}-{method}")
         try:

@@ -184,6 +184,13 @@ class Component(BaseEstimator):
     (files into ``directory``, plain values returned) and read it back in :meth:`_load_state`."""
 
     kind: ClassVar[str] = ""
+    #: parameters whose text value names a file (a config makes it relative to the config's folder)
+    file_params: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def names_a_file(cls, key: str, value: Any) -> bool:
+        """Whether parameter ``key`` set to ``value`` names a file on disk (see :attr:`file_params`)."""
+        return key in cls.file_params and isinstance(value, str)
 
     def save(self, directory) -> Path:
         import yaml

@@ -67,11 +67,6 @@ def read_config(path) -> dict:
     return resolve_paths(config, path.resolve().parent)
 
 
-#: (component kind, parameter) pairs whose text value is a file; ``yolo_localizer.model`` only when it
-#: names a weights file (a ``.yaml`` architecture is a name ultralytics builds)
-WEIGHT_PARAMS = {("attribute_heads", "pretrained"), ("yolo_localizer", "model")}
-
-
 def _relative(value, base: Path):
     return value if Path(value).expanduser().is_absolute() else str(base / value)
 
@@ -81,10 +76,16 @@ def _resolve_weights(node, base: Path):
         return [_resolve_weights(v, base) for v in node]
     if not isinstance(node, dict):
         return node
-    kind = node.get("kind")
+    from .components import component_class
+    from .errors import ModelFileError
+
+    try:  # the component says which of its parameters name files; an unknown kind fails later, when built
+        cls = component_class(node.get("kind")) if "kind" in node else None
+    except ModelFileError:
+        cls = None
     out = {}
     for key, value in node.items():
-        if (kind, key) in WEIGHT_PARAMS and isinstance(value, str) and not value.endswith((".yaml", ".yml")):
+        if cls is not None and cls.names_a_file(key, value):
             out[key] = _relative(value, base)
         else:
             out[key] = _resolve_weights(value, base)

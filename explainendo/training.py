@@ -81,13 +81,16 @@ class Training(Settings):
 
 
 def train_network(net, n: int, batch_loss: Callable[[Any], Any], training: Training, *, generator,
-                  name: str, validate: Callable[[], dict] | None = None, record: dict | None = None) -> list[dict]:
+                  name: str, validate: Callable[[], dict] | None = None, record: dict | None = None,
+                  epoch_fields: Callable[[], dict] | None = None) -> list[dict]:
     """Train ``net`` (a torch module, on its device already) for ``training.epochs`` over ``n`` items.
 
     ``batch_loss(indices)`` returns the loss tensor of the items at ``indices`` (a torch LongTensor), or None
     when the batch has nothing to learn from. ``validate()`` returns the epoch's validation scores as a dict
     with a ``"score"`` (higher is better) and any other fields for the history. ``record``: fields added to
-    every epoch's record (e.g. the phase). Returns one record per epoch run: ``epoch``, ``loss`` (mean batch
+    every epoch's record (e.g. the phase); ``epoch_fields()``: called after each epoch's batches, its dict
+    (e.g. the parts of the loss) joins that epoch's record. The progress bar shows the epoch's loss and, with
+    ``validate``, its validation score. Returns one record per epoch run: ``epoch``, ``loss`` (mean batch
     loss), ``seconds`` and the validation fields. The net is left in eval mode, with the best validated
     epoch's weights when ``validate`` is given.
     """
@@ -131,17 +134,21 @@ def train_network(net, n: int, batch_loss: Callable[[Any], Any], training: Train
                 scheduler.step()
             rec = {**(record or {}), "epoch": epoch + 1, "loss": total / max(batches, 1),
                    "seconds": time.perf_counter() - t0}
+            if epoch_fields is not None:
+                rec.update(epoch_fields())
+            shown = {"loss": rec["loss"]}
             if validate is not None:
                 scores = dict(validate())
                 score = float(scores.pop("score"))
                 rec.update(scores)
+                shown["val"] = score
                 if score > best_score:
                     best_score, since_best = score, 0
                     best_state = copy.deepcopy(net.state_dict())
                 else:
                     since_best += 1
             history.append(rec)
-            bar.advance(loss=rec["loss"])
+            bar.advance(**shown)
             if validate is not None and training.patience is not None and since_best >= training.patience:
                 break
     if best_state is not None:

@@ -40,12 +40,13 @@ def test_absolute_paths_and_builtin_names_are_kept(tmp_path):
 
 
 def test_weight_files_are_relative_to_the_config(tmp_path):
-    config = _write(tmp_path / "p", "model: {kind: diagnoser, localizer: {kind: yolo_localizer, model: w/best.pt},"
-                    " predictor: {kind: hybrid_predictor, sources: [{kind: attribute_heads, pretrained: w/lite0.pth}]}}\n"
+    config = _write(tmp_path / "p", "model: {kind: diagnoser, localizer: {kind: yolo_localizer, model: w/best.pt, "
+                    "workdir: runs}, predictor: {kind: hybrid_predictor, sources: [{kind: attribute_heads, pretrained: w/lite0.pth}]}}\n"
                     "data: {synth: {system: gastric, n: 4, out: phantoms}}\n")
     read = read_config(config)
     base = (tmp_path / "p").resolve()
     assert read["model"]["localizer"]["model"] == str(base / "w/best.pt")
+    assert read["model"]["localizer"]["workdir"] == str(base / "runs")
     assert read["model"]["predictor"]["sources"][0]["pretrained"] == str(base / "w/lite0.pth")
     assert read["data"]["synth"]["out"] == str(base / "phantoms")
 
@@ -61,3 +62,12 @@ def test_a_relative_manifest_is_not_looked_for_in_the_working_directory(tmp_path
     with pytest.raises(ExplainendoError) as err:
         train_from_config(config)
     assert str(tmp_path / "configs" / "data" / "train.csv") in str(err.value)
+
+
+def test_each_component_says_which_of_its_parameters_name_files():
+    from explainendo.heads import AttributeHeads
+    from explainendo.localize import CenterNetLocalizer, YoloLocalizer
+
+    assert AttributeHeads.names_a_file("pretrained", "w.pth") and not AttributeHeads.names_a_file("pretrained", True)
+    assert YoloLocalizer.names_a_file("model", "best.pt") and not YoloLocalizer.names_a_file("model", "yolov8n.yaml")
+    assert not CenterNetLocalizer.names_a_file("encoder", "efficientnet_lite0")

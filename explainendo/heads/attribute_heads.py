@@ -277,6 +277,8 @@ class AttributeHeads(FeatureSource):
     reads_attributes = True  # its groups are named clinical attributes (GroupEliminator prefer_keep)
     calibrates = True  # calibrate_transform fits a temperature and bias per head on held-out labels
 
+    file_params = ("pretrained",)  # a weights file, when the value is text
+
     def __init__(self, specs: Sequence[AttributeSpec] = GASTRIC_ATTRIBUTES, backbone: str = "efficientnet_lite0",
                  pretrained: bool | str = True, freeze_stages: int = 0, image_size: int = 128,
                  training: Training | None = None, augment: Augment | None = Augment(),

@@ -1,4 +1,5 @@
-"""Lesion localizers behind one contract: ``SoftMaskLocalizer`` (the ERCP paper's Gaussian soft-mask U-Net),
+"""Lesion localizers behind one contract: ``CenterNetLocalizer`` (an anchor-free detector on the pretrained
+encoder), ``BoxRegressionLocalizer`` (the ERCP paper's box-regression baseline), ``SoftMaskLocalizer`` (the ERCP paper's Gaussian soft-mask U-Net),
 ``YoloLocalizer`` (ultralytics), ``WholeFrame`` (frame-level systems), plus the box <-> soft-mask
 conversions. Loaded on first use (PEP 562), so ``explainendo --help`` stays light."""
 
@@ -8,7 +9,8 @@ _LAZY = {
     "Localizer": "base", "register_kind": "base", "SoftMaskLocalizer": "soft_mask_localizer",
     "UNetTraining": "soft_mask_localizer",
     "boxes_to_soft_mask": "softmask", "soft_mask_to_boxes": "softmask", "WholeFrame": "whole_frame",
-    "field_of_view_box": "whole_frame", "YoloLocalizer": "yolo",
+    "field_of_view_box": "whole_frame", "YoloLocalizer": "yolo", "CenterNetLocalizer": "center_localizer",
+    "DetectorTraining": "center_localizer", "BoxRegressionLocalizer": "box_regression", "BoxAugment": "augment",
 }
 __all__ = sorted(_LAZY)
 

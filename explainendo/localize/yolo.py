@@ -94,6 +94,12 @@ class YoloLocalizer(Localizer):
     """
 
     kind = "yolo_localizer"
+    file_params = ("model", "workdir")
+
+    @classmethod
+    def names_a_file(cls, key, value) -> bool:
+        # a ``.yaml`` architecture (yolov8n.yaml) is a name ultralytics builds, not a file beside the config
+        return super().names_a_file(key, value) and not (key == "model" and value.endswith((".yaml", ".yml")))
 
     def __init__(self, model: str = "yolov8n.yaml", imgsz: int = 640, epochs: int = 50, batch: int = 16,
                  conf: float = 0.25, iou: float = 0.7, max_det: int = 100, single_class: bool = False,

@@ -4,6 +4,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 import pandas as pd
 from typer.testing import CliRunner
 
@@ -34,3 +35,33 @@ def test_cli_predict_writes_boxes(tmp_path):
     assert table[table["image"].str.endswith("b.png")]["x1"].isna().all()
     bad = CliRunner().invoke(app, ["localize", "predict", str(tmp_path / "nothing"), str(imgs)])
     assert bad.exit_code == 2
+
+
+def test_cli_trains_a_detector_and_evaluates_it_on_another_manifest(tmp_path, phantom_writer):
+    import json
+
+    train = phantom_writer.single(tmp_path / "train", n=8, size=64, seed=0)
+    other = phantom_writer.single(tmp_path / "other", n=4, size=64, seed=1)
+    train.to_csv(tmp_path / "train" / "manifest.csv")
+    other.to_csv(tmp_path / "other" / "manifest.csv")
+    runner = CliRunner()
+    res = runner.invoke(app, ["localize", "train", str(tmp_path / "train" / "manifest.csv"), "--out",
+                              str(tmp_path / "det"), "--epochs", "1", "--image-size", "64"])
+    assert res.exit_code == 0, res.output
+    assert "centernet_localizer" in res.output
+    res = runner.invoke(app, ["localize", "evaluate", str(tmp_path / "det"), str(tmp_path / "other" / "manifest.csv"),
+                              "--out", str(tmp_path / "figures.json")])
+    assert res.exit_code == 0, res.output
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert figures["images"] == 4 and figures["targets"] == 4 and figures["unreadable"] == 0
+    assert {"mAP50", "mIoU", "success_iou_0.3", "ms_per_image"} <= set(figures)
+    # the whole frame on the same manifest: IoU of the frame with each phantom's box, by hand
+    WholeFrame(remove_border=False).fit().save(tmp_path / "wf")
+    res = runner.invoke(app, ["localize", "evaluate", str(tmp_path / "wf"), str(tmp_path / "other" / "manifest.csv"),
+                              "--out", str(tmp_path / "wf.json")])
+    assert res.exit_code == 0, res.output
+    by_hand = np.mean([(r.x2 - r.x1) * (r.y2 - r.y1) / 64 ** 2 for r in other.df.itertuples()])
+    assert json.loads((tmp_path / "wf.json").read_text())["mIoU"] == pytest.approx(by_hand, rel=1e-6)
+    bad = runner.invoke(app, ["localize", "train", str(tmp_path / "train" / "manifest.csv"), "--out",
+                              str(tmp_path / "x"), "--method", "softmask", "--val", "kvasir-seg"])
+    assert bad.exit_code != 0

@@ -1,0 +1,242 @@
+"""``BoxNetLocalizer``: what the trained box localizers share (:class:`~explainendo.localize.CenterNetLocalizer`,
+:class:`~explainendo.localize.BoxRegressionLocalizer`).
+
+Images are resized once to ``image_size`` x ``image_size`` and cached as uint8 (an epoch never re-decodes a
+JPEG); every batch draws a :class:`~explainendo.localize.augment.BoxAugment` transform per image; training
+runs through the one shared loop (:func:`explainendo.training.train_network`), with a validation manifest
+scored by mAP50 every epoch (early stopping with ``training.patience``; the best epoch's weights are kept).
+Subclasses give the network (``_build``), the batch loss (``_loss``) and the decoding (``_decode``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError, ModelFileError
+from ..torch_threads import torch_threads
+from ..training import Training, train_network
+from ..types import Box
+from .augment import BoxAugment
+from .base import Localizer, resolve_device, runtime_device, save_state_dict, training_items, weights_path
+
+ENCODERS = ("efficientnet_lite0",)
+#: the class name of boxes that carry no label
+UNLABELLED = "lesion"
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    import cv2
+
+    h, w = image.shape[:2]
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR)
+
+
+def to_input(batch: np.ndarray, device):
+    """uint8 ``(N, S, S, 3)`` -> float ``(N, 3, S, S)`` in [-1, 1] on ``device``."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+class BoxNetLocalizer(Localizer):
+    """Base of the trained box localizers. Common parameters: ``encoder`` (``"efficientnet_lite0"``: its
+    ImageNet weights from the local package file), ``image_size`` (network input side, a multiple of 32),
+    ``training`` (a :class:`~explainendo.training.Training`), ``augment`` (a :class:`BoxAugment`; None: the
+    default one; ``BoxAugment.none()`` for none), ``class_agnostic`` (one class, named by the most common
+    label), ``min_score`` (boxes scored lower are not returned), ``seed``."""
+
+    #: the default Training of the subclass
+    default_training: Training = Training()
+
+    # subclasses: _build(pretrained), _loss(outputs, batch_targets), _decode(outputs) -> per image [(x1..,score,cls)]
+    def _common_check(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"{type(self).__name__}(encoder={self.encoder!r}) is not an encoder here",
+                              hint=f"use one of {ENCODERS}")
+        if not (isinstance(self.image_size, int) and not isinstance(self.image_size, bool)
+                and self.image_size >= 64 and self.image_size % 32 == 0):
+            raise ConfigError(f"{type(self).__name__}(image_size={self.image_size!r}): a multiple of 32, >= 64")
+        if not (isinstance(self.min_score, (int, float)) and 0 <= self.min_score < 1):
+            raise ConfigError(f"{type(self).__name__}(min_score={self.min_score!r}): a number in [0, 1)")
+        Training.checked(self.training, f"{type(self).__name__}(training=...)")
+        BoxAugment.checked(self.augment, f"{type(self).__name__}(augment=...)")
+        self._training.check_params()
+
+    @property
+    def _training(self) -> Training:
+        return self.default_training if self.training is None else self.training
+
+    @property
+    def _augment(self) -> BoxAugment:
+        return BoxAugment() if self.augment is None else self.augment
+
+    # ---- data ----------------------------------------------------------------------------------------------
+    def _classes(self, items) -> list[str]:
+        counts: dict[str, int] = {}
+        for _, boxes, _ in items:
+            for b in boxes:
+                counts[b.label or UNLABELLED] = counts.get(b.label or UNLABELLED, 0) + 1
+        if not counts:
+            return [UNLABELLED]
+        if self.class_agnostic:
+            return [max(sorted(counts), key=counts.get)]
+        return sorted(counts)
+
+    def _cache(self, items, classes: list[str]):
+        """Resized uint8 images ``(N, S, S, 3)`` and per image ``(boxes (K, 4) at S, class ids (K,))``."""
+        from ..io import read_image
+        from ..progress import task
+
+        s = self.image_size
+        index = {c: k for k, c in enumerate(classes)}
+        imgs = np.zeros((len(items), s, s, 3), dtype=np.uint8)
+        targets = []
+        with task(f"caching {len(items)} images at {s} px", total=len(items)) as bar:
+            for i, (path, boxes, (w, h)) in enumerate(items):
+                imgs[i] = resize_square(read_image(path), s)
+                b = np.array([[x.x1 * s / w, x.y1 * s / h, x.x2 * s / w, x.y2 * s / h] for x in boxes],
+                             dtype=np.float32).reshape(-1, 4)
+                c = np.array([0 if self.class_agnostic else index[x.label or UNLABELLED] for x in boxes],
+                             dtype=np.int64)
+                targets.append((b, c))
+                bar.advance()
+        return imgs, targets
+
+    # ---- training ------------------------------------------------------------------------------------------
+    def fit(self, manifest, val_manifest=None) -> "BoxNetLocalizer":
+        """Train on the boxes of ``manifest`` (images without a box are negatives). With ``val_manifest``,
+        every epoch is scored by its mAP50 there (``history_`` carries ``val_mAP50`` and ``val_mIoU``), and
+        ``training.patience`` stops the run after that many epochs without a better mAP50; the best epoch's
+        weights are kept. Does not touch the manifests."""
+        self._check_params()
+        with torch_threads(self._training.num_threads):
+            return self._fit(manifest, val_manifest)
+
+    def _fit(self, manifest, val_manifest) -> "BoxNetLocalizer":
+        import torch
+
+        training, augment = self._training, self._augment
+        items = training_items(manifest, what=type(self).__name__)
+        val = None
+        if val_manifest is not None:
+            training_items(val_manifest, what=type(self).__name__)  # checked before hours of training
+            val = val_manifest
+        classes = self._classes(items)
+        imgs, targets = self._cache(items, classes)
+        device = resolve_device(training.device)
+        with torch.random.fork_rng(devices=[]):  # keep the caller's global RNG untouched
+            torch.manual_seed(self.seed)
+            net = self._build(len(classes), pretrained=True).to(device)
+        gen = torch.Generator().manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        parts: dict[str, list[float]] = {}
+
+        def batch_loss(idx):
+            batch, tgts = [], []
+            for i in idx.tolist():
+                img, b, c = augment.geometric(imgs[i], *targets[i], rng)
+                batch.append(img)
+                tgts.append((b, c))
+            x = augment.colour(to_input(np.stack(batch), device), rng)
+            loss, info = self._loss(net(x), tgts, len(classes), device)
+            for k, v in info.items():
+                parts.setdefault(k, []).append(v)
+            return loss
+
+        def validate():
+            self.model_, self.classes_, self.fitted_ = net, classes, True
+            scores = self._val_scores(val)
+            return {"score": scores["val_mAP50"], **scores}
+
+        def record_parts():
+            out = {k: float(np.mean(v)) for k, v in parts.items()}
+            parts.clear()
+            return out
+
+        self.history_ = train_network(net, len(imgs), batch_loss, training, generator=gen,
+                                      name=f"the {type(self).__name__}",
+                                      validate=None if val is None else validate, epoch_fields=record_parts)
+        self.model_, self.classes_, self.fitted_ = net.eval(), classes, True
+        self.device_ = device
+        return self
+
+    def _val_scores(self, manifest) -> dict:
+        from ..evaluate.detection import evaluate_localizer
+
+        floor, self._score_floor = self._score_floor, 0.01  # AP needs the low-scoring boxes too
+        try:
+            res, _ = evaluate_localizer(self, manifest)
+        finally:
+            self._score_floor = floor
+        return {"val_mAP50": float(res["mAP50"]), "val_mIoU": float(res["mIoU"])}
+
+    # ---- prediction ----------------------------------------------------------------------------------------
+    def forward_batches(self, images: list[np.ndarray], batch_size: int = 16):
+        """The network's raw outputs for RGB uint8 images, in batches: a generator of ``(outputs, count)``."""
+        import torch
+
+        self._check_fitted()
+        net = self.model_
+        was_training = net.training
+        net.eval()
+        device = next(net.parameters()).device
+        try:
+            with torch_threads(self._training.num_threads), torch.inference_mode():
+                for start in range(0, len(images), batch_size):
+                    chunk = images[start:start + batch_size]
+                    x = to_input(np.stack([resize_square(a, self.image_size) for a in chunk]), device)
+                    yield net(x), len(chunk)
+        finally:
+            if was_training:
+                net.train()
+
+    _score_floor: float | None = None  # while validating: the low floor AP needs
+
+    def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
+        s = self.image_size
+        floor = self.min_score if self._score_floor is None else self._score_floor
+        results: list[list[Box]] = []
+        for outputs, _ in self.forward_batches(images):
+            for found in self._decode(outputs, floor):
+                img = images[len(results)]
+                h, w = img.shape[:2]
+                results.append([Box(x1 * w / s, y1 * h / s, x2 * w / s, y2 * h / s, score=score,
+                                    label=self.classes_[cls]).clip(w, h) for x1, y1, x2, y2, score, cls in found])
+        return results
+
+    @property
+    def feature_layer(self):
+        """The module whose output is the localizer's feature map (the Grad-CAM target for explanations)."""
+        self._check_fitted()
+        return self.model_.features
+
+    # ---- persistence ---------------------------------------------------------------------------------------
+    def _state(self) -> dict:
+        return {"classes": list(self.classes_), "history": getattr(self, "history_", [])}
+
+    def _save_weights(self, directory: Path) -> None:
+        save_state_dict(self.model_, directory)
+
+    def _load_weights(self, directory: Path, state: dict) -> None:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        path = weights_path(directory)
+        self._check_params()
+        classes = state.get("classes")
+        if not classes or not isinstance(classes, list):
+            raise ModelFileError("component.yaml has no class list", source=directory,
+                                 hint="save the localizer again with this version")
+        net = self._build(len(classes), pretrained=False)
+        try:
+            net.load_state_dict(load_file(str(path), device="cpu"), strict=True)
+        except (SafetensorError, RuntimeError, OSError) as exc:
+            raise ModelFileError(f"weights do not fit this {type(self).__name__} ({exc})", source=path) from None
+        device = runtime_device(self._training.device)
+        self.model_ = net.to(device).eval()
+        self.classes_ = classes
+        self.history_ = state.get("history", [])
+        self.device_ = device
+        self.fitted_ = True
