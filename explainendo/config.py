@@ -80,12 +80,12 @@ def _resolve_weights(node, base: Path):
     from .errors import ModelFileError
 
     try:  # the component says which of its parameters name files; an unknown kind fails later, when built
-        cls = component_class(node.get("kind")) if "kind" in node else None
+        names_a_file = getattr(component_class(node["kind"]), "names_a_file", None) if "kind" in node else None
     except ModelFileError:
-        cls = None
+        names_a_file = None  # (registered strategies that are not Components name no files)
     out = {}
     for key, value in node.items():
-        if cls is not None and cls.names_a_file(key, value):
+        if names_a_file is not None and names_a_file(key, value):
             out[key] = _relative(value, base)
         else:
             out[key] = _resolve_weights(value, base)
