@@ -26,6 +26,7 @@ where they matter): ``predictions[i]`` and ``ground_truth[i]`` belong to image `
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -308,16 +309,32 @@ def evaluate_localizer(localizer, manifest, class_agnostic: bool = True, top_k: 
     """A fitted localizer on every image of ``manifest`` (a :class:`~explainendo.io.Manifest` with boxes):
     :func:`summarize`'s figures plus ``images``, ``unreadable`` (frames that could not be read, named in
     ``localizer.errors_``) and ``ms_per_image`` (wall time of ``locate_batch`` per image, on this machine),
-    and the success-plot table (:func:`success_curve`). ``class_agnostic`` (default): a box's class is not
+    and the success-plot table (:func:`success_curve`). Rows the manifest's validation drops (missing files,
+    paths outside the root, boxes outside their image) are counted in ``dropped_rows`` and named in a warning;
+    when none with a box is left it raises :class:`~explainendo.errors.ManifestError` with the reasons.
+    ``class_agnostic`` (default): a box's class is not
     checked (localization); False: mAP per class, averaged."""
     import time
 
     from ..errors import ManifestError
 
     clean = manifest.validate(strict=False)  # fills width / height; drops (and reports) unusable rows
+    report = clean.report
     if not clean.has_boxes:
+        if manifest.has_boxes and report is not None and not report.ok:
+            # every boxed row was dropped: say why, not "no boxes"
+            hint = "fix the rows listed above"
+            if "path_escapes_root" in report.by_kind():
+                hint = (f"image paths must lie under the manifest root '{manifest.root}': give the image folder "
+                        "as the root (CLI: --root), or write paths relative to it")
+            raise ManifestError("no usable boxed row is left to evaluate the localizer on:\n" + report.summary(),
+                                source=manifest.name or None, problems=report.problems, hint=hint)
         raise ManifestError("the manifest has no boxes to evaluate a localizer against",
                             source=manifest.name or None, hint="add x1,y1,x2,y2 columns (pixel xyxy)")
+    dropped = report.bad_rows if report is not None else []
+    if dropped:
+        warnings.warn(f"{len(dropped)} manifest row(s) dropped before evaluation:\n{report.summary(limit=10)}",
+                      stacklevel=2)
     images = clean.images()
     t0 = time.perf_counter()
     preds = localizer.locate_batch([clean.path(i) for i in images], batch_size=batch_size)
@@ -329,6 +346,6 @@ def evaluate_localizer(localizer, manifest, class_agnostic: bool = True, top_k: 
     table = clean.image_table().set_index("image").loc[images]
     sizes = [(int(w), int(h)) for w, h in zip(table["width"], table["height"])]
     res = summarize(preds, gts, sizes, top_k=top_k)
-    res.update(images=len(images), unreadable=len(getattr(localizer, "errors_", [])),
+    res.update(images=len(images), dropped_rows=len(dropped), unreadable=len(getattr(localizer, "errors_", [])),
                ms_per_image=1000 * seconds / max(len(images), 1))
     return res, success_curve(localization_table(preds, gts, sizes, top_k=top_k))

@@ -57,7 +57,7 @@ from ..components import register_component
 from ..errors import (ConfigError, FeatureExtractionError, InvalidImageError, ManifestError, ModelFileError,
                       NotFittedError, SourceUnavailableError)
 from ..features import FeatureSource, LesionSamples, groups_from_columns
-from ..io.image import as_rgb_uint8
+from ..io.image import as_rgb_uint8, resize_square
 from ..specs import GASTRIC_ATTRIBUTES, LANDMARK_TO_LOCATION, LOCATIONS, AttributeSpec, parse_attribute_value
 from ..torch_threads import torch_threads
 from ..training import Training, train_network
@@ -77,7 +77,6 @@ def images_to_tensor(images: Sequence[np.ndarray], size: int):
     """Resize each RGB image (normalised by :func:`explainendo.io.as_rgb_uint8`) to ``size`` x ``size`` ->
     uint8 tensor (N, 3, size, size) and the indices of unusable images (filled with zeros; their outputs
     are set to NaN)."""
-    import cv2
     import torch
 
     out = np.zeros((len(images), size, size, 3), dtype=np.uint8)
@@ -88,8 +87,7 @@ def images_to_tensor(images: Sequence[np.ndarray], size: int):
         except InvalidImageError:
             bad.append(i)
             continue
-        shrink = rgb.shape[0] > size or rgb.shape[1] > size
-        out[i] = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        out[i] = resize_square(rgb, size)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous(), bad
 
 

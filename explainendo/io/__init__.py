@@ -1,6 +1,6 @@
 """Image and dataset input: safe image reading, manifests, loaders for common formats, group-wise splits."""
 
-from .image import as_rgb_uint8, read_image, read_image_size
+from .image import as_rgb_uint8, read_image, read_image_size, resize_square
 from .loaders import (load_cp_child, load_csv, load_dataset, load_dsoc, load_edd2020, load_folder,
                       load_kvasir_seg, load_voc_txt, load_yolo_txt)
 from .manifest import Manifest, Problem, ValidationReport
@@ -10,7 +10,7 @@ from .splits import (assert_disjoint_groups, centre_split, edd2020_centre_split,
                      group_kfold_indices, split_by_column, train_val_test_split)
 
 __all__ = [
-    "read_image", "read_image_size", "as_rgb_uint8", "data_root", "Manifest", "Problem", "ValidationReport",
+    "read_image", "read_image_size", "resize_square", "as_rgb_uint8", "data_root", "Manifest", "Problem", "ValidationReport",
     "load_dataset", "load_edd2020", "load_kvasir_seg", "load_dsoc", "load_cp_child", "load_folder",
     "load_csv", "load_voc_txt", "load_yolo_txt",
     "Frame", "iter_frames", "is_single_image",

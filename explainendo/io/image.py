@@ -231,3 +231,13 @@ def rgb_and_full_scale(image: Any, source: Any = None) -> tuple[np.ndarray, floa
         return a, (1.0 if hi <= 1.0 else 255.0)
     raise InvalidImageError(f"unsupported dtype {a.dtype}", source=src,
                             hint="pass uint8, uint16, bool, integer or float pixels (paths go through read_image)")
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """The one network-input resize of the library: ``image`` stretched to ``size`` x ``size``, by area
+    averaging (anti-aliased) when a side shrinks, bilinear when it only grows."""
+    import cv2
+
+    h, w = image.shape[:2]
+    shrink = h > size or w > size
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -9,15 +9,14 @@ executing anything from the folder.
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError, InvalidImageError, ManifestError, ModelFileError, NotFittedError
-from ..components import Component, _plain, register_component
+from ..errors import ConfigError, ManifestError, ModelFileError, NotFittedError
+from ..components import Component, register_component
 from ..types import Box
 
 
@@ -176,6 +175,14 @@ def runtime_device(device: str | None) -> str:
     if str(device).startswith("cuda") or device in (None, "", "auto") or str(device).isdigit():
         return "cuda" if torch.cuda.is_available() else "cpu"
     return str(device)
+
+
+def to_input(batch: np.ndarray, device):
+    """The localizers' network input: uint8 ``(N, S, S, 3)`` -> float ``(N, 3, S, S)`` in [-1, 1] (what the
+    EfficientNet-Lite weights expect) on ``device``."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
 def register_kind(cls):

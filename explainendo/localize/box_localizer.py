@@ -4,7 +4,7 @@
 Images are resized once to ``image_size`` x ``image_size`` and cached as uint8 (an epoch never re-decodes a
 JPEG); every batch draws a :class:`~explainendo.localize.augment.BoxAugment` transform per image; training
 runs through the one shared loop (:func:`explainendo.training.train_network`), with a validation manifest
-scored by mAP50 every epoch (early stopping with ``training.patience``; the best epoch's weights are kept).
+(cached the same way) scored by mAP50 every epoch (early stopping with ``training.patience``; the best epoch's weights are kept).
 Subclasses give the network (``_build``), the batch loss (``_loss``) and the decoding (``_decode``).
 """
 
@@ -19,25 +19,13 @@ from ..torch_threads import torch_threads
 from ..training import Training, train_network
 from ..types import Box
 from .augment import BoxAugment
-from .base import Localizer, resolve_device, runtime_device, save_state_dict, training_items, weights_path
+from ..io.image import resize_square
+from .base import (Localizer, resolve_device, runtime_device, save_state_dict, to_input, training_items,
+                   weights_path)
 
 ENCODERS = ("efficientnet_lite0",)
 #: the class name of boxes that carry no label
 UNLABELLED = "lesion"
-
-
-def resize_square(image: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    h, w = image.shape[:2]
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if min(h, w) > size else cv2.INTER_LINEAR)
-
-
-def to_input(batch: np.ndarray, device):
-    """uint8 ``(N, S, S, 3)`` -> float ``(N, 3, S, S)`` in [-1, 1] on ``device``."""
-    import torch
-
-    return torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
 class BoxNetLocalizer(Localizer):
@@ -84,13 +72,14 @@ class BoxNetLocalizer(Localizer):
             return [max(sorted(counts), key=counts.get)]
         return sorted(counts)
 
-    def _cache(self, items, classes: list[str]):
-        """Resized uint8 images ``(N, S, S, 3)`` and per image ``(boxes (K, 4) at S, class ids (K,))``."""
+    def _cache(self, items, classes: list[str] | None):
+        """Resized uint8 images ``(N, S, S, 3)`` and per image ``(boxes (K, 4) at S, class ids (K,))``;
+        ``classes`` None: every id 0 (the class-agnostic validation set)."""
         from ..io import read_image
         from ..progress import task
 
         s = self.image_size
-        index = {c: k for k, c in enumerate(classes)}
+        index = {c: k for k, c in enumerate(classes or [])}
         imgs = np.zeros((len(items), s, s, 3), dtype=np.uint8)
         targets = []
         with task(f"caching {len(items)} images at {s} px", total=len(items)) as bar:
@@ -98,7 +87,8 @@ class BoxNetLocalizer(Localizer):
                 imgs[i] = resize_square(read_image(path), s)
                 b = np.array([[x.x1 * s / w, x.y1 * s / h, x.x2 * s / w, x.y2 * s / h] for x in boxes],
                              dtype=np.float32).reshape(-1, 4)
-                c = np.array([0 if self.class_agnostic else index[x.label or UNLABELLED] for x in boxes],
+                c = np.array([0 if self.class_agnostic or classes is None else index[x.label or UNLABELLED]
+                              for x in boxes],
                              dtype=np.int64)
                 targets.append((b, c))
                 bar.advance()
@@ -119,12 +109,12 @@ class BoxNetLocalizer(Localizer):
 
         training, augment = self._training, self._augment
         items = training_items(manifest, what=type(self).__name__)
-        val = None
-        if val_manifest is not None:
-            training_items(val_manifest, what=type(self).__name__)  # checked before hours of training
-            val = val_manifest
+        val_items = None
+        if val_manifest is not None:  # checked before hours of training
+            val_items = training_items(val_manifest, what=type(self).__name__)
         classes = self._classes(items)
         imgs, targets = self._cache(items, classes)
+        val = None if val_items is None else self._cache(val_items, None)
         device = resolve_device(training.device)
         with torch.random.fork_rng(devices=[]):  # keep the caller's global RNG untouched
             torch.manual_seed(self.seed)
@@ -146,8 +136,7 @@ class BoxNetLocalizer(Localizer):
             return loss
 
         def validate():
-            self.model_, self.classes_, self.fitted_ = net, classes, True
-            scores = self._val_scores(val)
+            scores = self._val_scores(net, *val)
             return {"score": scores["val_mAP50"], **scores}
 
         def record_parts():
@@ -162,44 +151,57 @@ class BoxNetLocalizer(Localizer):
         self.device_ = device
         return self
 
-    def _val_scores(self, manifest) -> dict:
-        from ..evaluate.detection import evaluate_localizer
+    def _val_scores(self, net, imgs: np.ndarray, targets) -> dict:
+        """Class-agnostic mAP50 and top-box mIoU of ``net`` on the cached validation images, scored at the
+        network's size: an IoU is unchanged when both boxes are scaled by the same factor per axis, so this
+        equals :func:`~explainendo.evaluate.detection.evaluate_localizer` on the full-size frames without
+        decoding a JPEG per epoch. Boxes down to score 0.01 count (AP needs the low-scoring ones)."""
+        from ..evaluate.detection import summarize
 
-        floor, self._score_floor = self._score_floor, 0.01  # AP needs the low-scoring boxes too
-        try:
-            res, _ = evaluate_localizer(self, manifest)
-        finally:
-            self._score_floor = floor
+        s = self.image_size
+        preds = []
+        for outputs in self._network_outputs(net, imgs):
+            preds += [[Box(x1, y1, x2, y2, score=score).clip(s, s) for x1, y1, x2, y2, score, _ in found]
+                      for found in self._decode(outputs, 0.01)]
+        gts = [[Box(*map(float, row)) for row in b] for b, _ in targets]
+        res = summarize(preds, gts, [(s, s)] * len(gts), top_k=1)
         return {"val_mAP50": float(res["mAP50"]), "val_mIoU": float(res["mIoU"])}
 
     # ---- prediction ----------------------------------------------------------------------------------------
     def forward_batches(self, images: list[np.ndarray], batch_size: int = 16):
-        """The network's raw outputs for RGB uint8 images, in batches: a generator of ``(outputs, count)``."""
+        """The network's raw outputs for RGB uint8 images of any size, in batches: a generator of
+        ``(outputs, count)``."""
+        self._check_fitted()
+        s = self.image_size
+        chunks = [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
+        resized = (np.stack([resize_square(a, s) for a in chunk]) for chunk in chunks)
+        for outputs, chunk in zip(self._network_outputs(self.model_, resized), chunks):
+            yield outputs, len(chunk)
+
+    def _network_outputs(self, net, batches, batch_size: int = 16):
+        """``net``'s outputs (in eval mode, without gradients) for uint8 ``(n, S, S, 3)`` arrays: each array of
+        ``batches``, or ``batch_size`` rows at a time when ``batches`` is one array. Restores the net's mode."""
         import torch
 
-        self._check_fitted()
-        net = self.model_
+        if isinstance(batches, np.ndarray):
+            whole = batches
+            batches = (whole[i:i + batch_size] for i in range(0, len(whole), batch_size))
         was_training = net.training
         net.eval()
         device = next(net.parameters()).device
         try:
             with torch_threads(self._training.num_threads), torch.inference_mode():
-                for start in range(0, len(images), batch_size):
-                    chunk = images[start:start + batch_size]
-                    x = to_input(np.stack([resize_square(a, self.image_size) for a in chunk]), device)
-                    yield net(x), len(chunk)
+                for batch in batches:
+                    yield net(to_input(batch, device))
         finally:
             if was_training:
                 net.train()
 
-    _score_floor: float | None = None  # while validating: the low floor AP needs
-
     def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
         s = self.image_size
-        floor = self.min_score if self._score_floor is None else self._score_floor
         results: list[list[Box]] = []
         for outputs, _ in self.forward_batches(images):
-            for found in self._decode(outputs, floor):
+            for found in self._decode(outputs, self.min_score):
                 img = images[len(results)]
                 h, w = img.shape[:2]
                 results.append([Box(x1 * w / s, y1 * h / s, x2 * w / s, y2 * h / s, score=score,

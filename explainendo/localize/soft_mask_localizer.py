@@ -17,7 +17,8 @@ from ..errors import ConfigError, ModelFileError
 from ..torch_threads import torch_threads
 from ..training import Training, train_network
 from ..types import Box
-from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict,
+from ..io.image import resize_square
+from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict, to_input,
                    training_items, weights_path)
 from .softmask import boxes_to_soft_mask, soft_mask_to_boxes
 
@@ -33,12 +34,6 @@ class UNetTraining(Training):
                  num_threads: int | None = None):
         super().__init__(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, schedule=schedule,
                          patience=patience, device=device, num_threads=num_threads)
-
-
-def _resize(image: np.ndarray, size: int) -> np.ndarray:
-    import cv2
-
-    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 @register_kind
@@ -100,7 +95,7 @@ class SoftMaskLocalizer(Localizer):
         masks = np.zeros((len(items), s, s), dtype=np.float32)
         labels: dict[str, int] = {}
         for i, (path, boxes, (w, h)) in enumerate(items):
-            imgs[i] = _resize(read_image(path), s)
+            imgs[i] = resize_square(read_image(path), s)
             scaled = [Box(b.x1 * s / w, b.y1 * s / h, b.x2 * s / w, b.y2 * s / h) for b in boxes]
             masks[i] = boxes_to_soft_mask(scaled, (s, s))
             for b in boxes:
@@ -133,11 +128,10 @@ class SoftMaskLocalizer(Localizer):
         gen = torch.Generator().manual_seed(self.seed)
         rng = np.random.default_rng(self.seed)
         loss_fn = torch.nn.BCEWithLogitsLoss()
-        x_all = torch.from_numpy(imgs)
         y_all = torch.from_numpy(masks)
 
         def batch_loss(idx):
-            x = x_all[idx].to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+            x = to_input(imgs[idx.numpy()], device)
             y = y_all[idx].to(device)
             if self.augment:
                 x, y = self._augment(x, y, rng)
@@ -148,7 +142,7 @@ class SoftMaskLocalizer(Localizer):
             scores = self._val_scores(val)
             return {"score": scores["val_mIoU"], **scores}
 
-        self.history_ = train_network(net, len(x_all), batch_loss, training, generator=gen,
+        self.history_ = train_network(net, len(imgs), batch_loss, training, generator=gen,
                                       name="the soft-mask localizer", validate=None if val is None else validate)
         self.model_, self.label_, self.fitted_ = net.eval(), label, True
         self.device_ = device
@@ -191,8 +185,7 @@ class SoftMaskLocalizer(Localizer):
         device = next(net.parameters()).device
         with torch_threads(self._training.num_threads), torch.inference_mode():
             for start in range(0, len(images), 16):
-                batch = np.stack([_resize(a, s) for a in images[start:start + 16]])
-                x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+                x = to_input(np.stack([resize_square(a, s) for a in images[start:start + 16]]), device)
                 out.append(torch.sigmoid(net(x)).cpu().numpy())
         if was_training:
             net.train()

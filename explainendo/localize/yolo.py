@@ -26,7 +26,8 @@ import numpy as np
 from ..errors import ConfigError, ModelFileError
 from ..torch_threads import torch_threads
 from ..types import Box
-from .base import (Localizer, _plain, register_kind, resolve_device, runtime_device, save_state_dict,
+from ..components import _plain
+from .base import (Localizer, register_kind, resolve_device, runtime_device, save_state_dict,
                    training_items, weights_path)
 
 DEFAULT_LABEL = "lesion"

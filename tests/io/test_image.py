@@ -283,3 +283,22 @@ def test_every_array_consumer_reads_dtypes_by_the_same_rule():
         np.testing.assert_array_equal(tensor[0].permute(1, 2, 0).numpy(), base)
     tensor, bad = images_to_tensor([base, np.full((4, 4, 3), np.nan), np.zeros((0, 3, 3)), None, base], 16)
     assert bad == [1, 2, 3]
+
+
+def test_resize_square_averages_when_a_side_shrinks_and_interpolates_when_it_only_grows():
+    import cv2
+
+    from explainendo.io import resize_square
+
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    # 60 -> 32 and 40 -> 32: area averaging; a 2x2 block mean when the factor is exactly 2
+    assert np.array_equal(resize_square(big, 32), cv2.resize(big, (32, 32), interpolation=cv2.INTER_AREA))
+    even = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    by_hand = even.reshape(32, 2, 32, 2, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(resize_square(even, 32).astype(float) - by_hand).max() <= 0.5 + 1e-9
+    # one side shrinks (60 -> 50), one grows (40 -> 50): still averaged, no aliasing on the shrinking side
+    assert np.array_equal(resize_square(big, 50), cv2.resize(big, (50, 50), interpolation=cv2.INTER_AREA))
+    small = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    assert np.array_equal(resize_square(small, 64), cv2.resize(small, (64, 64), interpolation=cv2.INTER_LINEAR))
+    assert resize_square(small, 64).shape == (64, 64, 3)

@@ -65,3 +65,38 @@ def test_cli_trains_a_detector_and_evaluates_it_on_another_manifest(tmp_path, ph
     bad = runner.invoke(app, ["localize", "train", str(tmp_path / "train" / "manifest.csv"), "--out",
                               str(tmp_path / "x"), "--method", "softmask", "--val", "kvasir-seg"])
     assert bad.exit_code != 0
+
+
+def test_evaluate_names_the_dropped_rows_and_why_none_is_left(tmp_path, phantom_writer):
+    """A CSV written elsewhere with absolute image paths: every row escapes the CSV's folder (the default
+    root), so nothing is left; the error says so and how to fix it, not "the manifest has no boxes"."""
+    import warnings
+
+    from explainendo.errors import ManifestError
+    from explainendo.evaluate.detection import evaluate_localizer
+    from explainendo.io import Manifest
+
+    other = phantom_writer.single(tmp_path / "other", n=4, size=64, seed=1)
+    absolute = other.df.copy()
+    absolute["image"] = [str(other.path(i)) for i in absolute["image"]]
+    csv = Manifest(absolute, tmp_path / "elsewhere").to_csv(tmp_path / "elsewhere" / "manifest.csv")
+    WholeFrame(remove_border=False).fit().save(tmp_path / "wf")
+    res = CliRunner().invoke(app, ["localize", "evaluate", str(tmp_path / "wf"), str(csv)])
+    assert res.exit_code != 0
+    assert "path_escapes_root=4" in res.output and "--root" in res.output, res.output
+    assert "has no boxes" not in res.output
+    # the same CSV with --root at the images' folder evaluates all 4
+    res = CliRunner().invoke(app, ["localize", "evaluate", str(tmp_path / "wf"), str(csv), "--root",
+                                   str(tmp_path / "other")])
+    assert res.exit_code == 0, res.output
+    assert "images 4" in res.output
+    # one file gone: 3 evaluated, the fourth counted and named
+    gone = other.path(other.images()[0])
+    gone.unlink()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures, _ = evaluate_localizer(WholeFrame(remove_border=False).fit(), other)
+    assert figures["images"] == 3 and figures["dropped_rows"] == 1
+    assert any(gone.name in str(w.message) for w in caught)
+    with pytest.raises(ManifestError, match="has no boxes"):
+        evaluate_localizer(WholeFrame(remove_border=False).fit(), Manifest(other.df.drop(columns=["x1", "y1", "x2", "y2"]), other.root))

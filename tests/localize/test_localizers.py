@@ -7,7 +7,6 @@ import pytest
 from explainendo.errors import ConfigError, ManifestError, ModelFileError, NotFittedError
 from explainendo.io import Manifest
 from explainendo.localize import Localizer, SoftMaskLocalizer, WholeFrame
-from explainendo.types import Box
 from explainendo.localize import UNetTraining
 
 
