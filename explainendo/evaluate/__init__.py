@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 #: public name -> submodule that defines it
 _EXPORTS = {
     "TestResult": "_checks",
+    **dict.fromkeys(["AnnotatorComparison", "compare_annotators"], "annotators"),
     "fleiss_kappa": "agreement",
     **dict.fromkeys(["AUCInterval", "auc_score", "bootstrap_auc_ci", "delong_ci", "delong_covariance",
                      "delong_test"], "auc"),
@@ -23,6 +24,8 @@ _EXPORTS = {
     **dict.fromkeys(["ModelComparison", "SplitComparison", "compare_models", "compare_models_by_group",
                      "compare_splits", "format_pvalue"], "comparison"),
     **dict.fromkeys(["cv_summary", "format_mean_sd"], "cv"),
+    **dict.fromkeys(["CVReport", "cross_validate_localizer", "cross_validate_predictor", "cv_success_bands",
+                     "plot_cv_success"], "crossval"),
     **dict.fromkeys(["chi_square_test", "mcnemar_test"], "paired"),
     **dict.fromkeys(["Interval", "sample_size_one_proportion", "wilson_interval"], "proportions"),
     **dict.fromkeys(["mann_whitney_u", "wilcoxon_signed_rank"], "ranks"),
@@ -54,6 +57,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from ._checks import TestResult
+    from .annotators import AnnotatorComparison, compare_annotators
+    from .crossval import (CVReport, cross_validate_localizer, cross_validate_predictor, cv_success_bands,
+                           plot_cv_success)
     from .agreement import fleiss_kappa
     from .auc import AUCInterval, auc_score, bootstrap_auc_ci, delong_ci, delong_covariance, delong_test
     from .classification import (aggregate_by_group, binary_metrics, classification_report, confusion_counts,
