@@ -42,7 +42,8 @@ from .registry import Registry
 
 COMPONENT_FILE = "component.yaml"
 FORMAT = "explainendo-component"
-FORMAT_VERSION = 4  # 4: HybridPredictor.folds_by, handcrafted colour_constancy (2026-12-02); 3: one Training object
+FORMAT_VERSION = 5  # 5: Diagnoser.tasks, HybridPredictor.label_column (2026-12-04); 4: HybridPredictor.folds_by,
+# handcrafted colour_constancy (2026-12-02); 3: one Training object
 
 COMPONENTS: Registry[type] = Registry("component kind")
 

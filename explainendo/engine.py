@@ -71,16 +71,21 @@ class Diagnoser(Component):
     batch_size : frames read, localized and diagnosed together.
     min_box_score : boxes scored below this are ignored.
     train_localizer : False: the localizer is trained already and used as given (it is not cloned or changed).
+    tasks : further predictions on the same lesions, ``{name: predictor}``, each predictor learning its own
+        ``label_column`` (e.g. ``{"four_class": HybridPredictor(..., label_column="attr.difficulty")}``):
+        trained on the lesions that have that column, reported in each lesion's ``tasks[name]`` and explained
+        by ``explain(..., task=name)``.
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, enlarge: float = 1.0, batch_size: int = 16,
-                 min_box_score: float = 0.0, train_localizer: bool = True):
+                 min_box_score: float = 0.0, train_localizer: bool = True, tasks: Any = None):
         self.localizer = localizer
         self.predictor = predictor
         self.enlarge = enlarge
         self.batch_size = batch_size
         self.min_box_score = min_box_score
         self.train_localizer = train_localizer
+        self.tasks = tasks
 
     # ---- the parts (a system overrides these to supply its defaults) ----------------------------------
     def _localizer(self):
@@ -88,6 +93,32 @@ class Diagnoser(Component):
 
     def _predictor(self):
         return self.predictor
+
+    def _tasks(self):
+        return {} if self.tasks is None else self.tasks
+
+    def checked_tasks(self) -> dict:
+        """``{name: predictor}`` of the further tasks, every one checked (names, types, parameters)."""
+        from .predict import Predictor
+
+        tasks = self._tasks()
+        if not isinstance(tasks, dict):
+            raise ConfigError(f"tasks must be a mapping of names to predictors, got {type(self.tasks).__name__}",
+                              hint="tasks={'four_class': HybridPredictor([...], label_column='attr.difficulty')}")
+        tasks = dict(tasks)
+        for name, task in tasks.items():
+            if not (isinstance(name, str) and name.isidentifier()):
+                raise ConfigError(f"task name {name!r} must be a plain identifier", hint="e.g. 'four_class'")
+            if not isinstance(task, Predictor):
+                raise ConfigError(f"task {name!r} is a {type(task).__name__}, not a Predictor",
+                                  hint="e.g. HybridPredictor([...], label_column='attr.difficulty')")
+            task.check_params()
+        return tasks
+
+    @staticmethod
+    def task_column(predictor) -> str:
+        """The table column a predictor learns (``label_column``; ``label`` when it has none)."""
+        return str(getattr(predictor, "label_column", "label") or "label")
 
     def checked_parts(self):
         """The (localizer, predictor) that ``fit`` would train, with every parameter checked, and nothing
@@ -106,6 +137,7 @@ class Diagnoser(Component):
         if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
             raise ConfigError(f"batch_size={self.batch_size!r} must be a positive integer")
         predictor.check_params()
+        self.checked_tasks()
         if localizer is not None:
             localizer.check_params()
         return localizer, predictor
@@ -127,8 +159,10 @@ class Diagnoser(Component):
                     raise ManifestError(f"the samples' table needs a '{column}' column")
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
             predictor.check_data(samples.table)
+            self._check_task_data(data.table)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
+            task_samples = data
         else:
             manifest = as_manifest(data)
             if "label" not in manifest.df.columns or manifest.df["label"].isna().all():
@@ -136,17 +170,35 @@ class Diagnoser(Component):
                                     hint="give each lesion a diagnosis label")
             labelled = manifest.df[manifest.df["label"].notna()]
             predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
+            self._check_task_data(manifest.df)
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
             if manifest.has_boxes:
                 rows = manifest.subset(manifest.df[list(BOX_COLUMNS)].notna().all(axis=1))
-            samples = self._lesions(rows.subset(rows.df["label"].notna()))
+            if self._tasks():  # every lesion once; the diagnosis trains on the labelled ones, each task on its own
+                task_samples = self._lesions(rows)
+                samples = task_samples.subset(np.flatnonzero(task_samples.table["label"].notna().to_numpy()))
+            else:
+                samples = self._lesions(rows.subset(rows.df["label"].notna()))
         extra = None if unlabeled is None else self._unlabeled_samples(unlabeled)
         self.predictor_ = clone(predictor).fit(samples, unlabeled=extra)
         self.classes_ = list(self.predictor_.classes_)
         self.n_training_lesions_ = int(len(samples))
+        self.tasks_ = {}
+        for name, task in self.checked_tasks().items():
+            column = self.task_column(task)
+            have = np.flatnonzero(task_samples.labels(column).notna().to_numpy())
+            self.tasks_[name] = clone(task).fit(task_samples.subset(have), unlabeled=extra)
         return self
+
+    def _check_task_data(self, table: pd.DataFrame) -> None:
+        for name, task in self.checked_tasks().items():
+            column = self.task_column(task)
+            if column not in table.columns or table[column].isna().all():
+                raise ManifestError(f"task {name!r} learns column {column!r}, which the training data do not have",
+                                    source=column, hint="add the column, or leave the task out")
+            task.check_data(table[table[column].notna()])
 
     def _trained_localizer(self, localizer, manifest: Manifest):
         if localizer is None:
@@ -304,10 +356,13 @@ class Diagnoser(Component):
                 rows.append(self._table_rows(table, frame.name))
                 owner.append(k)
         proba = feats = None
+        task_proba: dict[str, tuple[list, np.ndarray]] = {}
         if lesion_boxes:
             samples = LesionSamples.from_images(frames, lesion_boxes, enlarge=self.enlarge,
                                                 table=pd.concat(rows, ignore_index=True))
             proba, feats = self.predictor_.predict_with_features(samples)
+            for name, task in getattr(self, "tasks_", {}).items():
+                task_proba[name] = ([str(c) for c in task.classes_], np.asarray(task.predict_proba(samples), float))
         owner = np.asarray(owner)
         classes = self.classes_
         out = []
@@ -324,18 +379,24 @@ class Diagnoser(Component):
                                             source=frame.name)
                 lesions.append(Lesion(box=lesion_boxes[i], label=classes[int(p.argmax())], probability=float(p.max()),
                                       probabilities={c: float(v) for c, v in zip(classes, p)},
-                                      features={c: float(v) for c, v in feats.iloc[i].items()}))
+                                      features={c: float(v) for c, v in feats.iloc[i].items()},
+                                      tasks={name: {c: float(v) for c, v in zip(names, tp[i])}
+                                             for name, (names, tp) in task_proba.items()}))
             out.append(self._result(frame, lesions=lesions))
         return out
 
     # ---- explanation --------------------------------------------------------------------------------
     def explain(self, result, lesion: int | None = None, *, box: Box | None = None, table: pd.DataFrame | None = None,
-                class_index: int | None = None, gradcam: bool = True) -> Explanation:
+                class_index: int | None = None, gradcam: bool = True, task: str | None = None) -> Explanation:
         """Why: SHAP per feature group (a hybrid) and Grad-CAM for one lesion (default: the primary) of a
         :class:`Result` from ``predict(..., keep_frames=True)``, or of one image given as any input form
         (``box``: explain that region instead of the localizer's). ``class_index``: the class to explain
-        (default: the lesion's predicted class)."""
+        (default: the lesion's predicted class). ``task``: explain that further task's prediction instead of
+        the diagnosis."""
         self._check_fitted()
+        tasks = getattr(self, "tasks_", {})
+        if task is not None and task not in tasks:
+            raise ConfigError(f"no task {task!r} in this model", hint=f"its tasks: {sorted(tasks) or 'none'}")
         if not isinstance(result, Result):
             found = self.predict(result, boxes=box, table=table, keep_frames=True)
             if len(found) != 1:
@@ -356,13 +417,20 @@ class Diagnoser(Component):
         chosen = result.lesions[index]
         samples = LesionSamples.from_images([result.frame], [chosen.box], enlarge=self.enlarge,
                                             table=self._table_rows(table, result.image))
-        features = pd.DataFrame([chosen.features]) if chosen.features else None
-        evidence = self.predictor_.explain(samples, class_index=class_index, gradcam=gradcam, features=features)[0]
+        predictor = self.predictor_ if task is None else tasks[task]
+        task_features = None
+        if task is None:
+            features = pd.DataFrame([chosen.features]) if chosen.features else None
+        else:  # the task's predictor reads its own features
+            features = predictor.features(samples)
+            task_features = {c: float(v) for c, v in features.iloc[0].items()} if features.shape[1] else {}
+            features = features if features.shape[1] else None
+        evidence = predictor.explain(samples, class_index=class_index, gradcam=gradcam, features=features)[0]
         return Explanation(result=result, lesion_index=index, shap=evidence.shap, group_shap=evidence.group_shap,
                            expected_value=evidence.expected_value, output=evidence.output, space=evidence.space,
                            explainer=evidence.explainer, explained_class=evidence.explained_class,
                            groups=evidence.groups, gradcams=evidence.gradcams, crop=samples.crops[0],
-                           frame=result.frame)
+                           frame=result.frame, task=task, task_features=task_features)
 
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory) -> Path:
@@ -377,6 +445,7 @@ class Diagnoser(Component):
     def _save_state(self, directory: Path) -> dict:
         return {"localizer": None if self.localizer_ is None else save_child(self.localizer_, directory, "localizer"),
                 "predictor": save_child(self.predictor_, directory, "predictor"), "classes": list(self.classes_),
+                "tasks": {name: save_child(t, directory, f"task_{name}") for name, t in getattr(self, "tasks_", {}).items()},
                 "n_training_lesions": int(self.n_training_lesions_), "training_manifest_sha256": self.manifest_hash_}
 
     def _load_state(self, state: dict, directory: Path) -> None:
@@ -391,6 +460,7 @@ class Diagnoser(Component):
 
             raise ModelFileError("the diagnoser's classes differ from its predictor's", source=str(directory),
                                  hint="the model folder was edited; save it again")
+        self.tasks_ = {str(name): load_child(entry, directory, Predictor) for name, entry in (state.get("tasks") or {}).items()}
         self.n_training_lesions_ = int(state.get("n_training_lesions", 0))
         self.manifest_hash_ = state.get("training_manifest_sha256")
 

@@ -233,11 +233,25 @@ class Lesion:
     probability: float
     probabilities: dict[str, float] = field(default_factory=dict)
     features: dict[str, float] = field(default_factory=dict)
+    #: the diagnoser's further tasks: task name -> class probabilities (e.g. ``{"four_class": {"easy": ...}}``)
+    tasks: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def task_label(self, task: str) -> str:
+        """The most probable class of one of the diagnoser's further ``tasks``."""
+        if task not in self.tasks:
+            from .errors import ConfigError
+
+            raise ConfigError(f"no task {task!r} on this lesion", hint=f"tasks: {sorted(self.tasks)}")
+        probs = self.tasks[task]
+        return max(probs, key=probs.get)
 
     def to_dict(self) -> dict:
-        return {"box": self.box.to_dict(), "label": self.label, "probability": float(self.probability),
-                "probabilities": {k: float(v) for k, v in self.probabilities.items()},
-                "features": _finite_or_none(self.features)}
+        out = {"box": self.box.to_dict(), "label": self.label, "probability": float(self.probability),
+               "probabilities": {k: float(v) for k, v in self.probabilities.items()},
+               "features": _finite_or_none(self.features)}
+        if self.tasks:
+            out["tasks"] = {t: {k: float(v) for k, v in probs.items()} for t, probs in self.tasks.items()}
+        return out
 
 
 @dataclass
@@ -361,14 +375,22 @@ class Explanation:
     gradcams: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     crop: np.ndarray | None = field(default=None, repr=False)
     frame: np.ndarray | None = field(default=None, repr=False)
+    #: None: the diagnosis; else the name of the further task explained (its predictor's own features)
+    task: str | None = None
+    task_features: dict[str, float] | None = field(default=None, repr=False)
 
     @property
     def lesion(self) -> Lesion:
         return self.result.lesions[self.lesion_index]
 
+    @property
+    def features(self) -> dict[str, float]:
+        """The named features the explained predictor read (the diagnosis's, or the task's)."""
+        return self.lesion.features if self.task_features is None else self.task_features
+
     def contributions(self, top: int | None = None) -> list[tuple[str, str, float]]:
         """``(group, value in words, contribution)``, largest |contribution| first."""
-        rows = [(g, describe_group(g, self.lesion.features), float(v)) for g, v in self.group_shap.items()]
+        rows = [(g, describe_group(g, self.features), float(v)) for g, v in self.group_shap.items()]
         rows.sort(key=lambda r: -abs(r[2]))
         return rows[:top] if top else rows
 
@@ -381,14 +403,14 @@ class Explanation:
 
     def attribute_probabilities(self) -> dict[str, float]:
         """Every ``<attribute>.p_<class>`` feature (the heads' outputs)."""
-        return {k: v for k, v in self.lesion.features.items() if ".p_" in k}
+        return {k: v for k, v in self.features.items() if ".p_" in k}
 
     def to_dict(self) -> dict:
         return {"result": self.result.to_dict(), "lesion_index": self.lesion_index, "explained_class": self.explained_class,
                 "space": self.space, "explainer": self.explainer, "expected_value": self.expected_value,
                 "output": self.output, "group_shap": self.group_shap, "shap": self.shap,
                 "contributions": [{"group": g, "value": w, "contribution": v} for g, w, v in self.contributions()],
-                "gradcams": sorted(self.gradcams)}
+                "gradcams": sorted(self.gradcams), **({"task": self.task} if self.task else {})}
 
     def plot(self, top: int = 10):
         """The explanation card as a matplotlib figure (see :mod:`explainendo.explain.card`)."""

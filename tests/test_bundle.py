@@ -78,7 +78,7 @@ def test_save_then_load_gives_identical_predictions(tmp_path, data, fitter, no_u
     assert "numpy" in prov["versions"] and loaded.provenance_ == prov
     # every folder is one component in the one schema; the parent records each child's kind
     top = yaml.safe_load((folder / "component.yaml").read_text())
-    assert top["format"] == "explainendo-component" and top["format_version"] == 4 and top["kind"] == "diagnoser"
+    assert top["format"] == "explainendo-component" and top["format_version"] == 5 and top["kind"] == "diagnoser"
     assert top["state"]["predictor"] == {"path": "predictor", "kind": "hybrid_predictor"}
     assert top["state"]["localizer"] is None
     assert yaml.safe_load((folder / "predictor" / "component.yaml").read_text())["kind"] == "hybrid_predictor"
@@ -192,7 +192,7 @@ def test_child_whose_kind_disagrees_with_its_parent_is_refused_even_with_valid_c
 
 def test_older_component_format_version_is_refused_even_with_valid_checksums(saved):
     top = saved / "component.yaml"
-    top.write_text(top.read_text().replace("format_version: 4", "format_version: 1"))
+    top.write_text(top.read_text().replace("format_version: 5", "format_version: 1"))
     resign(saved)
     with pytest.raises(ModelFileError, match="format_version 1"):
         explainendo.load(saved)

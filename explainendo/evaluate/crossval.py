@@ -103,11 +103,12 @@ def _check_groups(table: pd.DataFrame, by: str, k: int) -> np.ndarray:
     return groups
 
 
-def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient", label_column: str = "label",
+def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient", label_column: str | None = None,
                              positive: str | None = None, enlarge: float = 1.0, seed: int = 0) -> CVReport:
     """``k``-fold CV of ``predictor`` on the lesions of ``manifest`` (module docstring). ``label_column`` is the
-    task: the predictor is trained on it (its values become each fold's ``label``). ``positive``: for a binary
-    task, the class whose probability the AUC ranks (default: the predictor's last class, its explained one)."""
+    task (default: the predictor's own ``label_column``, else ``label``): the predictor is trained on it.
+    ``positive``: for a binary task, the class whose probability the AUC ranks (default: the predictor's last
+    class, its explained one)."""
     from sklearn.base import clone
     from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
@@ -122,6 +123,9 @@ def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient
     if not isinstance(predictor, Predictor):
         raise ConfigError(f"cross_validate_predictor needs a Predictor, got {type(predictor).__name__}")
     predictor.check_params()
+    label_column = label_column or str(getattr(predictor, "label_column", None) or "label")
+    if "label_column" in predictor.get_params(deep=False):  # the folds' tables carry the task as ``label``
+        predictor = clone(predictor).set_params(label_column="label")
     if label_column not in manifest.df.columns:
         raise ManifestError(f"the manifest has no column {label_column!r} to cross-validate", source=label_column,
                             hint=f"columns: {list(manifest.df.columns)}")

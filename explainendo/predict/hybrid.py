@@ -58,11 +58,13 @@ class HybridPredictor(Predictor):
         class in sorted order).
     seed : seeds the stacking split and folds, the fitters and the SHAP background.
     folds_by : ``"patient"`` or another table column such as ``"centre"`` (module docstring).
+    label_column : the table column it learns (default ``label``; e.g. ``attr.difficulty`` for a second task
+        of a :class:`~explainendo.engine.Diagnoser`'s ``tasks``).
     """
 
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
                  stacking: Any = None, positive_label: str | None = None, seed: int = 0,
-                 folds_by: str = "patient"):
+                 folds_by: str = "patient", label_column: str = "label"):
         self.sources = sources
         self.fitter = fitter
         self.group_selection = group_selection
@@ -70,6 +72,7 @@ class HybridPredictor(Predictor):
         self.positive_label = positive_label
         self.seed = seed
         self.folds_by = folds_by
+        self.label_column = label_column
 
     # ---- checks (all before training) ------------------------------------------------------------
     def _checked(self) -> tuple[list[FeatureSource], Stacking]:
@@ -99,6 +102,8 @@ class HybridPredictor(Predictor):
         elif fitter is not None and not (isinstance(fitter, BaseEstimator) and hasattr(fitter, "predict_proba")):
             raise ConfigError(f"fitter {fitter!r} is not a classifier with predict_proba",
                               hint="a fitter name, FitterSelector(...) or an sklearn classifier")
+        if not (isinstance(self.label_column, str) and self.label_column):
+            raise ConfigError(f"label_column must be a table column name such as 'label', got {self.label_column!r}")
         if not (isinstance(self.folds_by, str) and self.folds_by):
             raise ConfigError(f"folds_by must be a table column name such as 'patient' or 'centre', got "
                               f"{self.folds_by!r}")
@@ -111,7 +116,7 @@ class HybridPredictor(Predictor):
     # ---- training -------------------------------------------------------------------------------
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
         sources, stacking = self._checked()
-        self.classes_, y = training_labels(samples, self.positive_label)
+        self.classes_, y = training_labels(samples, self.positive_label, column=self.label_column)
         groups = self._fold_groups(samples)
         labels = np.asarray(self.classes_, dtype=object)[y]
         supervised = any(s.supervised for s in sources)
@@ -281,8 +286,8 @@ class HybridPredictor(Predictor):
     def check_data(self, table: pd.DataFrame) -> None:
         """``positive_label`` among the labels, ``folds_by``'s column present, and every source's own check."""
         sources, _ = self._checked()
-        if self.positive_label is not None and "label" in table:
-            labels = sorted(set(table["label"].dropna().astype(str)))
+        if self.positive_label is not None and self.label_column in table:
+            labels = sorted(set(table[self.label_column].dropna().astype(str)))
             if self.positive_label not in labels:
                 raise ConfigError(f"positive_label {self.positive_label!r} is not a label in the training data",
                                   hint=f"labels: {labels}")

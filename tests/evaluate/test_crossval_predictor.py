@@ -54,6 +54,12 @@ def test_four_classes_from_another_label_column(lesions):
     s = rep.summary().set_index("metric")
     assert s.loc["accuracy", "summary"] == "1.000 ± 0.000" and s.loc["auc", "mean"] == pytest.approx(1.0)
     assert s.loc["f1:pale", "n_folds"] == 3
+    # a predictor that names its own column: the same folds, the same figures
+    own = HybridPredictor([ColumnFeatures(["attr.tone"])], fitter="logistic_regression", seed=0,
+                          label_column="attr.tone")
+    again = cross_validate_predictor(own, lesions, k=3)
+    assert again.meta["label_column"] == "attr.tone" and again.folds.equals(rep.folds.assign(
+        fit_seconds=again.folds["fit_seconds"]))
 
 
 def test_refuses_before_training(lesions):

@@ -105,7 +105,7 @@ def test_bad_parameters_and_unfitted(phantom_set, tmp_path):
         _tiny().locate(np.zeros((8, 8, 3), np.uint8))
     with pytest.raises(ModelFileError):
         Localizer.load(tmp_path)
-    (tmp_path / "component.yaml").write_text("format: explainendo-component\nformat_version: 4\nkind: nonsense\n"
+    (tmp_path / "component.yaml").write_text("format: explainendo-component\nformat_version: 5\nkind: nonsense\n"
                                              "params: {}\n")
     with pytest.raises(ModelFileError, match="unknown component kind 'nonsense'"):
         Localizer.load(tmp_path)

@@ -36,7 +36,7 @@ def test_errors_and_roundtrip(tmp_path):
     src.save(tmp_path / "c")
     back = ColumnFeatures.load(tmp_path / "c")
     assert back.name == "measures" and back.groups == src.groups
-    (tmp_path / "c" / "component.yaml").write_text("format: explainendo-component\nformat_version: 4\n"
+    (tmp_path / "c" / "component.yaml").write_text("format: explainendo-component\nformat_version: 5\n"
                                                    "kind: handcrafted\n")
     with pytest.raises(ModelFileError, match="holds a handcrafted, not a ColumnFeatures"):
         ColumnFeatures.load(tmp_path / "c")
