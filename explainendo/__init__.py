@@ -11,6 +11,7 @@ from .types import Box
 _LAZY = {
     "Diagnoser": ("explainendo.engine", "Diagnoser"),
     "GastricDiagnoser": ("explainendo.systems.gastric", "GastricDiagnoser"),
+    "ERCPAssistant": ("explainendo.systems.ercp", "ERCPAssistant"),
     "HybridPredictor": ("explainendo.predict", "HybridPredictor"),
     "CNNClassifier": ("explainendo.predict", "CNNClassifier"),
     "DetectorLabel": ("explainendo.predict", "DetectorLabel"),

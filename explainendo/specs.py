@@ -137,6 +137,24 @@ GASTRIC_ATTRIBUTES: tuple[AttributeSpec, ...] = (
 GASTRIC_LABELS: tuple[str, ...] = ("non_neoplastic", "neoplastic")
 
 
+#: The papilla attributes the ERCP difficulty hybrid names (Kim et al., Sci Rep 2021, discuss them as what makes
+#: cannulation hard; the ERCP phantoms draw exactly these). Size, position and a diverticulum beside the papilla
+#: are read from the whole frame (a crop resized to the network loses the papilla's size and where it lies, and
+#: a diverticulum lies outside the papilla's box); protrusion and the hooding fold from the crop.
+ERCP_ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec("papilla_size", ("small", "medium", "large"), input="frame", description="papilla size"),
+    AttributeSpec("protrusion", ("flat", "protruding"), description="protruding papilla"),
+    AttributeSpec("position", ("central", "off_centre"), input="frame", description="papilla off the frame centre"),
+    AttributeSpec("diverticulum", ("no", "yes"), input="frame", description="periampullary diverticulum"),
+    AttributeSpec("hooding_fold", ("short", "long"), description="long hooding (oral protrusion) fold"),
+)
+
+#: ERCP cannulation difficulty: the paper's binary task and its four classes (easy < over 5 min < additional
+#: technique < failure); ``difficult`` = any of the last three.
+ERCP_BINARY_LABELS: tuple[str, ...] = ("easy", "difficult")
+ERCP_DIFFICULTY_CLASSES: tuple[str, ...] = ("easy", "over_5_min", "additional_technique", "failure")
+
+
 def gastric_attribute(name: str) -> AttributeSpec:
     for spec in GASTRIC_ATTRIBUTES:
         if spec.name == name:

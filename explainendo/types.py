@@ -378,6 +378,8 @@ class Explanation:
     #: None: the diagnosis; else the name of the further task explained (its predictor's own features)
     task: str | None = None
     task_features: dict[str, float] | None = field(default=None, repr=False)
+    #: the localizer's own heatmap in frame coordinates, values in [0, 1] (a soft-mask localizer's mask)
+    localizer_map: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def lesion(self) -> Lesion:

@@ -1,5 +1,7 @@
 """Published systems wired on the engine: each a :class:`~explainendo.engine.Diagnoser` with defaults."""
 
+from .ercp import ERCPAssistant, ercp_cnn, ercp_heads, ercp_localizer, ercp_predictor
 from .gastric import GastricDiagnoser, gastric_heads, gastric_localizer, gastric_predictor, gastric_sources
 
-__all__ = ["GastricDiagnoser", "gastric_heads", "gastric_localizer", "gastric_predictor", "gastric_sources"]
+__all__ = ["GastricDiagnoser", "gastric_heads", "gastric_localizer", "gastric_predictor", "gastric_sources",
+           "ERCPAssistant", "ercp_localizer", "ercp_heads", "ercp_predictor", "ercp_cnn"]

@@ -1,0 +1,93 @@
+"""ERCPAssistant end to end on tiny ERCP phantoms: one ampulla box per frame, the binary and the four-class
+difficulty, the soft masks, explanations of both tasks with the mask as the localizer's heatmap, save / load."""
+
+import numpy as np
+import pytest
+
+import explainendo
+from explainendo import ERCPAssistant
+from explainendo.errors import ConfigError
+from explainendo.localize import UNetTraining, WholeFrame
+from explainendo.predict import CNNClassifier, HybridPredictor, InSample
+from explainendo.specs import ERCP_ATTRIBUTES, ERCP_DIFFICULTY_CLASSES
+from explainendo.synth import generate
+from explainendo.synth.ercp import DEFAULT_MARGINALS, DIFFICULTY_CLASSES
+from explainendo.systems import ercp_heads, ercp_localizer, ercp_predictor
+from explainendo.training import Training
+
+
+def small_hybrid(column):
+    heads = ercp_heads(image_size=64, training=Training(epochs=2, batch_size=16))
+    return ercp_predictor(column, heads=heads, fitter="logistic_regression", stacking=InSample(), group_selection=None)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ercp")
+    return (generate("ercp", 64, seed=0, size=96).write(root / "train"),
+            generate("ercp", 16, seed=1, size=96).write(root / "test"))
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    localizer = ercp_localizer(image_size=64, training=UNetTraining(epochs=6, batch_size=16))
+    return ERCPAssistant(localizer=localizer, predictor=small_hybrid("label"),
+                         four_class=small_hybrid("attr.difficulty")).fit(data[0])
+
+
+def _predict(model, test):
+    images = [str(test.path(i)) for i in test.images()]
+    return images, model.predict(images, keep_frames=True)
+
+
+def test_the_specs_are_the_phantoms_attributes():
+    assert {s.name: s.classes for s in ERCP_ATTRIBUTES} == {k: tuple(v) for k, v in DEFAULT_MARGINALS.items()}
+    assert ERCP_DIFFICULTY_CLASSES == DIFFICULTY_CLASSES
+
+
+def test_one_ampulla_box_and_both_difficulty_tasks_per_frame(model, data):
+    test = data[1]
+    images, results = _predict(model, test)
+    assert all(r.ok and len(r.lesions) == 1 for r in results)  # the soft mask always gives one box
+    assert {r.label for r in results} <= {"easy", "difficult"}
+    four = [r.lesion.tasks["four_class"] for r in results]
+    assert set(four[0]) <= set(ERCP_DIFFICULTY_CLASSES) and len(four[0]) >= 3
+    assert all(sum(p.values()) == pytest.approx(1.0) for p in four)
+    # the localizer finds the papilla better than the whole frame does
+    truth = [test.boxes_for(i)[0] for i in test.images()]
+    found = np.mean([r.box.iou(t) for r, t in zip(results, truth)])
+    frame = np.mean([WholeFrame(remove_border=False).fit().locate(p)[0].iou(t) for p, t in zip(images, truth)])
+    assert found > frame + 0.1, (found, frame)
+    masks = model.ampulla_masks(images + ["not-an-image.png"])
+    assert masks[-1] is None and masks[0].shape == (96, 96) and masks[0].max() == pytest.approx(1.0)
+
+
+def test_explains_both_tasks_with_the_soft_mask(model, data):
+    _, results = _predict(model, data[1])
+    exp = model.explain(results[0])
+    assert exp.explained_class == results[0].label and exp.group_shap
+    assert exp.expected_value + sum(exp.group_shap.values()) == pytest.approx(exp.output, abs=1e-6)
+    assert exp.localizer_map.shape == (96, 96) and exp.localizer_map.max() == pytest.approx(1.0)
+    four = model.explain(results[0], task="four_class")
+    assert four.task == "four_class" and four.explained_class == results[0].lesion.task_label("four_class")
+
+
+def test_saved_and_loaded_identical(model, data, tmp_path):
+    images, before = _predict(model, data[1])
+    model.save(tmp_path / "ercp")
+    loaded = explainendo.load(tmp_path / "ercp")
+    assert isinstance(loaded, ERCPAssistant)
+    after = loaded.predict(images)
+    assert [r.lesion.to_dict() for r in after] == [r.lesion.to_dict() for r in before]
+
+
+def test_the_approach_chooses_both_models_and_a_bad_one_raises_before_training(data):
+    localizer, predictor = ERCPAssistant(approach="cnn").checked_parts()
+    tasks = ERCPAssistant(approach="cnn").checked_tasks()
+    assert isinstance(predictor, CNNClassifier) and predictor.label_column == "label"
+    assert isinstance(tasks["four_class"], CNNClassifier) and tasks["four_class"].label_column == "attr.difficulty"
+    _, hybrid = ERCPAssistant().checked_parts()
+    assert isinstance(hybrid, HybridPredictor) and hybrid.positive_label == "difficult"
+    assert ERCPAssistant(four_class=False).checked_tasks() == {}
+    with pytest.raises(ConfigError, match="approach"):
+        ERCPAssistant(approach="svm").fit(data[0])
