@@ -99,6 +99,12 @@ def test_example_configs_build(tmp_path):
     gastric = build_model(read_config(examples / "gastric_phantoms.yaml"))
     assert type(gastric).__name__ == "GastricDiagnoser" and isinstance(gastric.predictor.stacking, HeldOut)
     assert gastric.localizer.encoder == "efficientnet_lite0"
+    from explainendo.specs import ERCP_ATTRIBUTES
+
+    ercp = build_model(read_config(examples / "ercp_phantoms.yaml"))
+    assert type(ercp).__name__ == "ERCPAssistant" and ercp.localizer.multi is False
+    assert tuple(ercp.predictor.sources[0].specs) == ERCP_ATTRIBUTES
+    assert ercp.checked_tasks()["four_class"].label_column == "attr.difficulty"
 
 
 def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
