@@ -97,7 +97,7 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
                   config: Optional[Path] = typer.Option(
                       None, help="the YAML config of the model that will train: attribute values and the "
                                  "positive label are checked against it"),
-                  model: Optional[str] = typer.Option(None, help="instead of --config: a preset, 'gastric'"),
+                  model: Optional[str] = typer.Option(None, help="instead of --config: a preset, 'gastric' or 'ercp'"),
                   images: bool = typer.Option(True, help="read each image's header (size, readability)")) -> None:
     """Check a manifest against the model that will train on it: every problem, with its CSV line.
 
@@ -107,20 +107,23 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
 
     try:
         table = Manifest.read_csv(manifest, root)
-        predictor = None
+        predictor = diagnoser = None
         if config is not None and model is not None:
             raise ExplainendoError("give --config or --model, not both")
         if config is not None:
             from .config import build_model, read_config
 
-            predictor = build_model(read_config(config)).checked_parts()[1]
+            diagnoser = build_model(read_config(config))
         elif model is not None:
-            if model != "gastric":
-                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, or --config FILE")
-            from .systems.gastric import GastricDiagnoser
+            from .systems import ERCPAssistant, GastricDiagnoser
 
-            predictor = GastricDiagnoser().checked_parts()[1]
-        specs = predictor.attribute_specs() if predictor is not None else None
+            presets = {"gastric": GastricDiagnoser, "ercp": ERCPAssistant}
+            if model not in presets:
+                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, ercp, or --config FILE")
+            diagnoser = presets[model]()
+        if diagnoser is not None:
+            predictor = diagnoser.checked_parts()[1]
+        specs = diagnoser.data_specs() if diagnoser is not None else None
         clean = table.validate(strict=False, check_images=images, attributes=specs)
     except ExplainendoError as exc:
         fail(exc)
@@ -131,6 +134,8 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
     if predictor is not None:
         try:
             predictor.check_data(clean.df[clean.df["label"].notna()] if "label" in clean.df else clean.df)
+            if diagnoser.checked_tasks():
+                diagnoser.check_task_data(clean.df)
         except ExplainendoError as exc:
             data_error = str(exc)
     unlabelled = int(table.df["label"].isna().sum()) if "label" in table.df else len(table.df)

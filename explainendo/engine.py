@@ -115,6 +115,15 @@ class Diagnoser(Component):
             task.check_params()
         return tasks
 
+    def data_specs(self) -> list:
+        """The :class:`~explainendo.specs.AttributeSpec` of every ``attr.<name>`` column this model trains on:
+        the predictor's and the tasks' (``explainendo data validate`` checks each cell against them)."""
+        _, predictor = self.checked_parts()
+        specs = {s.name: s for s in predictor.attribute_specs()}
+        for task in self.checked_tasks().values():
+            specs.update({s.name: s for s in task.attribute_specs() if s.name not in specs})
+        return list(specs.values())
+
     @staticmethod
     def task_column(predictor) -> str:
         """The table column a predictor learns (``label_column``; ``label`` when it has none)."""
@@ -159,7 +168,7 @@ class Diagnoser(Component):
                     raise ManifestError(f"the samples' table needs a '{column}' column")
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
             predictor.check_data(samples.table)
-            self._check_task_data(data.table)
+            self.check_task_data(data.table)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
             task_samples = data
@@ -170,7 +179,7 @@ class Diagnoser(Component):
                                     hint="give each lesion a diagnosis label")
             labelled = manifest.df[manifest.df["label"].notna()]
             predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
-            self._check_task_data(manifest.df)
+            self.check_task_data(manifest.df)
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
@@ -192,7 +201,7 @@ class Diagnoser(Component):
             self.tasks_[name] = clone(task).fit(task_samples.subset(have), unlabeled=extra)
         return self
 
-    def _check_task_data(self, table: pd.DataFrame) -> None:
+    def check_task_data(self, table: pd.DataFrame) -> None:
         for name, task in self.checked_tasks().items():
             column = self.task_column(task)
             if column not in table.columns or table[column].isna().all():

@@ -38,7 +38,8 @@ class CVReport:
     """What a cross-validation found. ``folds``: one row per fold that ran (``fold``, sizes, the metrics,
     ``fit_seconds``); ``predictions``: per lesion (predictor) or per image and target (localizer) of every
     test fold; ``curves``: per fold success curves (localizer only); ``failures``: ``{"fold", "error"}`` of the
-    folds that could not train; ``meta``: the settings."""
+    folds that could not train; ``meta``: the settings; ``models`` / ``test_samples``: each fold's fitted
+    predictor and test lesions (``keep_models=True`` only)."""
 
     folds: pd.DataFrame
     predictions: pd.DataFrame
@@ -46,6 +47,8 @@ class CVReport:
     curves: pd.DataFrame | None = None
     failures: list[dict] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    models: list = field(default_factory=list, repr=False)
+    test_samples: list = field(default_factory=list, repr=False)
 
     def summary(self, decimals: int = 3) -> pd.DataFrame:
         """One row per metric: ``n_folds`` (folds where it is defined), ``mean``, ``sd`` (ddof 1), ``summary``
@@ -104,11 +107,13 @@ def _check_groups(table: pd.DataFrame, by: str, k: int) -> np.ndarray:
 
 
 def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient", label_column: str | None = None,
-                             positive: str | None = None, enlarge: float = 1.0, seed: int = 0) -> CVReport:
+                             positive: str | None = None, enlarge: float = 1.0, seed: int = 0,
+                             keep_models: bool = False) -> CVReport:
     """``k``-fold CV of ``predictor`` on the lesions of ``manifest`` (module docstring). ``label_column`` is the
     task (default: the predictor's own ``label_column``, else ``label``): the predictor is trained on it.
     ``positive``: for a binary task, the class whose probability the AUC ranks (default: the predictor's last
-    class, its explained one)."""
+    class, its explained one). ``keep_models``: the report's ``models`` holds each fold's fitted predictor and
+    ``test_samples`` its test lesions (to explain them afterwards)."""
     from sklearn.base import clone
     from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
     from sklearn.model_selection import StratifiedGroupKFold
@@ -144,7 +149,7 @@ def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient
         raise ConfigError(f"positive={positive!r} is not a {label_column} value", hint=f"values: {classes_all}")
     predictor.check_data(table)
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
-    rows, preds, failures, classes = [], [], [], None
+    rows, preds, failures, classes, models, tests = [], [], [], None, [], []
     with task(f"{k}-fold CV of {predictor.describe()} on {label_column}", total=k) as bar:
         for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(truth)), truth, groups), start=1):
             assert not set(groups[tr]) & set(groups[te])
@@ -175,6 +180,9 @@ def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient
             for j, c in enumerate(classes):
                 frame[f"p:{c}"] = proba[:, j]
             preds.append(frame)
+            if keep_models:
+                models.append(model)
+                tests.append(test)
             bar.advance()
     if not rows:
         raise EvaluationError(f"no fold of {k} could be trained", hint="; ".join(
@@ -182,7 +190,7 @@ def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient
     metrics = [f"{m}:{c}" for c in classes for m in ("precision", "recall", "f1")]
     metrics += ["macro_precision", "macro_recall", "macro_f1", "accuracy", "auc"]
     return CVReport(folds=pd.DataFrame(rows), predictions=pd.concat(preds, ignore_index=True), metrics=metrics,
-                    failures=failures, meta={"task": "predictor", "k": k, "by": by, "label_column": label_column,
+                    failures=failures, models=models, test_samples=tests, meta={"task": "predictor", "k": k, "by": by, "label_column": label_column,
                                              "classes": classes, "predictor": predictor.describe(), "seed": seed})
 
 

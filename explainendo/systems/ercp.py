@@ -143,6 +143,15 @@ class ERCPAssistant(Diagnoser):
             return {}
         return {FOUR_CLASS: self._model(FOUR_CLASS_COLUMN) if self.four_class is None else self.four_class}
 
+    def data_specs(self) -> list:
+        """The papilla attributes, and ``attr.difficulty`` (the four classes) when the four-class task learns it."""
+        from ..specs import ERCP_DIFFICULTY_CLASSES, AttributeSpec
+
+        specs = super().data_specs()
+        if any(self.task_column(t) == FOUR_CLASS_COLUMN for t in self.checked_tasks().values()):
+            specs.append(AttributeSpec("difficulty", ERCP_DIFFICULTY_CLASSES, description="cannulation difficulty"))
+        return specs
+
     # ---- the localizer's view ------------------------------------------------------------------------
     def ampulla_masks(self, source) -> list[np.ndarray | None]:
         """The predicted soft mask of every frame of ``source`` (any input form of ``predict``), normalised to

@@ -91,3 +91,24 @@ def test_the_approach_chooses_both_models_and_a_bad_one_raises_before_training(d
     assert ERCPAssistant(four_class=False).checked_tasks() == {}
     with pytest.raises(ConfigError, match="approach"):
         ERCPAssistant(approach="svm").fit(data[0])
+
+
+def test_data_validate_checks_the_papilla_attributes_and_the_four_classes(data, tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from explainendo.cli import app
+
+    train = data[0]
+    df = train.df.copy()
+    df.loc[df.index[3], "attr.difficulty"] = "very_hard"
+    df.loc[df.index[5], "attr.diverticulum"] = "maybe"
+    csv = tmp_path / "ercp.csv"
+    pd.DataFrame(df).to_csv(csv, index=False)
+    res = CliRunner().invoke(app, ["data", "validate", str(csv), "--root", str(train.root), "--model", "ercp",
+                                   "--no-images"])
+    assert res.exit_code == 1, res.output
+    assert "very_hard" in res.output and "maybe" in res.output
+    assert "unused_attribute" not in res.output and "is read by no attribute head" not in res.output
+    clean = CliRunner().invoke(app, ["data", "validate", str(train.root / "manifest.csv"), "--model", "ercp"])
+    assert clean.exit_code == 0, clean.output
