@@ -88,6 +88,20 @@ class CVReport:
         return "\n".join(lines)
 
 
+def _fit_fold(estimator, data, fold: int, failures: list) -> tuple[object | None, float]:
+    """A clone of ``estimator`` fitted on ``data`` and the seconds it took; None (and the reason appended to
+    ``failures``) when a library error says this fold's training part cannot train it."""
+    from sklearn.base import clone
+
+    start = time.perf_counter()
+    try:
+        return clone(estimator).fit(data), time.perf_counter() - start
+    except ExplainendoError as exc:
+        failures.append({"fold": fold, "error": str(exc)})
+        log.warning("fold %d could not be trained: %s", fold, exc)
+        return None, time.perf_counter() - start
+
+
 def _check_k(k) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise ConfigError(f"k={k!r}: cross-validation needs an integer number of folds >= 2", hint="the paper: 5")
@@ -153,15 +167,10 @@ def cross_validate_predictor(predictor, manifest, k: int = 5, by: str = "patient
     with task(f"{k}-fold CV of {predictor.describe()} on {label_column}", total=k) as bar:
         for fold, (tr, te) in enumerate(splitter.split(np.zeros(len(truth)), truth, groups), start=1):
             assert not set(groups[tr]) & set(groups[te])
-            start = time.perf_counter()
-            try:
-                model = clone(predictor).fit(samples.subset(tr))
-            except ExplainendoError as exc:
-                failures.append({"fold": fold, "error": str(exc)})
-                log.warning("fold %d could not be trained: %s", fold, exc)
+            model, fit_s = _fit_fold(predictor, samples.subset(tr), fold, failures)
+            if model is None:
                 bar.advance()
                 continue
-            fit_s = time.perf_counter() - start
             test = samples.subset(te)
             classes = [str(c) for c in model.classes_]
             proba = np.asarray(model.predict_proba(test), dtype=float)
@@ -218,7 +227,6 @@ LOCALIZER_METRICS = ("mIoU", "area_precision", "area_recall", "centroid_distance
 def cross_validate_localizer(localizer, manifest, k: int = 5, by: str = "patient", seed: int = 0) -> CVReport:
     """``k``-fold CV of ``localizer`` on the boxes of ``manifest`` (module docstring): the best box of each
     image against each of its boxes, ``evaluate_localizer``'s figures per fold."""
-    from sklearn.base import clone
 
     from ..io.splits import group_kfold
     from ..progress import task
@@ -233,15 +241,10 @@ def cross_validate_localizer(localizer, manifest, k: int = 5, by: str = "patient
     rows, curves, preds, failures = [], [], [], []
     with task(f"{k}-fold CV of {type(localizer).__name__}", total=k) as bar:
         for fold, (train, test) in enumerate(group_kfold(clean, k, by=by, stratify=None, seed=seed), start=1):
-            start = time.perf_counter()
-            try:
-                model = clone(localizer).fit(train)
-            except ExplainendoError as exc:
-                failures.append({"fold": fold, "error": str(exc)})
-                log.warning("fold %d could not be trained: %s", fold, exc)
+            model, fit_s = _fit_fold(localizer, train, fold, failures)
+            if model is None:
                 bar.advance()
                 continue
-            fit_s = time.perf_counter() - start
             images = test.images()
             t0 = time.perf_counter()
             found = model.locate_batch([test.path(i) for i in images])
