@@ -262,14 +262,19 @@ def _count_images(images: Path) -> Optional[int]:
     return None if images.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv") else 1
 
 
-def _row(d, classes: list[str]) -> dict:
-    """One CSV row of a :class:`~explainendo.types.Result`."""
+def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None) -> dict:
+    """One CSV row of a :class:`~explainendo.types.Result`; ``tasks``: the model's further tasks and their
+    classes (columns ``<task>_label`` and ``<task>_p_<class>`` of the primary lesion)."""
     status = "error" if d.error else "no_lesion" if d.no_lesion else "ok"
     row = {"image": d.image, "status": status, "label": d.label or "",
            "probability": "" if d.probability is None else f"{d.probability:.6f}"}
     for c in classes:
         p = d.probabilities.get(c)
         row[f"p_{c}"] = "" if p is None else f"{p:.6f}"
+    for name, names in (tasks or {}).items():
+        probs = d.lesion.tasks.get(name, {}) if d.lesion is not None else {}
+        row[f"{name}_label"] = max(probs, key=probs.get) if probs else ""
+        row.update({f"{name}_p_{c}": f"{probs[c]:.6f}" if c in probs else "" for c in names})
     box = d.box.to_xyxy() if d.box is not None else ("", "", "", "")
     row.update({k: (f"{v:.1f}" if v != "" else "") for k, v in zip(("x1", "y1", "x2", "y2"), box)})
     row.update({"lesions": len(d.lesions), "predictor": d.predictor or "", "message": d.error or d.message or ""})
@@ -290,7 +295,8 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     model.check_table(measurements)  # a model reading table columns without its table: refused before any output
     out.mkdir(parents=True, exist_ok=True)
     classes = list(model.classes_)
-    fields = list(_row(Result(image=""), classes))
+    tasks = {name: [str(c) for c in t.classes_] for name, t in getattr(model, "tasks_", {}).items()}
+    fields = list(_row(Result(image=""), classes, tasks))
     summary = {"ok": 0, "no_lesion": 0, "error": 0, "broken": []}
     all_rows = []
     csv_path, jsonl_path = out / "results.csv", out / "results.jsonl"
@@ -300,7 +306,7 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
         writer.writeheader()
         task = bar.add_task("diagnosing", total=_count_images(images))
         for i, d in enumerate(model.predict(images, table=measurements, stream=True, keep_frames=cards)):
-            row = _row(d, classes)
+            row = _row(d, classes, tasks)
             record = d.to_dict()
             if cards and row["status"] == "ok":
                 try:

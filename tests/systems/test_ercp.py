@@ -112,3 +112,20 @@ def test_data_validate_checks_the_papilla_attributes_and_the_four_classes(data, 
     assert "unused_attribute" not in res.output and "is read by no attribute head" not in res.output
     clean = CliRunner().invoke(app, ["data", "validate", str(train.root / "manifest.csv"), "--model", "ercp"])
     assert clean.exit_code == 0, clean.output
+
+
+def test_diagnose_writes_both_tasks(model, data, tmp_path):
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from explainendo.cli import app
+
+    model.save(tmp_path / "m")
+    res = CliRunner().invoke(app, ["diagnose", str(tmp_path / "m"), str(data[1].root), "--out", str(tmp_path / "d"),
+                                   "--no-cards"])
+    assert res.exit_code == 0, res.output
+    rows = pd.read_csv(tmp_path / "d" / "results.csv")
+    assert len(rows) == 16 and set(rows["label"]) <= {"easy", "difficult"}
+    assert set(rows["four_class_label"]) <= set(ERCP_DIFFICULTY_CLASSES)
+    p = rows[[c for c in rows if c.startswith("four_class_p_")]].to_numpy()
+    assert np.allclose(p.sum(axis=1), 1.0, atol=1e-5)
