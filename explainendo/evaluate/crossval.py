@@ -69,7 +69,7 @@ class CVReport:
         summary's metrics as one row."""
         s = self.summary(decimals).set_index("metric")["summary"]
         if self.meta.get("task") == "localizer":
-            return s.to_frame().T.reset_index(drop=True)
+            return s.to_frame(self.meta.get("localizer", "localizer")).T
         classes = list(self.meta["classes"])
         rows = {c: {m: s[f"{m}:{c}"] for m in ("precision", "recall", "f1")} for c in classes}
         rows["macro avg"] = {m: s[f"macro_{m}"] for m in ("precision", "recall", "f1")}
