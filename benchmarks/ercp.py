@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "ercp"))
     a = ap.parse_args(argv)
     if a.quick:
-        a.n, a.size, a.k, a.loc_size, a.loc_epochs, a.size_heads, a.epochs = 80, 128, 3, 64, 3, 64, 2
+        a.n, a.size, a.k, a.loc_size, a.loc_epochs, a.size_heads, a.epochs = 240, 128, 3, 64, 3, 64, 2
 
     import torch
 
@@ -117,7 +117,8 @@ def main(argv=None) -> int:
         for column, what in (("label", "binary"), ("attr.difficulty", "four classes")):
             for name, model in difficulty_models(a, column).items():
                 t0 = time.perf_counter()
-                rep = cross_validate_predictor(model, manifest, k=a.k, seed=a.seed, keep_models=name == "hybrid")
+                rep = cross_validate_predictor(model, manifest, k=a.k, seed=a.seed, keep_models=name == "hybrid",
+                                               positive="difficult" if column == "label" else None)
                 minutes = (time.perf_counter() - t0) / 60
                 summary = rep.summary().set_index("metric")
                 ceiling = rule.bayes_rate() if column == "label" else rule.class_bayes_rate()

@@ -91,8 +91,11 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
             rows.append((row, est))
         table = pd.DataFrame([r for r, _ in rows])
         if table["mean"].isna().all():
-            raise ConfigError("no cross-validation fold held both classes",
-                              hint="give more patients of each class, or choose a fitter by name")
+            needs = ("every class in both its parts (a multiclass ROC AUC scores each class)" if metric == "roc_auc_ovr"
+                     else "every class in its training part and both classes in its held-out part")
+            raise ConfigError(f"no cross-validation fold of the fitter selection held {needs}",
+                              hint="give more patients of each class, choose a fitter by name, or score with "
+                                   "metric='balanced_accuracy'")
         means = table["mean"].fillna(-np.inf).to_numpy()
         best = int(means.argmax())
         if self.rule == "one_se":  # the first candidate within one standard error of the best
