@@ -202,6 +202,8 @@ class Diagnoser(Component):
         return self
 
     def check_task_data(self, table: pd.DataFrame) -> None:
+        """Each further task's column is in the training table with values, and the task's predictor accepts
+        the rows that have it (``check_data``): before any network trains."""
         for name, task in self.checked_tasks().items():
             column = self.task_column(task)
             if column not in table.columns or table[column].isna().all():
