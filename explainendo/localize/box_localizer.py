@@ -160,7 +160,7 @@ class BoxNetLocalizer(Localizer):
 
         s = self.image_size
         preds = []
-        for outputs in self._network_outputs(net, imgs):
+        for outputs in self._network_outputs(net, (imgs[i:i + 16] for i in range(0, len(imgs), 16))):
             preds += [[Box(x1, y1, x2, y2, score=score).clip(s, s) for x1, y1, x2, y2, score, _ in found]
                       for found in self._decode(outputs, 0.01)]
         gts = [[Box(*map(float, row)) for row in b] for b, _ in targets]
@@ -178,14 +178,11 @@ class BoxNetLocalizer(Localizer):
         for outputs, chunk in zip(self._network_outputs(self.model_, resized), chunks):
             yield outputs, len(chunk)
 
-    def _network_outputs(self, net, batches, batch_size: int = 16):
-        """``net``'s outputs (in eval mode, without gradients) for uint8 ``(n, S, S, 3)`` arrays: each array of
-        ``batches``, or ``batch_size`` rows at a time when ``batches`` is one array. Restores the net's mode."""
+    def _network_outputs(self, net, batches):
+        """``net``'s outputs (in eval mode, without gradients) for each uint8 ``(n, S, S, 3)`` array of
+        ``batches``. Restores the net's mode."""
         import torch
 
-        if isinstance(batches, np.ndarray):
-            whole = batches
-            batches = (whole[i:i + batch_size] for i in range(0, len(whole), batch_size))
         was_training = net.training
         net.eval()
         device = next(net.parameters()).device
