@@ -9,7 +9,15 @@ extractor (= column group)  what it measures                                    
 ``lbp``                     uniform LBP histogram + mean, std, entropy               ``hist_0..hist_{P+1}``, ...
 ``hog``                     HOG pooled to an orientation distribution                ``bin_0..bin_{B-1}``, ...
 ``color_moments``           mean, std, skewness per RGB channel                      ``{r,g,b}_{mean,std,skewness}``
+``sharpness``               variance of the Laplacian, high-frequency energy         frame quality (colon)
+``motion_blur``             blur anisotropy, direction and extent                    frame quality (colon)
+``specular_highlights``     highlight and bubble ratios                              frame quality (colon)
+``fluid_colour``            yellow-brown fluid share, G/R and B/R, saturation        frame quality (colon)
+``exposure``                brightness, contrast, dark and clipped shares            frame quality (colon)
 =========================== ======================================================== ==========================
+
+The first six are the defaults (``default_params.yaml``); the five frame-quality extractors are selected by
+``frame_quality_params.yaml`` (:data:`FRAME_QUALITY_PARAMS_PATH`), which the colonoscopy system uses.
 
 Entry points: :func:`extract` (batch function), :class:`HandcraftedFeatures` (feature source and sklearn
 transformer), :func:`list_extractors` / :func:`get_extractor` / :func:`register_extractor` (registry),
@@ -22,10 +30,12 @@ from .base import (Extractor, Param, PreparedCrop, UndefinedFeature, get_extract
 # importing the extractor modules registers them (explicit, in the paper's order)
 from . import (aspect_ratio, color_principal_component, hsi_saturation_entropy, lbp, hog,  # noqa: F401,I001
                color_moments)
-from .params import DEFAULT_EXTRACTORS, DEFAULT_PARAMS_PATH, load_params
+# the colonoscopy frame-quality extractors (FRAME_QUALITY_PARAMS_PATH selects them)
+from . import sharpness, motion_blur, specular_highlights, fluid_colour, exposure  # noqa: F401,I001
+from .params import DEFAULT_EXTRACTORS, DEFAULT_PARAMS_PATH, FRAME_QUALITY_PARAMS_PATH, load_params
 from .runner import extract
 from .transformer import HandcraftedFeatures
 
-__all__ = ["DEFAULT_EXTRACTORS", "DEFAULT_PARAMS_PATH", "Extractor", "HandcraftedFeatures", "Param",
+__all__ = ["DEFAULT_EXTRACTORS", "DEFAULT_PARAMS_PATH", "FRAME_QUALITY_PARAMS_PATH", "Extractor", "HandcraftedFeatures", "Param",
            "PreparedCrop", "UndefinedFeature", "extract", "get_extractor", "list_extractors", "load_params",
            "register_extractor"]

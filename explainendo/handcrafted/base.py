@@ -187,7 +187,9 @@ class PreparedCrop:
         return self.channels.T
 
     @cached_property
-    def grey(self) -> np.ndarray:
+    def working_rgb(self) -> np.ndarray:
+        """``(h, w, 3)`` float64 RGB in [0, 1] at the working resolution (the grid :attr:`grey` lives on):
+        crops whose longer side exceeds ``working_size`` are shrunk by area averaging."""
         rgb = self.rgb
         h, w = self.shape
         longest = max(h, w)
@@ -197,7 +199,29 @@ class PreparedCrop:
             # OpenCV resizes uint8, uint16 and float32; float64 and float16 go through float32
             source = rgb if rgb.dtype in (np.uint8, np.uint16, np.float32) else rgb.astype(np.float32)
             rgb = cv2.resize(np.ascontiguousarray(source), size, interpolation=cv2.INTER_AREA)
-        rgb = np.divide(rgb, self.full_scale, dtype=np.float64)
+        return np.divide(rgb, self.full_scale, dtype=np.float64)
+
+    @cached_property
+    def grey(self) -> np.ndarray:
+        rgb = self.working_rgb
         # element-wise, not a BLAS product: equal pixels must give bit-equal greys, or 1-ulp differences
         # would flip LBP bits on flat areas
         return LUMA_WEIGHTS[0] * rgb[:, :, 0] + LUMA_WEIGHTS[1] * rgb[:, :, 1] + LUMA_WEIGHTS[2] * rgb[:, :, 2]
+
+    def field_of_view(self, level: float = 0.08, erode: int = 0) -> np.ndarray:
+        """Boolean ``(h, w)`` mask on the working grid of the endoscope's field of view: the largest region
+        whose brightest channel exceeds ``level`` (:func:`~explainendo.io.image.largest_bright_region`; the
+        whole crop when that region is under 10% of it), shrunk by ``erode`` pixels (3 x 3 steps) so that
+        measurements of edges and blur never see the border of the field itself. Cached per argument pair."""
+        key = (float(level), int(erode))
+        cache = self.__dict__.setdefault("_fov_cache", {})
+        if key not in cache:
+            from ..io.image import largest_bright_region
+
+            region = largest_bright_region(self.working_rgb.max(axis=2), level)
+            mask = np.ones(self.grey.shape, bool) if region is None else region
+            if erode > 0:
+                mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=int(erode),
+                                 borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+            cache[key] = mask
+        return cache[key]

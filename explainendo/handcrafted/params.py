@@ -25,6 +25,8 @@ from .base import EXTRACTORS, Param
 from .colour_constancy import PARAMS as COLOUR_CONSTANCY_PARAMS
 
 DEFAULT_PARAMS_PATH = Path(__file__).with_name("default_params.yaml")
+#: The colonoscopy frame-quality suite (sharpness, motion blur, highlights, fluid colour, exposure) at 256 px.
+FRAME_QUALITY_PARAMS_PATH = Path(__file__).with_name("frame_quality_params.yaml")
 
 #: The paper's order of the six ENDOANGEL-ED features; the default ``extractors`` list.
 DEFAULT_EXTRACTORS = ("aspect_ratio", "color_principal_component", "hsi_saturation_entropy", "lbp", "hog",

@@ -241,3 +241,19 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     h, w = image.shape[:2]
     shrink = h > size or w > size
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+def largest_bright_region(brightness: np.ndarray, level: float, min_fraction: float = 0.1) -> np.ndarray | None:
+    """The field of view of an endoscopic frame: the largest 4-connected region of ``brightness > level``
+    (``brightness`` a 2-D array, e.g. the max over RGB), as a boolean mask; None when that region covers less
+    than ``min_fraction`` of the frame (a dark or borderless frame: the caller uses the whole frame). Taking
+    the largest region keeps burnt-in text and markers in the black border out."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(np.asarray(brightness) > level)
+    if n == 0:
+        return None
+    sizes = np.bincount(labels.ravel())[1:]
+    if sizes.max() < min_fraction * labels.size:
+        return None
+    return labels == (int(np.argmax(sizes)) + 1)

@@ -13,17 +13,12 @@ def field_of_view_box(image: np.ndarray, level: int = 20, min_fraction: float = 
     brighter than ``level`` (max over channels). Taking the largest region keeps burnt-in text and markers
     in the black border out. Falls back to the whole image when that region covers less than
     ``min_fraction`` of it (a dark or borderless frame)."""
-    from scipy import ndimage
+    from ..io.image import largest_bright_region
 
     h, w = image.shape[:2]
-    bright = (image.max(axis=2) if image.ndim == 3 else image) > level
-    labels, n = ndimage.label(bright)
-    if n == 0:
+    region = largest_bright_region(image.max(axis=2) if image.ndim == 3 else image, level, min_fraction)
+    if region is None:
         return Box(0.0, 0.0, float(w), float(h))
-    sizes = np.bincount(labels.ravel())[1:]
-    if sizes.max() < min_fraction * h * w:
-        return Box(0.0, 0.0, float(w), float(h))
-    region = labels == (int(np.argmax(sizes)) + 1)
     rows = np.flatnonzero(region.any(axis=1))
     cols = np.flatnonzero(region.any(axis=0))
     return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
