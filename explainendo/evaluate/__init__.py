@@ -17,6 +17,7 @@ _EXPORTS = {
     "TestResult": "_checks",
     **dict.fromkeys(["AnnotatorComparison", "compare_annotators"], "annotators"),
     "fleiss_kappa": "agreement",
+    **dict.fromkeys(["FrameReport", "evaluate_frames", "per_class_metrics"], "frames"),
     **dict.fromkeys(["AUCInterval", "auc_score", "bootstrap_auc_ci", "delong_ci", "delong_covariance",
                      "delong_test"], "auc"),
     **dict.fromkeys(["aggregate_by_group", "binary_metrics", "classification_report", "confusion_counts",
@@ -33,7 +34,7 @@ _EXPORTS = {
                      "reader_agreement", "reader_metrics"], "readers"),
     **dict.fromkeys(["area_precision", "area_recall", "centroid_distance", "confusion_matrices",
                      "detection_confusion_matrix", "localization_table", "map50", "map50_95",
-                     "mean_average_precision", "mean_iou", "plot_success", "success_curve", "success_rate"],
+                     "match_one_to_one", "mean_average_precision", "mean_iou", "plot_success", "success_curve", "success_rate"],
                     "detection"),
 }
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .crossval import (CVReport, cross_validate_localizer, cross_validate_predictor, cv_success_bands,
                            plot_cv_success)
     from .agreement import fleiss_kappa
+    from .frames import FrameReport, evaluate_frames, per_class_metrics
     from .auc import AUCInterval, auc_score, bootstrap_auc_ci, delong_ci, delong_covariance, delong_test
     from .classification import (aggregate_by_group, binary_metrics, classification_report, confusion_counts,
                                  metrics_by_group)
@@ -69,7 +71,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .cv import cv_summary, format_mean_sd
     from .detection import (area_precision, area_recall, centroid_distance, confusion_matrices,
                             detection_confusion_matrix, localization_table, map50, map50_95,
-                            mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
+                            match_one_to_one, mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
     from .paired import chi_square_test, mcnemar_test
     from .proportions import Interval, sample_size_one_proportion, wilson_interval
     from .ranks import mann_whitney_u, wilcoxon_signed_rank

@@ -238,6 +238,24 @@ def map50_95(predictions, ground_truth, classes=None) -> float:
 
 
 # ---- confusion matrix with a background class --------------------------------------------------------
+def match_one_to_one(predictions: Sequence[Box], targets: Sequence[Box], iou_threshold: float) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of prediction ``i`` and target ``j`` with IoU > ``iou_threshold``, one-to-one, the
+    highest IoU first (class-agnostic; ties in input order)."""
+    if not predictions or not targets:
+        return []
+    ious = pairwise_iou(boxes_to_array(predictions), boxes_to_array(targets))
+    pairs = np.argwhere(ious > iou_threshold)
+    used_p, used_g, out = set(), set(), []
+    for k in np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="stable"):
+        i, j = (int(v) for v in pairs[k])
+        if i in used_p or j in used_g:
+            continue
+        used_p.add(i)
+        used_g.add(j)
+        out.append((i, j))
+    return out
+
+
 def detection_confusion_matrix(predictions, ground_truth, classes: Sequence[str] | None = None,
                                iou_threshold: float = 0.5, min_score: float = 0.0) -> pd.DataFrame:
     """Confusion matrix with a ``background`` row and column (see the module docstring).
@@ -257,17 +275,10 @@ def detection_confusion_matrix(predictions, ground_truth, classes: Sequence[str]
         for b in (*p, *gts):
             if _label(b) not in pos:
                 raise InvalidBoxError(f"box label {_label(b)!r} is not among the classes {list(classes)}")
-        matched_p, matched_g = set(), set()
-        if p and gts:
-            ious = pairwise_iou(boxes_to_array(p), boxes_to_array(gts))
-            pairs = np.argwhere(ious > iou_threshold)
-            for k in np.argsort(-ious[pairs[:, 0], pairs[:, 1]], kind="stable"):
-                i, j = pairs[k]
-                if i in matched_p or j in matched_g:
-                    continue
-                matched_p.add(i)
-                matched_g.add(j)
-                cm[pos[_label(gts[j])], pos[_label(p[i])]] += 1
+        pairs = match_one_to_one(p, gts, iou_threshold)
+        matched_p, matched_g = {i for i, _ in pairs}, {j for _, j in pairs}
+        for i, j in pairs:
+            cm[pos[_label(gts[j])], pos[_label(p[i])]] += 1
         for j, g in enumerate(gts):
             if j not in matched_g:
                 cm[pos[_label(g)], bg] += 1
