@@ -12,6 +12,7 @@ _LAZY = {
     "Diagnoser": ("explainendo.engine", "Diagnoser"),
     "GastricDiagnoser": ("explainendo.systems.gastric", "GastricDiagnoser"),
     "ERCPAssistant": ("explainendo.systems.ercp", "ERCPAssistant"),
+    "ColonFrameDetector": ("explainendo.systems.colon", "ColonFrameDetector"),
     "HybridPredictor": ("explainendo.predict", "HybridPredictor"),
     "CNNClassifier": ("explainendo.predict", "CNNClassifier"),
     "DetectorLabel": ("explainendo.predict", "DetectorLabel"),

@@ -115,11 +115,11 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
 
             diagnoser = build_model(read_config(config))
         elif model is not None:
-            from .systems import ERCPAssistant, GastricDiagnoser
+            from .systems import ColonFrameDetector, ERCPAssistant, GastricDiagnoser
 
-            presets = {"gastric": GastricDiagnoser, "ercp": ERCPAssistant}
+            presets = {"gastric": GastricDiagnoser, "ercp": ERCPAssistant, "colon": ColonFrameDetector}
             if model not in presets:
-                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, ercp, or --config FILE")
+                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, ercp, colon, or --config FILE")
             diagnoser = presets[model]()
         if diagnoser is not None:
             predictor = diagnoser.checked_parts()[1]

@@ -183,7 +183,7 @@ class Diagnoser(Component):
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
-            if manifest.has_boxes:
+            if self._lesions_from_boxes(manifest):
                 rows = manifest.subset(manifest.df[list(BOX_COLUMNS)].notna().all(axis=1))
             if self._tasks():  # every lesion once; the diagnosis trains on the labelled ones, each task on its own
                 task_samples = self._lesions(rows)
@@ -224,9 +224,14 @@ class Diagnoser(Component):
             return unlabeled
         return self._lesions(as_manifest(unlabeled))
 
+    def _lesions_from_boxes(self, manifest: Manifest) -> bool:
+        """Whether the lesions of ``manifest`` are its boxes (True when it has any); False: one lesion per image,
+        the localizer's most confident box (a frame-level system, whose boxes train something else)."""
+        return manifest.has_boxes
+
     def _lesions(self, manifest: Manifest) -> LesionSamples:
         """Lesions of a manifest: its boxes, or (image-level rows) the localizer's most confident box."""
-        if manifest.has_boxes:
+        if self._lesions_from_boxes(manifest):
             return LesionSamples.from_manifest(manifest, enlarge=self.enlarge)
         from .io.image import read_image
         from .io.sources import Frame

@@ -274,6 +274,9 @@ class Result:
     message: str | None = None
     error: str | None = None
     frame: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: boxes a detector found in the frame beside the diagnosed lesions (the colonoscopy system's tumor boxes on a
+    #: frame it classified as a whole)
+    detections: list[Box] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -322,7 +325,7 @@ class Result:
                 "box": None if self.box is None else self.box.to_dict(),
                 "lesions": [les.to_dict() for les in self.lesions], "primary": self.primary,
                 "predictor": self.predictor, "no_lesion": self.no_lesion, "message": self.message,
-                "error": self.error}
+                "error": self.error, "detections": [b.to_dict() for b in self.detections]}
 
     def summary(self) -> str:
         if self.error:
@@ -346,6 +349,9 @@ class Result:
             b = les.box
             ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
                                    color="yellow" if i == self.primary else "white"))
+        for b in self.detections:
+            ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2, color="lime"))
+            ax.text(b.x1, b.y1, f"{b.label or ''} {b.score:.2f}", color="lime", fontsize=7, va="bottom")
         ax.set_title(self.summary().split(": ", 1)[-1], fontsize=8)
         ax.axis("off")
         return ax
