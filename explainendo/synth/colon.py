@@ -134,6 +134,28 @@ def _spoil(rgb, artifact: str, rng: np.random.Generator, size: int):
     raise ConfigError(f"unknown artifact '{artifact}'", hint=f"known: {ARTIFACTS}")
 
 
+def degrade(image: np.ndarray, artifact: str, rng: np.random.Generator) -> np.ndarray:
+    """A real frame made "unclear" by one documented degradation (the phantoms' own, ``_spoil``), for when no
+    real unclear frames exist: ``motion_blur`` (a linear box kernel of 6-16% of the frame's longer side at a
+    uniform random angle), ``defocus`` (Gaussian blur, SD 2.5-5% of the side), ``fluid`` (turbid brown water,
+    0.65 +- 0.25 opacity, over a slightly blurred view, with dark debris) or ``bubbles`` (25-60 bright-rimmed circles
+    of 1.5-7% of the side around a random centre). ``image``: RGB uint8 ``(H, W, 3)``; the degradation is drawn
+    on a square copy of side ``max(H, W)`` and resized back. The black border outside the field of view stays
+    black. Figures from such frames must say they are derived (docs/colon.md)."""
+    if artifact not in ARTIFACTS:
+        raise ConfigError(f"unknown artifact '{artifact}'", hint=f"known: {ARTIFACTS}")
+    h, w = image.shape[:2]
+    side = max(h, w)
+    rgb = cv2.resize(image, (side, side), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    from ..io.image import largest_bright_region
+
+    inside = largest_bright_region(rgb.max(axis=2), 20 / 255.0)
+    out = np.clip(_spoil(rgb, artifact, rng, side), 0.0, 1.0)
+    if inside is not None:
+        out[~inside] = rgb[~inside]
+    return cv2.resize((out * 255.0 + 0.5).astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA)
+
+
 def render_colon(video: dict, t: int, label: str, rng: np.random.Generator, size: int, artifact: str | None = None,
                  pedunculated: bool = False):
     """One colon frame: ``(RGB uint8, mask or None, box or None)``."""

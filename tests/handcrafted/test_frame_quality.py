@@ -153,3 +153,24 @@ def test_frame_quality_suite_loads_and_names_its_groups():
     assert groups["motion_blur"] == ["motion_blur.anisotropy", "motion_blur.direction_deg", "motion_blur.extent"]
     with pytest.raises(TypeError):
         MotionBlur(unknown=1)
+
+
+def test_degraded_real_frames_move_the_matching_quality_group():
+    # a textured frame inside a black border, degraded four ways (synth.colon.degrade): each degradation moves
+    # the frame-quality group that names it, and the border stays black
+    from explainendo.synth.colon import degrade
+
+    rng = np.random.default_rng(3)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    texture = cv2.GaussianBlur(rng.integers(60, 230, (120, 160, 3)).astype(np.uint8), (0, 0), 1.0)
+    cv2.circle(frame, (80, 60), 58, (1, 1, 1), -1)
+    frame = np.where(frame > 0, texture, 0).astype(np.uint8)
+    base = quality(frame)
+    out = {a: degrade(frame, a, np.random.default_rng(4)) for a in ("motion_blur", "defocus", "fluid", "bubbles")}
+    assert all(o.shape == frame.shape and o.dtype == np.uint8 for o in out.values())
+    far = cv2.erode((frame.max(axis=2) == 0).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=3).astype(bool)
+    assert (out["fluid"][far] == 0).all()  # the border (away from the resized rim) stays black
+    assert quality(out["defocus"])["sharpness.laplacian_variance"] < 0.2 * base["sharpness.laplacian_variance"]
+    assert quality(out["motion_blur"])["motion_blur.anisotropy"] > base["motion_blur.anisotropy"] + 0.2
+    assert quality(out["fluid"])["fluid_colour.yellow_ratio"] > base["fluid_colour.yellow_ratio"] + 0.3
+    assert quality(out["bubbles"])["specular_highlights.blob_count"] > base["specular_highlights.blob_count"] + 5
