@@ -140,8 +140,9 @@ def degrade(image: np.ndarray, artifact: str, rng: np.random.Generator) -> np.nd
     uniform random angle), ``defocus`` (Gaussian blur, SD 2.5-5% of the side), ``fluid`` (turbid brown water,
     0.65 +- 0.25 opacity, over a slightly blurred view, with dark debris) or ``bubbles`` (25-60 bright-rimmed circles
     of 1.5-7% of the side around a random centre). ``image``: RGB uint8 ``(H, W, 3)``; the degradation is drawn
-    on a square copy of side ``max(H, W)`` and resized back. The black border outside the field of view stays
-    black. Figures from such frames must say they are derived (docs/colon.md)."""
+    on a square copy of side ``max(H, W)`` and resized back. The black border outside the field of view
+    (:func:`~explainendo.io.image.largest_bright_region`) is filled with the view's mean colour while the
+    degradation is drawn, so no blur smears it into the view, and is black again afterwards. Figures from such frames must say they are derived (docs/colon.md)."""
     if artifact not in ARTIFACTS:
         raise ConfigError(f"unknown artifact '{artifact}'", hint=f"known: {ARTIFACTS}")
     h, w = image.shape[:2]
@@ -150,7 +151,11 @@ def degrade(image: np.ndarray, artifact: str, rng: np.random.Generator) -> np.nd
     from ..io.image import largest_bright_region
 
     inside = largest_bright_region(rgb.max(axis=2), 20 / 255.0)
-    out = np.clip(_spoil(rgb, artifact, rng, side), 0.0, 1.0)
+    source = rgb
+    if inside is not None:  # the blur must not smear the black border into the view: fill it with the view's mean
+        source = rgb.copy()
+        source[~inside] = rgb[inside].mean(axis=0)
+    out = np.clip(_spoil(source, artifact, rng, side), 0.0, 1.0)
     if inside is not None:
         out[~inside] = rgb[~inside]
     return cv2.resize((out * 255.0 + 0.5).astype(np.uint8), (w, h), interpolation=cv2.INTER_AREA)
