@@ -60,6 +60,8 @@ def model_command(
 
     try:
         loaded = bundle.load(model)
+        if hasattr(loaded, "frame_call"):  # a frame detector (the colonoscopy system): the paper's frame report
+            return _frame_reports(loaded, Manifest.read_csv(test, root), model, test, out)
         result = evaluate_saved_model(loaded, Manifest.read_csv(test, root), positive,
                                       say=lambda line: typer.secho(line, fg="yellow", err=True))
     except ExplainendoError as exc:
@@ -75,6 +77,24 @@ def model_command(
                  if result["mean_iou"] == result["mean_iou"] else ""), ""]   # NaN: no true boxes
     if result["dropped"]:
         parts += [f"Rows dropped by validation: {len(result['dropped'])} (listed on stderr)."]
+    text = "\n".join(parts)
+    (out / "evaluation.md").write_text(text)
+    typer.echo(text)
+    typer.echo(f"wrote {out / 'evaluation.md'}")
+
+
+def _frame_reports(loaded, manifest, model: Path, test: Path, out: Path) -> None:
+    """``evaluate model`` for a frame detector: every report of ``loaded.evaluate`` (all frames; set 1 / set 2;
+    per source) as markdown, the per-frame calls as CSV."""
+    reports = loaded.evaluate(manifest)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"# {model.name} on {test.name}", ""]
+    for key, rep in reports.items():
+        parts += [rep.to_markdown(), ""]
+        rep.frames.to_csv(out / f"frames_{key.replace(' ', '_').replace('=', '')}.csv", index=False)
+    unreadable = reports["all"].extra.get("unreadable") or []
+    if unreadable:
+        parts.append(f"Unreadable frames left out ({len(unreadable)}): {', '.join(unreadable[:20])}")
     text = "\n".join(parts)
     (out / "evaluation.md").write_text(text)
     typer.echo(text)

@@ -34,7 +34,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import hashlib
+
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 
 from ..components import load_child, register_component, save_child
@@ -180,12 +183,16 @@ class ColonFrameDetector(Diagnoser):
         self.checked_parts()
         manifest = self._checked_manifest(as_manifest(data))
         if self.approach == "detector":
-            return super().fit(self._with_frame_boxes(manifest), unlabeled=unlabeled)
+            super().fit(self._with_frame_boxes(manifest), unlabeled=unlabeled)
+            self.training_patients_ = _hashed_patients(manifest)
+            return self
         detector = self._detector()
         self.detector_ = clone(detector).fit(manifest) if self.train_localizer else detector
         if not self.train_localizer:
             self.detector_._check_fitted()
-        return super().fit(manifest, unlabeled=unlabeled)
+        super().fit(manifest, unlabeled=unlabeled)
+        self.training_patients_ = _hashed_patients(manifest)
+        return self
 
     def _checked_manifest(self, manifest):
         df = manifest.df
@@ -266,11 +273,68 @@ class ColonFrameDetector(Diagnoser):
             return BACKGROUND
         return result.label
 
+    # ---- the paper's evaluation ---------------------------------------------------------------------------
+    def evaluate(self, manifest, thresholds=None, by: str | None = "source") -> dict:
+        """The paper's frame report (:func:`~explainendo.evaluate.evaluate_frames`: the confusion matrix with
+        Background at IoU 0.45 / 0.50 / 0.55, per-class precision / recall / F1) of this model on a labelled
+        manifest (one row per tumor box, one per other frame): ``{"all": FrameReport}``, plus ``"set 1"`` (frames
+        of the patients it was trained on: the paper's validation set 1) and ``"set 2"`` (new patients) when the
+        manifest has both, and one report per value of the column ``by`` (e.g. ``source``) when it has one.
+        Unreadable frames are left out and named in each report's ``extra["unreadable"]``."""
+        from ..engine import as_manifest
+        from ..evaluate.frames import PAPER_THRESHOLDS, evaluate_frames
+
+        self._check_fitted()
+        manifest = as_manifest(manifest)
+        if "label" not in manifest.df.columns:
+            raise ManifestError("the manifest needs a 'label' column (normal / unclear / tumor)",
+                                source=manifest.name or None)
+        images, truth, boxes, rows = [], [], [], []
+        for image, group in manifest.iter_images():
+            if group["label"].isna().all():
+                continue
+            images.append(image)
+            truth.append(str(group["label"].dropna().iloc[0]))
+            boxes.append(manifest.boxes_for(image) if truth[-1] == TUMOR else None)
+            rows.append(group.iloc[0])
+        if not images:
+            raise ManifestError("no labelled frame in the manifest", source=manifest.name or None)
+        results = self.predict([str(manifest.path(i)) for i in images])
+        ok = [k for k, r in enumerate(results) if r.ok]
+        unreadable = [images[k] for k, r in enumerate(results) if not r.ok]
+        table = pd.DataFrame(rows).reset_index(drop=True)
+        classes = list(dict.fromkeys([*CLASSES, *self.classes_]))
+        mine = set(getattr(self, "training_patients_", []) or [])
+
+        def report(keep, title):
+            keep = [k for k in keep if k in set(ok)]
+            if not keep:
+                return None
+            rep = evaluate_frames([truth[k] for k in keep], [self.frame_call(results[k]) for k in keep],
+                                  [boxes[k] for k in keep], [results[k].detections for k in keep], classes=classes,
+                                  thresholds=thresholds or PAPER_THRESHOLDS, images=[images[k] for k in keep],
+                                  title=title)
+            rep.extra["unreadable"] = unreadable
+            return rep
+
+        out = {"all": report(range(len(images)), f"{manifest.name or 'manifest'}: all frames")}
+        if mine and "patient" in table.columns:
+            seen = [_hash(p) in mine for p in table["patient"].astype(str)]
+            if any(seen) and not all(seen):
+                out["set 1"] = report([k for k, v in enumerate(seen) if v], "set 1: frames of training patients")
+                out["set 2"] = report([k for k, v in enumerate(seen) if not v], "set 2: new patients")
+        if by and by in table.columns:
+            for value in table[by].dropna().astype(str).unique():
+                out[f"{by} = {value}"] = report(np.flatnonzero(table[by].astype(str) == value).tolist(),
+                                                f"{by} = {value}")
+        return {k: v for k, v in out.items() if v is not None}
+
     # ---- persistence --------------------------------------------------------------------------------------
     def _save_state(self, directory: Path) -> dict:
         state = super()._save_state(directory)
         detector = getattr(self, "detector_", None)
         state["detector"] = None if detector is None else save_child(detector, directory, "detector")
+        state["training_patients_sha256"] = list(getattr(self, "training_patients_", []))
         return state
 
     def _load_state(self, state: dict, directory: Path) -> None:
@@ -279,3 +343,15 @@ class ColonFrameDetector(Diagnoser):
         super()._load_state(state, directory)
         if state.get("detector"):
             self.detector_ = load_child(state["detector"], directory, Localizer)
+        self.training_patients_ = [str(h) for h in state.get("training_patients_sha256") or []]
+
+
+def _hash(patient: str) -> str:
+    return hashlib.sha256(str(patient).encode("utf-8")).hexdigest()
+
+
+def _hashed_patients(manifest) -> list[str]:
+    """SHA-256 of every training patient ID: enough to tell set 1 from set 2 later, without storing the IDs."""
+    if "patient" not in manifest.df.columns:
+        return []
+    return sorted({_hash(p) for p in manifest.df["patient"].dropna().astype(str)})

@@ -99,6 +99,17 @@ def test_saved_and_loaded_identical(model, data, tmp_path):
         assert len(a.detections) == len(b.detections)
         for d, e in zip(a.detections, b.detections):
             assert d.to_xyxy() + (d.score,) == pytest.approx(e.to_xyxy() + (e.score,), abs=1e-6)
+    # one command evaluates the saved model on another manifest: the paper's matrices with Background
+    from typer.testing import CliRunner
+
+    from explainendo.cli import app
+
+    csv = data[1].to_csv(tmp_path / "test.csv")
+    r = CliRunner().invoke(app, ["evaluate", "model", str(tmp_path / "colon"), str(csv), "--root", str(data[1].root),
+                                 "--out", str(tmp_path / "eval")])
+    assert r.exit_code == 0, r.output
+    assert "IoU 0.45" in r.output and "IoU 0.55" in r.output and "| background |" in r.output
+    assert (tmp_path / "eval" / "frames_all.csv").is_file()
 
 
 def test_bad_settings_and_data_are_refused_before_training(data, tmp_path):
@@ -129,3 +140,21 @@ def test_the_detector_approach_names_the_frame_by_its_top_box(data):
             assert r.detections and all(b.label == "tumor" for b in r.detections)
     # three classes from one detector beat always calling the most common class
     assert np.mean([c == t for c, t in zip(calls, labels)]) > max(pd.Series(labels).value_counts()) / len(labels)
+
+
+def test_the_paper_report_splits_set_1_and_set_2(model, data, tmp_path):
+    train, test = data
+    # set 1: some training frames (their patients were seen), set 2: the test frames of new patients (the phantom
+    # generator numbers patients from 0 in every set: renamed here)
+    seen, new = train.df.iloc[:20].copy(), test.df.copy()
+    seen["image"] = "train/" + seen["image"]
+    new["image"] = "test/" + new["image"]
+    new["patient"] = "new_" + new["patient"]
+    both = type(train)(pd.concat([seen, new], ignore_index=True), train.root.parent)
+    reports = model.evaluate(both)
+    assert {"all", "set 1", "set 2"} <= set(reports)
+    assert reports["set 1"].n_frames + reports["set 2"].n_frames == reports["all"].n_frames
+    assert reports["set 2"].frames["image"].str.startswith("test/").all()
+    assert reports["set 1"].n_frames == len(dict.fromkeys(seen["image"]))
+    assert sorted(reports["all"].matrices) == [0.45, 0.5, 0.55]
+    assert "background" in reports["all"].matrices[0.5].columns
