@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import LUMA_WEIGHTS, Extractor, Param, PreparedCrop, register_extractor
-from .sharpness import FOV_PARAMS
+from .frame_masks import FOV_PARAMS
 
 
 @register_extractor("exposure")

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from .base import Extractor, Param, PreparedCrop, register_extractor
-from .sharpness import FOV_PARAMS
+from .frame_masks import FOV_PARAMS
 
 
 #: the high-pass before the extent search: the frame minus its Gaussian blur of this SD (fraction of the side)

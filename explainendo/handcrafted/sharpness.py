@@ -6,13 +6,7 @@ import cv2
 import numpy as np
 
 from .base import Extractor, Param, PreparedCrop, register_extractor
-
-FOV_PARAMS = {
-    "fov_level": Param(0.08, float, "the field of view is the largest region whose brightest channel exceeds this "
-                                    "(fraction of full scale)", minimum=0.0, maximum=1.0),
-    "fov_erode": Param(3, int, "pixels of the working image taken off the field of view's rim, so its edge is "
-                               "not measured as image detail", minimum=0, maximum=64),
-}
+from .frame_masks import FOV_PARAMS, HIGHLIGHT_PARAMS, dilate, highlight_mask
 
 
 @register_extractor("sharpness")
@@ -20,7 +14,9 @@ class Sharpness(Extractor):
     """How much fine detail the frame holds inside its field of view (low = defocused or blurred).
 
     On the grey working image ``g`` in 8-bit grey levels (``255 * luma``), inside the eroded field of view
-    ``F`` (:meth:`PreparedCrop.field_of_view`):
+    ``F`` (:meth:`PreparedCrop.field_of_view`) less the specular highlights grown by ``highlight_margin`` pixels
+    (:func:`~explainendo.handcrafted.frame_masks.highlight_mask`: reflections and bubble rims are sharp whatever the
+    focus, and are measured by ``specular_highlights``; the tissue's detail is what tells focus):
 
     * ``laplacian_variance``: ``Var_F(L)`` with the 4-neighbour Laplacian
       ``L = g(x+1, y) + g(x-1, y) + g(x, y+1) + g(x, y-1) - 4 g(x, y)`` (borders mirrored, OpenCV's
@@ -34,7 +30,9 @@ class Sharpness(Extractor):
     Columns: ``sharpness.laplacian_variance``, ``sharpness.high_frequency_ratio``.
     """
 
-    params = {**FOV_PARAMS,
+    params = {**FOV_PARAMS, **HIGHLIGHT_PARAMS,
+              "highlight_margin": Param(2, int, "pixels around each highlight left out as well", minimum=0,
+                                        maximum=32),
               "cutoff": Param(0.25, float, "spatial frequency (cycles per working pixel) above which energy counts "
                                            "as high frequency", minimum=0.01, maximum=0.7)}
 
@@ -43,7 +41,10 @@ class Sharpness(Extractor):
 
     def compute(self, crop: PreparedCrop) -> np.ndarray:
         grey = crop.grey * 255.0
-        inside = crop.field_of_view(self.config["fov_level"], self.config["fov_erode"])
+        c = self.config
+        inside = crop.field_of_view(c["fov_level"], c["fov_erode"])
+        inside = inside & ~dilate(highlight_mask(crop.working_rgb, c["value_min"], c["saturation_max"]),
+                                  c["highlight_margin"] + 1)  # + 1: the Laplacian reaches one pixel further
         laplacian = cv2.Laplacian(grey, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT_101)
         variance = float(laplacian[inside].var()) if inside.any() else 0.0
         return np.array([variance, high_frequency_ratio(grey, inside, self.config["cutoff"])])

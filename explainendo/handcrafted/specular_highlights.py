@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .base import Extractor, Param, PreparedCrop, register_extractor
-from .sharpness import FOV_PARAMS
+from .frame_masks import FOV_PARAMS, HIGHLIGHT_PARAMS, highlight_mask
 
 
 @register_extractor("specular_highlights")
@@ -27,11 +27,7 @@ class SpecularHighlights(Extractor):
     ``specular_highlights.small_blob_fraction``.
     """
 
-    params = {"fov_level": FOV_PARAMS["fov_level"],
-              "value_min": Param(0.9, float, "a highlight's brightest channel is at least this", minimum=0.0,
-                                 maximum=1.0),
-              "saturation_max": Param(0.3, float, "a highlight's HSV saturation is at most this", minimum=0.0,
-                                      maximum=1.0),
+    params = {"fov_level": FOV_PARAMS["fov_level"], **HIGHLIGHT_PARAMS,
               "small_blob": Param(0.002, float, "blobs below this fraction of the field of view count as small",
                                   minimum=0.0, maximum=1.0)}
 
@@ -39,12 +35,8 @@ class SpecularHighlights(Extractor):
         return ["highlight_ratio", "blob_count", "small_blob_fraction"]
 
     def compute(self, crop: PreparedCrop) -> np.ndarray:
-        rgb = crop.working_rgb
         inside = crop.field_of_view(self.config["fov_level"], 0)
-        value = rgb.max(axis=2)
-        low = rgb.min(axis=2)
-        saturation = np.where(value > 0, (value - low) / np.where(value > 0, value, 1.0), 0.0)
-        highlight = inside & (value >= self.config["value_min"]) & (saturation <= self.config["saturation_max"])
+        highlight = inside & highlight_mask(crop.working_rgb, self.config["value_min"], self.config["saturation_max"])
         area = max(int(inside.sum()), 1)
         n_pixels = int(highlight.sum())
         if n_pixels == 0:

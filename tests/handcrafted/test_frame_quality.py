@@ -25,13 +25,27 @@ def test_sharpness_flat_is_zero_and_checkerboard_is_sixteen_grey_levels_squared(
     flat = quality(np.full((32, 32, 3), 128, np.uint8))
     assert flat["sharpness.laplacian_variance"] == 0.0
     assert flat["sharpness.high_frequency_ratio"] == 0.0
-    # a one-pixel 0/255 checkerboard: every neighbour differs, L = 4 * (+-255) at every pixel (mirrored borders
-    # keep the pattern), mean 0, variance 16 * 255^2; all spectral energy sits at (0.5, 0.5) cycles/pixel,
-    # |f| = 0.707 > 0.25: ratio 1. (Its bright pixels are not 4-connected, so the field of view is the frame.)
-    board = grey_image((np.indices((16, 16)).sum(axis=0) % 2) * 255)
+    # a one-pixel 0/200 checkerboard: every neighbour differs, L = 4 * (+-200) at every pixel (mirrored borders
+    # keep the pattern), mean 0, variance 16 * 200^2; all spectral energy sits at (0.5, 0.5) cycles/pixel,
+    # |f| = 0.707 > 0.25: ratio 1. (Its bright pixels are not 4-connected, so the field of view is the frame;
+    # 200 / 255 = 0.78 < 0.9: no pixel is a highlight.)
+    board = grey_image((np.indices((16, 16)).sum(axis=0) % 2) * 200)
     row = quality(board)
-    assert row["sharpness.laplacian_variance"] == pytest.approx(16 * 255 ** 2)
+    assert row["sharpness.laplacian_variance"] == pytest.approx(16 * 200 ** 2)
     assert row["sharpness.high_frequency_ratio"] == pytest.approx(1.0)
+
+
+def test_sharpness_leaves_specular_highlights_out():
+    # a flat pink frame with white reflections: the reflections (grown by 2 + 1 pixels) are left out, so what is
+    # measured is the flat tissue: 0; dark dots in the same places are tissue detail, and count
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[:] = (200, 120, 120)
+    for y, x in ((16, 16), (40, 20), (30, 48)):
+        frame[y:y + 3, x:x + 3] = 255
+    assert quality(frame)["sharpness.laplacian_variance"] == 0.0
+    for y, x in ((16, 16), (40, 20), (30, 48)):
+        frame[y:y + 3, x:x + 3] = 50
+    assert quality(frame)["sharpness.laplacian_variance"] > 100
 
 
 def test_sharpness_drops_with_defocus():

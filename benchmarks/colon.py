@@ -1,0 +1,286 @@
+"""The colonoscopy system against its goals (issue 21), in one run:
+
+1. ``phantoms``: colon phantoms split by video (train on 70% of the videos, all but the last quarter of each
+   training video's frames; set 1 = the held-back last frames of the training videos, set 2 = the other videos),
+   the three approaches (hybrid, cnn, detector) on the same frames, the paper's confusion matrices with Background
+   at IoU 0.45 / 0.50 / 0.55, per-class metrics, and how often the hybrid's SHAP names the true degradation
+   (the top frame-quality group is the one of ``attr.artifact``) on the correctly classified unclear frames;
+2. ``real``: Kvasir-SEG polyps (tumor, with boxes) and CP-CHILD frames (half normal; the other half made
+   unclear by :func:`explainendo.synth.colon.degrade`: **derived** unclear frames, no real ones exist here),
+   split 70 / 30 with every image its own group (the sets share no image and no source frame), reported per
+   source; and how far a source-only cue (the shape of the field-of-view mask) tells Kvasir-SEG from CP-CHILD;
+3. ``speed``: frames per second of ``ColonFrameDetector`` on a 640 x 480 stream, and the time of one explanation.
+
+    nice python benchmarks/colon.py --quick                       # a smoke run, a few minutes
+    nice python benchmarks/colon.py --out bench/colon             # the measured run (docs/benchmarks.md)
+
+Absolute times are for the machine printed at the top. The tumor localizer is trained once per part and shared
+by the hybrid and the CNN (they differ only in the frame classifier).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CLASSES = ["normal", "unclear", "tumor"]
+
+
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def models(a, localizer):
+    """The three approaches; the hybrid and the CNN share the trained tumor localizer."""
+    from explainendo import ColonFrameDetector
+    from explainendo.fit import FitterSelector
+    from explainendo.localize import DetectorTraining
+    from explainendo.systems import colon_cnn, colon_localizer, colon_predictor
+    from explainendo.training import Training
+
+    def cnn():
+        return colon_cnn(a.seed, image_size=a.cnn_size, training=Training(epochs=a.cnn_epochs, batch_size=32,
+                                                                          patience=4))
+
+    detector = colon_localizer(a.seed, image_size=a.loc_size, class_agnostic=False,
+                               training=DetectorTraining(epochs=a.loc_epochs))
+    return {"hybrid": ColonFrameDetector(localizer=localizer, train_localizer=False, seed=a.seed,
+                                         predictor=colon_predictor(cnn=cnn(), fitter=FitterSelector(cv=3, seed=a.seed),
+                                                                   seed=a.seed)),
+            "cnn": ColonFrameDetector(localizer=localizer, train_localizer=False, approach="cnn", predictor=cnn(),
+                                      seed=a.seed),
+            "detector": ColonFrameDetector(localizer=detector, approach="detector", seed=a.seed)}
+
+
+def tumor_localizer(a, manifest):
+    from explainendo.localize import DetectorTraining
+    from explainendo.systems import colon_localizer
+
+    t0 = time.perf_counter()
+    loc = colon_localizer(a.seed, image_size=a.loc_size, training=DetectorTraining(epochs=a.loc_epochs)).fit(manifest)
+    log(f"tumor localizer trained in {(time.perf_counter() - t0) / 60:.1f} min")
+    return loc
+
+
+def shap_names_degradation(model, manifest, frames: pd.DataFrame) -> dict:
+    """On the correctly classified unclear frames with a known ``attr.artifact``: is the frame-quality group with
+    the largest SHAP towards 'unclear' the one that names the degradation?"""
+    from explainendo.systems.colon import ARTIFACT_GROUPS, QUALITY_GROUPS
+
+    if "attr.artifact" not in manifest.df.columns:
+        return {}
+    artifact = manifest.df.groupby("image", sort=False)["attr.artifact"].first()
+    rows = frames[(frames["truth"] == "unclear") & (frames["called"] == "unclear")]
+    hits, per_type = [], {}
+    for image in rows["image"]:
+        kind = artifact.get(image)
+        if not isinstance(kind, str) or kind not in ARTIFACT_GROUPS:
+            continue
+        exp = model.explain(str(manifest.path(image)))
+        quality = {g: v for g, v in exp.group_shap.items() if g in QUALITY_GROUPS}
+        top = max(quality, key=quality.get)
+        hit = top == ARTIFACT_GROUPS[kind]
+        hits.append(hit)
+        per_type.setdefault(kind, []).append(hit)
+    return {"n": len(hits), "rate": float(np.mean(hits)) if hits else float("nan"),
+            "per_type": {k: {"n": len(v), "rate": float(np.mean(v))} for k, v in per_type.items()}}
+
+
+def run_models(a, name: str, train, test, out: Path) -> dict:
+    localizer = tumor_localizer(a, train)
+    report = {}
+    for approach, model in models(a, localizer).items():
+        t0 = time.perf_counter()
+        model.fit(train)
+        minutes = (time.perf_counter() - t0) / 60
+        reports = model.evaluate(test)
+        entry = {"fit_minutes": minutes, "reports": {k: r.to_dict() for k, r in reports.items()}}
+        log(f"\n== {name}: {approach} (trained in {minutes:.1f} min)")
+        for key, rep in reports.items():
+            log(rep.to_markdown())
+            log(f"accuracy {rep.accuracy(0.5):.4f}, unclear recall {rep.recall('unclear', 0.5):.4f}, tumor recall "
+                f"{rep.recall('tumor', 0.5):.4f} at IoU 0.50 ({key})")
+        model.save(out / f"{name}_{approach}_model")
+        if approach == "hybrid":
+            found = shap_names_degradation(model, test, reports["all"].frames)
+            entry["shap_degradation"] = found
+            log(f"hybrid SHAP names the true degradation on {found.get('rate', float('nan')):.3f} of "
+                f"{found.get('n', 0)} correctly classified unclear frames (goal >= 0.90); per type: "
+                f"{json.dumps(found.get('per_type', {}))}")
+        report[approach] = entry
+    return report
+
+
+def phantom_sets(a, work: Path):
+    from explainendo.synth import generate
+
+    phantoms = generate("colon", a.n, seed=a.seed, size=a.size, frames_per_video=a.frames_per_video)
+    manifest = phantoms.write(work / "colon_phantoms")
+    df = manifest.df
+    videos = sorted(df["video"].unique())
+    rng = np.random.default_rng(a.seed)
+    train_videos = set(rng.choice(videos, int(round(0.7 * len(videos))), replace=False))
+    late = df["frame"] >= int(a.frames_per_video * 0.75)
+    in_train = df["video"].isin(train_videos)
+    train = manifest.subset(in_train & ~late)
+    test = manifest.subset(~(in_train & ~late))  # set 1: late frames of training videos; set 2: other videos
+    log(f"{a.n} colon phantoms at {a.size} px in {len(videos)} videos; training {train.df['image'].nunique()} frames "
+        f"of {len(train_videos)} videos; test {test.df['image'].nunique()} frames (set 1: the last quarter of the "
+        f"training videos, set 2: {len(videos) - len(train_videos)} other videos)")
+    return train, test
+
+
+def real_sets(a, work: Path, data: Path):
+    """Kvasir-SEG tumors + CP-CHILD normals + CP-CHILD frames degraded into unclear ones, under one root."""
+    import cv2
+
+    from explainendo.io import load_cp_child, load_kvasir_seg
+    from explainendo.io.image import read_image
+    from explainendo.io.manifest import Manifest
+    from explainendo.synth.colon import ARTIFACTS, degrade
+
+    root = work / "real"
+    root.mkdir(parents=True)
+    (root / "kvasir").symlink_to(data / "kvasir-seg-256", target_is_directory=True)
+    (root / "cpchild").symlink_to(data / "cp-child-normal-256", target_is_directory=True)
+    kv = load_kvasir_seg(data / "kvasir-seg-256").df.copy()
+    kv["image"] = "kvasir/" + kv["image"]
+    kv["label"], kv["box_label"], kv["source"] = "tumor", "tumor", "kvasir-seg"
+    cp = load_cp_child(data / "cp-child-normal-256").df.copy()
+    rng = np.random.default_rng(a.seed)
+    order = rng.permutation(len(cp))
+    if a.quick:
+        kv = kv[kv["patient"].isin(kv["patient"].drop_duplicates().sample(120, random_state=a.seed))]
+        order = order[:240]
+    normal = cp.iloc[order[: len(order) // 2]].copy()
+    normal["image"] = "cpchild/" + normal["image"]
+    normal["source"] = "cp-child"
+    rows = []
+    (root / "unclear").mkdir()
+    for k, i in enumerate(order[len(order) // 2:]):
+        src = cp.iloc[i]
+        kind = ARTIFACTS[k % len(ARTIFACTS)]
+        image = degrade(read_image(data / "cp-child-normal-256" / src["image"]), kind,
+                        np.random.default_rng([a.seed, 21, int(i)]))
+        name = f"unclear/{Path(src['image']).stem}_{kind}.png"
+        cv2.imwrite(str(root / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        rows.append({"image": name, "patient": src["patient"], "label": "unclear", "attr.artifact": kind,
+                     "source": "cp-child degraded"})
+    df = pd.concat([kv, normal, pd.DataFrame(rows)], ignore_index=True)
+    manifest = Manifest(df, root, name="kvasir+cp-child")
+    groups = df["patient"].astype(str) + "|" + df["source"].str.split(" ").str[0]
+    uniq = groups.unique()
+    test_groups = set(rng.choice(uniq, int(round(0.3 * len(uniq))), replace=False))
+    is_test = groups.isin(test_groups)
+    log(f"real frames: {kv['image'].nunique()} Kvasir-SEG tumors, {len(normal)} CP-CHILD normals, {len(rows)} "
+        f"CP-CHILD frames degraded into unclear (derived, not real unclear frames); 70/30 split by image group")
+    return manifest.subset(~is_test), manifest.subset(is_test), manifest
+
+
+def source_cue(manifest) -> dict:
+    """How well the field-of-view mask's shape alone (16 x 16) tells Kvasir-SEG from CP-CHILD (5-fold CV)."""
+    import cv2
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from explainendo.io.image import largest_bright_region, read_image
+
+    X, y = [], []
+    for image, rows in manifest.iter_images():
+        frame = read_image(manifest.path(image))
+        mask = largest_bright_region(frame.max(axis=2), 20)
+        mask = np.ones(frame.shape[:2], bool) if mask is None else mask
+        X.append(cv2.resize(mask.astype(np.float32), (16, 16), interpolation=cv2.INTER_AREA).ravel())
+        y.append(str(rows["source"].iloc[0]).startswith("kvasir"))
+    scores = cross_val_score(LogisticRegression(max_iter=2000), np.array(X), np.array(y), cv=5)
+    majority = max(np.mean(y), 1 - np.mean(y))
+    return {"accuracy": float(scores.mean()), "sd": float(scores.std(ddof=1)), "majority": float(majority)}
+
+
+def speed(a, model_dir: Path, work: Path) -> dict:
+    import explainendo
+    from explainendo.synth import generate
+
+    import cv2
+
+    model = explainendo.load(model_dir)
+    frames = [cv2.resize(f, (640, 480)) for f in generate("colon", a.speed_frames, seed=a.seed + 7, size=256).images]
+    model.predict(frames[:4])  # warm-up
+    t0 = time.perf_counter()
+    n = sum(1 for _ in model.predict(iter(frames), stream=True))
+    seconds = time.perf_counter() - t0
+    result = model.predict(frames[0], keep_frames=True)[0]
+    t1 = time.perf_counter()
+    model.explain(result)
+    explain_s = time.perf_counter() - t1
+    fps = n / seconds
+    log(f"\n== speed ({model_dir.name}): {fps:.1f} frames/s on a 640x480 stream of {n} frames (goal >= 25); "
+        f"one explanation {explain_s:.2f} s")
+    return {"fps": fps, "frames": n, "explain_seconds": explain_s}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--parts", default="phantoms,real,speed")
+    ap.add_argument("--n", type=int, default=1200, help="colon phantom frames")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--frames-per-video", type=int, default=16)
+    ap.add_argument("--loc-size", type=int, default=192)
+    ap.add_argument("--loc-epochs", type=int, default=20)
+    ap.add_argument("--cnn-size", type=int, default=160)
+    ap.add_argument("--cnn-epochs", type=int, default=12)
+    ap.add_argument("--speed-frames", type=int, default=120)
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--quick", action="store_true", help="small sets and few epochs (a smoke run)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "colon"))
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.n, a.size, a.loc_size, a.loc_epochs, a.cnn_size, a.cnn_epochs, a.speed_frames = 240, 128, 96, 3, 64, 2, 24
+
+    import torch
+
+    from explainendo.bench import machine_description
+
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    work = Path(tempfile.mkdtemp(prefix="explainendo-colon-"))
+    parts = a.parts.split(",")
+    report: dict = {"machine": machine_description(), "args": vars(a)}
+    if "phantoms" in parts:
+        train, test = phantom_sets(a, work)
+        report["phantoms"] = run_models(a, "phantoms", train, test, out)
+    if "real" in parts:
+        train, test, everything = real_sets(a, work, Path(a.data))
+        cue = source_cue(everything)
+        log(f"source-only cue: the field-of-view mask alone tells Kvasir-SEG from CP-CHILD with accuracy "
+            f"{cue['accuracy']:.3f} ± {cue['sd']:.3f} (5-fold CV; majority class {cue['majority']:.3f})")
+        report["real"] = {"source_cue": cue, **run_models(a, "real", train, test, out)}
+    if "speed" in parts:
+        report["speed"] = {}
+        for approach in ("hybrid", "cnn", "detector"):
+            model_dir = out / f"phantoms_{approach}_model"
+            if not model_dir.is_dir():
+                log(f"speed: no {model_dir.name} in --out (run --parts phantoms first)")
+                continue
+            report["speed"][approach] = speed(a, model_dir, work)
+    (out / "colon.json").write_text(json.dumps(report, indent=2, default=str))
+    log(f"wrote {out / 'colon.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
