@@ -15,6 +15,9 @@ from .frame_masks import FOV_PARAMS
 HIGHPASS = 0.03
 #: a linear blur shows as a dip of the derivative's autocorrelation below -DIP; none: extent 0
 DIP = 0.1
+#: ... and that dip is narrow: R(k) is at least SHARP_DIP * |R(k)| below the mean of R(k -+ DIP_HALF_WIDTH)
+SHARP_DIP = 0.35
+DIP_HALF_WIDTH = 4
 
 
 @register_extractor("motion_blur")
@@ -37,8 +40,10 @@ class MotionBlur(Extractor):
       negative minimum at ``k`` (Yitzhaky and Kopeika, CVGIP 1997). Before that the frame is high-passed (minus
       its Gaussian blur of SD ``0.03 * side``: folds and lumen would otherwise dominate every lag) and lightly
       smoothed (SD 1 pixel: the staircase of an oblique blur puts a spurious dip at lag 1-2).
-      ``extent = argmin_k R(k) / side`` when ``min R < -0.1``, else 0 (no linear blur: a sharp or defocused
-      frame).
+      ``extent = argmin_k R(k) / side`` when that dip is below -0.1 and narrow (at least 0.35 |R(k)| below the
+      mean of ``R(k - 4)`` and ``R(k + 4)``: a box blur's dip is a few pixels wide whatever its length, while the
+      negative lobe that an isotropic blur such as defocus leaves after the high-pass is as broad as the blur),
+      else 0 (no linear blur found: a sharp or defocused frame, or a blurred view too smooth to show its kernel).
 
     Columns: ``motion_blur.anisotropy``, ``motion_blur.direction_deg``, ``motion_blur.extent``.
     """
@@ -105,4 +110,11 @@ def blur_extent(grey: np.ndarray, inside: np.ndarray, direction_deg: float, max_
     spectrum = np.fft.rfft(d, n=n, axis=1)
     corr = np.fft.irfft(spectrum * np.conj(spectrum), n=n, axis=1).sum(axis=0)[1:max_lag + 1] / energy
     lag = int(np.argmin(corr))
-    return lag + 1 if corr[lag] < -DIP else 0
+    if corr[lag] >= -DIP:
+        return 0
+    # a box blur's dip is narrow (a few pixels, whatever its lag); the negative lobe an isotropic blur leaves
+    # after the high-pass is as broad as the blur
+    sides = [corr[k] for k in (lag - DIP_HALF_WIDTH, lag + DIP_HALF_WIDTH) if 0 <= k < len(corr)]
+    if sides and (float(np.mean(sides)) - float(corr[lag])) < SHARP_DIP * abs(float(corr[lag])):
+        return 0
+    return lag + 1
