@@ -19,9 +19,12 @@ class Sharpness(Extractor):
     focus, and are measured by ``specular_highlights``; the tissue's detail is what tells focus):
 
     * ``laplacian_variance``: ``Var_F(L)`` with the 4-neighbour Laplacian
-      ``L = g(x+1, y) + g(x-1, y) + g(x, y+1) + g(x, y-1) - 4 g(x, y)`` (borders mirrored, OpenCV's
-      ``BORDER_REFLECT_101``); the classic focus measure (Pech-Pacheco et al., ICPR 2000). A flat image gives 0;
-      a one-pixel 0/255 checkerboard gives ``L = +-4 * 255``, so ``16 * 255^2``.
+      ``L = s(x+1, y) + s(x-1, y) + s(x, y+1) + s(x, y-1) - 4 s(x, y)`` of ``s``, the grey image smoothed by a
+      Gaussian of SD ``smoothing`` pixels (borders mirrored, OpenCV's ``BORDER_REFLECT_101``): the classic focus
+      measure (Pech-Pacheco et al., ICPR 2000) as a Laplacian of Gaussian, because sensor noise at the pixel scale
+      survives any defocus and would otherwise keep a blurred frame's variance up (``smoothing: 0`` gives the
+      plain Laplacian). A flat image gives 0; with ``smoothing: 0`` a one-pixel 0/200 checkerboard gives
+      ``L = +-4 * 200``, so ``16 * 200^2``.
     * ``high_frequency_ratio``: the share of the spectrum's energy above ``cutoff`` cycles per pixel:
       pixels outside ``F`` are set to the mean inside it, the mean is removed, ``P = |FFT(g)|^2`` and the ratio is
       ``sum_{|f| > cutoff} P / sum_{f != 0} P`` with ``|f| = sqrt(fx^2 + fy^2)`` (``fx, fy`` in [-0.5, 0.5));
@@ -33,6 +36,8 @@ class Sharpness(Extractor):
     params = {**FOV_PARAMS, **HIGHLIGHT_PARAMS,
               "highlight_margin": Param(2, int, "pixels around each highlight left out as well", minimum=0,
                                         maximum=32),
+              "smoothing": Param(1.0, float, "SD (working pixels) of the Gaussian smoothing before the Laplacian; "
+                                             "0: none", minimum=0.0, maximum=16.0),
               "cutoff": Param(0.25, float, "spatial frequency (cycles per working pixel) above which energy counts "
                                            "as high frequency", minimum=0.01, maximum=0.7)}
 
@@ -43,9 +48,16 @@ class Sharpness(Extractor):
         grey = crop.grey * 255.0
         c = self.config
         inside = crop.field_of_view(c["fov_level"], c["fov_erode"])
+        # the smoothing kernel (radius 4 SD) and the Laplacian (1 pixel) carry an edge that far: keep that much away
+        reach = 1 + int(np.ceil(4 * c["smoothing"]))
         inside = inside & ~dilate(highlight_mask(crop.working_rgb, c["value_min"], c["saturation_max"]),
-                                  c["highlight_margin"] + 1)  # + 1: the Laplacian reaches one pixel further
-        laplacian = cv2.Laplacian(grey, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT_101)
+                                  c["highlight_margin"] + reach)
+        if reach > 1:  # and from the rim of the field of view
+            inside = inside & cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=reach - 1,
+                                        borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+        smooth = grey if c["smoothing"] <= 0 else cv2.GaussianBlur(grey, (0, 0), c["smoothing"],
+                                                                   borderType=cv2.BORDER_REFLECT_101)
+        laplacian = cv2.Laplacian(smooth, cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT_101)
         variance = float(laplacian[inside].var()) if inside.any() else 0.0
         return np.array([variance, high_frequency_ratio(grey, inside, self.config["cutoff"])])
 

@@ -25,19 +25,19 @@ def test_sharpness_flat_is_zero_and_checkerboard_is_sixteen_grey_levels_squared(
     flat = quality(np.full((32, 32, 3), 128, np.uint8))
     assert flat["sharpness.laplacian_variance"] == 0.0
     assert flat["sharpness.high_frequency_ratio"] == 0.0
-    # a one-pixel 0/200 checkerboard: every neighbour differs, L = 4 * (+-200) at every pixel (mirrored borders
+    # without smoothing (the plain Laplacian), a one-pixel 0/200 checkerboard: every neighbour differs, L = 4 * (+-200) at every pixel (mirrored borders
     # keep the pattern), mean 0, variance 16 * 200^2; all spectral energy sits at (0.5, 0.5) cycles/pixel,
     # |f| = 0.707 > 0.25: ratio 1. (Its bright pixels are not 4-connected, so the field of view is the frame;
     # 200 / 255 = 0.78 < 0.9: no pixel is a highlight.)
     board = grey_image((np.indices((16, 16)).sum(axis=0) % 2) * 200)
-    row = quality(board)
+    row = quality(board, sharpness={"smoothing": 0.0})
     assert row["sharpness.laplacian_variance"] == pytest.approx(16 * 200 ** 2)
     assert row["sharpness.high_frequency_ratio"] == pytest.approx(1.0)
 
 
 def test_sharpness_leaves_specular_highlights_out():
     # a flat pink frame with white reflections: the reflections (grown by 2 + 1 pixels) are left out, so what is
-    # measured is the flat tissue: 0; dark dots in the same places are tissue detail, and count
+    # measured is the flat tissue: 0 (the Gaussian's reach, 4 SD, is left out too); dark dots in the same places are tissue detail, and count
     frame = np.zeros((64, 64, 3), np.uint8)
     frame[:] = (200, 120, 120)
     for y, x in ((16, 16), (40, 20), (30, 48)):
@@ -45,7 +45,23 @@ def test_sharpness_leaves_specular_highlights_out():
     assert quality(frame)["sharpness.laplacian_variance"] == 0.0
     for y, x in ((16, 16), (40, 20), (30, 48)):
         frame[y:y + 3, x:x + 3] = 50
-    assert quality(frame)["sharpness.laplacian_variance"] > 100
+    assert quality(frame)["sharpness.laplacian_variance"] > 10
+
+
+def test_sharpness_smoothing_sees_through_pixel_noise():
+    # a textured frame plus pixel noise, and its defocused copy plus the same noise: the Laplacian of Gaussian
+    # (smoothing 1) separates them far more than the plain Laplacian, which the noise dominates
+    rng = np.random.default_rng(2)
+    texture = cv2.GaussianBlur(rng.normal(128, 40, (128, 128)), (0, 0), 1.0)
+    noise = rng.normal(0, 8, (128, 128))
+    sharp = grey_image(np.clip(texture + noise, 0, 255))
+    soft = grey_image(np.clip(cv2.GaussianBlur(texture, (0, 0), 3.0) + noise, 0, 255))
+
+    def ratio(**section):
+        return (quality(sharp, sharpness=section)["sharpness.laplacian_variance"]
+                / quality(soft, sharpness=section)["sharpness.laplacian_variance"])
+
+    assert ratio(smoothing=1.0) > 2 * ratio(smoothing=0.0)
 
 
 def test_sharpness_drops_with_defocus():
