@@ -105,6 +105,13 @@ def test_example_configs_build(tmp_path):
     assert type(ercp).__name__ == "ERCPAssistant" and ercp.localizer.multi is False
     assert tuple(ercp.predictor.sources[0].specs) == ERCP_ATTRIBUTES
     assert ercp.checked_tasks()["four_class"].label_column == "attr.difficulty"
+    from explainendo.systems.colon import FRAME_LESION_EXTRACTORS, QUALITY_GROUPS
+
+    colon = build_model(read_config(examples / "colon_phantoms.yaml"))
+    assert type(colon).__name__ == "ColonFrameDetector" and colon.localizer.class_agnostic is True
+    handcrafted, deep = colon.predictor.sources
+    assert handcrafted.params["extractors"] == [*QUALITY_GROUPS, *FRAME_LESION_EXTRACTORS]
+    assert deep.keep == ["tumor"]
 
 
 def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
