@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -249,14 +248,11 @@ def main(argv=None) -> int:
     if a.quick:
         a.n, a.size, a.loc_size, a.loc_epochs, a.cnn_size, a.cnn_epochs, a.speed_frames = 240, 128, 96, 3, 64, 2, 24
 
-    import torch
-
-    from explainendo.bench import machine_description
+    from explainendo.bench import machine_description, run_header
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    log(f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    log(run_header())
     work = Path(tempfile.mkdtemp(prefix="explainendo-colon-"))
     parts = a.parts.split(",")
     report: dict = {"machine": machine_description(), "args": vars(a)}

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -72,16 +71,13 @@ def main(argv=None) -> int:
     if a.quick:
         a.n, a.size, a.k, a.loc_size, a.loc_epochs, a.size_heads, a.epochs = 240, 128, 3, 64, 3, 64, 2
 
-    import torch
-
-    from explainendo.bench import hybrid_findings, machine_description
+    from explainendo.bench import hybrid_findings, machine_description, run_header
     from explainendo.evaluate import cross_validate_localizer, cross_validate_predictor, plot_cv_success
     from explainendo.synth import generate
 
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
+    print(run_header(), flush=True)
     phantoms = generate("ercp", a.n, seed=a.seed, size=a.size)
     rule = phantoms.rule
     work = Path(tempfile.mkdtemp(prefix="explainendo-ercp-"))

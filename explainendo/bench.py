@@ -97,6 +97,14 @@ def machine_description() -> str:
     return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
+def run_header() -> str:
+    """The first line of every benchmark's output: the machine, torch (and its thread count), Python, the UTC time."""
+    import torch
+
+    return (f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+            f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+
+
 def _positive_column(predictor, positive: str, name: str) -> int:
     classes = [str(c) for c in predictor.classes_]
     if positive not in classes:
