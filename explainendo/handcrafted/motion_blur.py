@@ -18,6 +18,8 @@ DIP = 0.1
 #: ... and that dip is narrow: R(k) is at least SHARP_DIP * |R(k)| below the mean of R(k -+ DIP_HALF_WIDTH)
 SHARP_DIP = 0.35
 DIP_HALF_WIDTH = 4
+#: blurs shorter than this (working pixels), or than 1.5 high-pass SDs, are not told from the filters' own dips
+MIN_LAG = 4
 
 
 @register_extractor("motion_blur")
@@ -25,8 +27,10 @@ class MotionBlur(Extractor):
     """Linear motion blur: a camera shake smears the frame along one direction, which removes the gradients
     along that direction and keeps those across it.
 
-    On the grey working image ``g`` inside the eroded field of view ``F``, with central-difference gradients
-    ``gx = (g(x+1) - g(x-1)) / 2``, ``gy`` likewise, and the structure tensor
+    On the grey working image high-passed (``g``: minus its Gaussian blur of SD ``0.03 * side``, so the folds' and
+    the lumen's own orientation does not count as blur) inside the field of view ``F`` eroded by ``fov_erode``
+    plus the high-pass's reach (2 SD), with central-difference gradients ``gx = (g(x+1) - g(x-1)) / 2``, ``gy``
+    likewise, and the structure tensor
     ``J = sum_F [[gx^2, gx gy], [gx gy, gy^2]]`` with eigenvalues ``l1 >= l2``:
 
     * ``anisotropy``: ``(l1 - l2) / (l1 + l2)`` in [0, 1]; 0 for isotropic detail (or none), near 1 when all
@@ -37,13 +41,15 @@ class MotionBlur(Extractor):
       blur direction is horizontal, differentiated along it, and the autocorrelation ``R(k)`` of that derivative
       along rows (inside the rotated field, eroded further) is taken for lags ``k = 1 .. max_extent * side``;
       a box blur of length ``k`` makes the derivative a difference of two copies ``k`` apart, so ``R`` has its
-      negative minimum at ``k`` (Yitzhaky and Kopeika, CVGIP 1997). Before that the frame is high-passed (minus
-      its Gaussian blur of SD ``0.03 * side``: folds and lumen would otherwise dominate every lag) and lightly
-      smoothed (SD 1 pixel: the staircase of an oblique blur puts a spurious dip at lag 1-2).
+      negative minimum at ``k`` (Yitzhaky and Kopeika, CVGIP 1997). The high-pass matters here too (folds and
+      lumen would otherwise dominate every lag); the rotated image is also lightly smoothed (SD 1 pixel: the
+      staircase of an oblique blur puts a spurious dip at lag 1-2).
       ``extent = argmin_k R(k) / side`` when that dip is below -0.1 and narrow (at least 0.35 |R(k)| below the
       mean of ``R(k - 4)`` and ``R(k + 4)``: a box blur's dip is a few pixels wide whatever its length, while the
       negative lobe that an isotropic blur such as defocus leaves after the high-pass is as broad as the blur),
       else 0 (no linear blur found: a sharp or defocused frame, or a blurred view too smooth to show its kernel).
+      Lags under ``max(4, 1.5 * 0.03 * side)`` pixels (4.5% of the side) are not searched: the smoothing and the
+      high-pass put dips of their own there, so shorter blurs read as 0.
 
     Columns: ``motion_blur.anisotropy``, ``motion_blur.direction_deg``, ``motion_blur.extent``.
     """
@@ -56,8 +62,10 @@ class MotionBlur(Extractor):
         return ["anisotropy", "direction_deg", "extent"]
 
     def compute(self, crop: PreparedCrop) -> np.ndarray:
-        grey = crop.grey
-        inside = crop.field_of_view(self.config["fov_level"], self.config["fov_erode"])
+        grey = high_pass(crop.grey)
+        # the high-pass turns the field's rim into an edge 2 SD wide: keep that far from it as well
+        reach = int(math.ceil(2 * HIGHPASS * max(grey.shape)))
+        inside = crop.field_of_view(self.config["fov_level"], self.config["fov_erode"] + reach)
         anisotropy, direction = blur_direction(grey, inside)
         side = max(grey.shape)
         lag = blur_extent(grey, inside, direction, max(2, int(round(self.config["max_extent"] * side))))
@@ -69,6 +77,13 @@ def _central_gradients(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gx = cv2.filter2D(grey, cv2.CV_64F, kernel, borderType=cv2.BORDER_REFLECT_101)
     gy = cv2.filter2D(grey, cv2.CV_64F, kernel.T, borderType=cv2.BORDER_REFLECT_101)
     return gx, gy
+
+
+def high_pass(grey: np.ndarray) -> np.ndarray:
+    """``grey`` minus its Gaussian blur of SD ``HIGHPASS * side``: the fine detail a blur acts on, without the
+    folds and the lumen (whose own orientation is the scene's, not the blur's)."""
+    sigma = HIGHPASS * max(grey.shape)
+    return grey - cv2.GaussianBlur(grey, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
 
 
 def blur_direction(grey: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
@@ -86,15 +101,12 @@ def blur_direction(grey: np.ndarray, inside: np.ndarray) -> tuple[float, float]:
 
 def blur_extent(grey: np.ndarray, inside: np.ndarray, direction_deg: float, max_lag: int) -> int:
     """The lag (working pixels) of the most negative autocorrelation of the derivative along ``direction_deg``."""
-    h, w = grey.shape
-    # a high-pass first: the folds and the lumen otherwise dominate the autocorrelation at every lag
-    sigma = HIGHPASS * max(h, w)
-    grey = grey - cv2.GaussianBlur(grey, (0, 0), sigma, borderType=cv2.BORDER_REFLECT_101)
+    h, w = grey.shape  # ``grey`` is high-passed and ``inside`` kept clear of the rim (MotionBlur.compute)
     # rotating by +direction (OpenCV: counter-clockwise on screen) turns the blur direction horizontal
     rotation = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), direction_deg, 1.0)
     turned = cv2.warpAffine(grey, rotation, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     valid = cv2.warpAffine(inside.astype(np.uint8), rotation, (w, h), flags=cv2.INTER_NEAREST, borderValue=0)
-    valid = cv2.erode(valid, np.ones((3, 3), np.uint8), iterations=1 + int(math.ceil(2 * sigma))).astype(bool)
+    valid = cv2.erode(valid, np.ones((3, 3), np.uint8), iterations=1).astype(bool)
     # a light smoothing first: the staircase of an oblique blur and the rotation's interpolation otherwise put
     # a spurious dip at lag 1-2 that can be deeper than the blur's own
     turned = cv2.GaussianBlur(turned, (0, 0), 1.0, borderType=cv2.BORDER_REFLECT_101)
@@ -109,6 +121,8 @@ def blur_extent(grey: np.ndarray, inside: np.ndarray, direction_deg: float, max_
     n = 1 << int(math.ceil(math.log2(2 * d.shape[1])))
     spectrum = np.fft.rfft(d, n=n, axis=1)
     corr = np.fft.irfft(spectrum * np.conj(spectrum), n=n, axis=1).sum(axis=0)[1:max_lag + 1] / energy
+    # the smoothing and the high-pass put narrow dips of their own at short lags
+    corr[:max(MIN_LAG, int(math.ceil(1.5 * HIGHPASS * max(h, w)))) - 1] = 0.0
     lag = int(np.argmin(corr))
     if corr[lag] >= -DIP:
         return 0

@@ -245,9 +245,10 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
 
 def largest_bright_region(brightness: np.ndarray, level: float, min_fraction: float = 0.1) -> np.ndarray | None:
     """The field of view of an endoscopic frame: the largest 4-connected region of ``brightness > level``
-    (``brightness`` a 2-D array, e.g. the max over RGB), as a boolean mask; None when that region covers less
-    than ``min_fraction`` of the frame (a dark or borderless frame: the caller uses the whole frame). Taking
-    the largest region keeps burnt-in text and markers in the black border out."""
+    (``brightness`` a 2-D array, e.g. the max over RGB) with its holes filled (a dark lumen or a dark pixel lies
+    inside the view), as a boolean mask; None when that region covers less than ``min_fraction`` of the frame (a
+    dark or borderless frame: the caller uses the whole frame). Taking the largest region keeps burnt-in text and
+    markers in the black border out."""
     from scipy import ndimage
 
     labels, n = ndimage.label(np.asarray(brightness) > level)
@@ -256,4 +257,4 @@ def largest_bright_region(brightness: np.ndarray, level: float, min_fraction: fl
     sizes = np.bincount(labels.ravel())[1:]
     if sizes.max() < min_fraction * labels.size:
         return None
-    return labels == (int(np.argmax(sizes)) + 1)
+    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
