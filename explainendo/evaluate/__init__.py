@@ -30,6 +30,8 @@ _EXPORTS = {
     **dict.fromkeys(["chi_square_test", "mcnemar_test"], "paired"),
     **dict.fromkeys(["Interval", "sample_size_one_proportion", "wilson_interval"], "proportions"),
     **dict.fromkeys(["mann_whitney_u", "wilcoxon_signed_rank"], "ranks"),
+    **dict.fromkeys(["Identity", "Perturbation", "Rescale", "RobustnessReport", "SectorCrop", "Shift",
+                     "default_perturbations", "evaluate_robustness"], "robustness"),
     **dict.fromkeys(["EXPERIENCE_LEVELS", "accuracy_with_without_ai", "compare_reader_groups", "man_machine_table",
                      "reader_agreement", "reader_metrics"], "readers"),
     **dict.fromkeys(["area_precision", "area_recall", "centroid_distance", "confusion_matrices",
@@ -75,5 +77,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .paired import chi_square_test, mcnemar_test
     from .proportions import Interval, sample_size_one_proportion, wilson_interval
     from .ranks import mann_whitney_u, wilcoxon_signed_rank
+    from .robustness import (Identity, Perturbation, Rescale, RobustnessReport, SectorCrop, Shift,
+                             default_perturbations, evaluate_robustness)
     from .readers import (EXPERIENCE_LEVELS, accuracy_with_without_ai, compare_reader_groups, man_machine_table,
                           reader_agreement, reader_metrics)
