@@ -13,6 +13,7 @@ _LAZY = {
     "GastricDiagnoser": ("explainendo.systems.gastric", "GastricDiagnoser"),
     "ERCPAssistant": ("explainendo.systems.ercp", "ERCPAssistant"),
     "ColonFrameDetector": ("explainendo.systems.colon", "ColonFrameDetector"),
+    "EUSCystClassifier": ("explainendo.systems.eus", "EUSCystClassifier"),
     "HybridPredictor": ("explainendo.predict", "HybridPredictor"),
     "CNNClassifier": ("explainendo.predict", "CNNClassifier"),
     "DetectorLabel": ("explainendo.predict", "DetectorLabel"),

@@ -97,7 +97,8 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
                   config: Optional[Path] = typer.Option(
                       None, help="the YAML config of the model that will train: attribute values and the "
                                  "positive label are checked against it"),
-                  model: Optional[str] = typer.Option(None, help="instead of --config: a preset, 'gastric' or 'ercp'"),
+                  model: Optional[str] = typer.Option(None, help="instead of --config: a preset, 'gastric', "
+                                                                   "'ercp', 'colon' or 'eus'"),
                   images: bool = typer.Option(True, help="read each image's header (size, readability)")) -> None:
     """Check a manifest against the model that will train on it: every problem, with its CSV line.
 
@@ -115,11 +116,12 @@ def data_validate(manifest: Path = typer.Argument(..., help="a manifest CSV (doc
 
             diagnoser = build_model(read_config(config))
         elif model is not None:
-            from .systems import ColonFrameDetector, ERCPAssistant, GastricDiagnoser
+            from .systems import ColonFrameDetector, ERCPAssistant, EUSCystClassifier, GastricDiagnoser
 
-            presets = {"gastric": GastricDiagnoser, "ercp": ERCPAssistant, "colon": ColonFrameDetector}
+            presets = {"gastric": GastricDiagnoser, "ercp": ERCPAssistant, "colon": ColonFrameDetector,
+                       "eus": EUSCystClassifier}
             if model not in presets:
-                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, ercp, colon, or --config FILE")
+                raise ExplainendoError(f"unknown preset {model!r}", hint="gastric, ercp, colon, eus, or --config FILE")
             diagnoser = presets[model]()
         if diagnoser is not None:
             predictor = diagnoser.checked_parts()[1]

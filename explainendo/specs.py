@@ -155,6 +155,22 @@ ERCP_BINARY_LABELS: tuple[str, ...] = ("easy", "difficult")
 ERCP_DIFFICULTY_CLASSES: tuple[str, ...] = ("easy", "over_5_min", "additional_technique", "failure")
 
 
+#: The EUS cyst attributes the hybrid names (what an endosonographer reads off the cyst; the EUS phantoms draw
+#: them): a unilocular cyst with a thick wall suggests a mucinous neoplasm, a microcystic honeycomb with a central
+#: scar a serous one; peripheral (eggshell) calcification suggests mucinous, a calcified central scar serous.
+EUS_ATTRIBUTES: tuple[AttributeSpec, ...] = (
+    AttributeSpec("locularity", ("unilocular", "microcystic"), description="microcystic (honeycomb) pattern"),
+    AttributeSpec("wall", ("thin", "thick"), description="thick echogenic cyst wall"),
+    AttributeSpec("septa", ("no", "yes"), description="septa inside the cyst"),
+    AttributeSpec("calcification", ("no", "yes"), description="calcification"),
+    AttributeSpec("central_scar", ("no", "yes"), description="central scar"),
+)
+
+#: EUS cyst labels: mucinous cystic neoplasm (MCN) vs serous cystic neoplasm (SCN); ``mucinous`` is the positive
+#: class (it may turn malignant: the finding a clinician must not miss).
+EUS_LABELS: tuple[str, ...] = ("serous", "mucinous")
+
+
 def gastric_attribute(name: str) -> AttributeSpec:
     for spec in GASTRIC_ATTRIBUTES:
         if spec.name == name:

@@ -386,6 +386,9 @@ class Explanation:
     task_features: dict[str, float] | None = field(default=None, repr=False)
     #: the localizer's own heatmap in frame coordinates, values in [0, 1] (a soft-mask localizer's mask)
     localizer_map: np.ndarray | None = field(default=None, repr=False)
+    #: per Grad-CAM map, the heat inside a region of interest (the EUS cyst): ``{"heat", "area", "ratio"}``
+    #: (:func:`explainendo.explain.gradcam.region_heat`); None when no region was given
+    region_heat: dict[str, dict[str, float]] | None = None
 
     @property
     def lesion(self) -> Lesion:
@@ -418,7 +421,8 @@ class Explanation:
                 "space": self.space, "explainer": self.explainer, "expected_value": self.expected_value,
                 "output": self.output, "group_shap": self.group_shap, "shap": self.shap,
                 "contributions": [{"group": g, "value": w, "contribution": v} for g, w, v in self.contributions()],
-                "gradcams": sorted(self.gradcams), **({"task": self.task} if self.task else {})}
+                "gradcams": sorted(self.gradcams), **({"task": self.task} if self.task else {}),
+                **({"region_heat": self.region_heat} if self.region_heat else {})}
 
     def plot(self, top: int = 10):
         """The explanation card as a matplotlib figure (see :mod:`explainendo.explain.card`)."""

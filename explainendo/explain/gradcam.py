@@ -47,3 +47,27 @@ def source_gradcams(sources, samples) -> list[dict[str, np.ndarray]]:
             for i, cam in enumerate(per_lesion):
                 maps[i][attr] = unit_scale(cam)
     return maps
+
+
+def region_heat(cam, crop_box, region_box, frame_shape, enlarge: float = 1.0) -> dict:
+    """How much of a crop's Grad-CAM heat lies inside ``region_box`` (e.g. the cyst), against that box's share of
+    the area the model saw. ``cam``: the map in crop coordinates (the crop = ``crop_box`` enlarged ``enlarge``
+    times and clipped to the frame, as the engine cuts it); ``frame_shape``: (H, W, ...).
+
+    ``heat`` = sum of the map inside the box / sum of the map; ``area`` = |box ∩ crop| / |crop|; ``ratio`` =
+    heat / area (1: the heat is spread evenly; 2: twice as dense on the box as elsewhere). A flat map (no heat)
+    gives NaN for ``heat`` and ``ratio``."""
+    from ..heads.attribute_heads import paste_on_frame
+
+    h, w = int(frame_shape[0]), int(frame_shape[1])
+    heat_map = paste_on_frame(np.asarray(cam, dtype=np.float32), crop_box, (h, w), enlarge)
+    crop_rows, crop_cols = (crop_box.enlarge(enlarge) if enlarge != 1.0 else crop_box).pixel_slice(w, h)
+    rows, cols = region_box.pixel_slice(w, h)
+    inside = np.zeros((h, w), bool)
+    inside[rows, cols] = True
+    seen = np.zeros((h, w), bool)
+    seen[crop_rows, crop_cols] = True
+    total = float(heat_map.sum())
+    area = float((inside & seen).sum()) / max(1.0, float(seen.sum()))
+    heat = float(heat_map[inside].sum()) / total if total > 0 else float("nan")
+    return {"heat": heat, "area": area, "ratio": heat / area if area > 0 and total > 0 else float("nan")}

@@ -64,6 +64,7 @@ from ..training import Training, train_network
 from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
 from .calibration import apply_temperature_bias, fit_head_calibration
+from .backbones import BACKBONE_STAGES
 from .settings import Augment, HeadLoss, PseudoLabel, semi_supervised_method
 
 log = logging.getLogger(__name__)
@@ -306,7 +307,7 @@ class AttributeHeads(FeatureSource):
 
     @property
     def _flips(self) -> bool:
-        return self.augment is not None and bool(self.augment.flips)
+        return self.augment is not None and bool(self.augment.tta_flips)
 
     # ------------------------------------------------------------------------------ checks / helpers
     def _resolved_pretrained(self):
@@ -349,6 +350,12 @@ class AttributeHeads(FeatureSource):
             raise ConfigError(f"duplicate attribute names in specs: {names}", hint="give each head its own name")
         if not isinstance(self.image_size, int) or self.image_size < 32:
             raise ConfigError(f"image_size={self.image_size!r} is too small", hint="use an integer >= 32")
+        stages = BACKBONE_STAGES.get(self.backbone) if isinstance(self.backbone, str) else None
+        if isinstance(self.freeze_stages, bool) or not isinstance(self.freeze_stages, int) \
+                or self.freeze_stages < 0 or (stages is not None and self.freeze_stages > stages):
+            raise ConfigError(f"freeze_stages={self.freeze_stages!r} is out of range for backbone '{self.backbone}'",
+                              hint=f"use an integer from 0 to {stages if stages is not None else 'its stage count'} "
+                                   "(stages, stem first)")
         for key, cls in (("training", Training), ("augment", Augment), ("loss", HeadLoss)):
             cls.checked(getattr(self, key), f"AttributeHeads({key}=...)")
         semi_supervised_method(self.semi_supervised)
@@ -502,14 +509,14 @@ class AttributeHeads(FeatureSource):
         label_t = {k: torch.from_numpy(v) for k, v in labels.items()}
         head_scale = {s.name: (np.log(2) / np.log(len(s.classes)) if self._loss.balance_heads else 1.0)
                       for s in self.net_specs_}
-        augment, flips = self.augment is not None, self._flips
+        augment = self.augment is not None
 
         def batch_loss(idx):
             x = crops[idx].float().div_(255)
             f = frames[idx].float().div_(255) if frames is not None else None
             if augment:
-                x = augment_batch(x, generator, flips=flips)
-                f = augment_batch(f, generator, flips=False) if f is not None else None
+                x = self.augment.apply(x, generator)
+                f = self.augment.apply(f, generator, frames=True) if f is not None else None
             logits = self.net_(x.to(self.device_), None if f is None else f.to(self.device_))
             loss = None
             for name, out in logits.items():
@@ -577,12 +584,13 @@ class AttributeHeads(FeatureSource):
                 x = crops[start:start + step].float().div_(255).to(self.device_)
                 f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device_)
                 probs = {name: torch.softmax(logits, 1) for name, logits in self.net_(x, f).items()}
-                if self.tta:  # mean over the crop and its three flips (frames are never flipped)
-                    for dims in ((-1,), (-2,), (-1, -2)):
+                if self.tta:  # mean over the crop and its flips training showed (frames are never flipped)
+                    flips = self.augment.tta_flips
+                    for dims in flips:
                         for name, logits in self.net_(x.flip(dims), None).items():
                             probs[name] = probs[name] + torch.softmax(logits, 1)
                     for name in self.net_.heads_for("crop"):
-                        probs[name] = probs[name] / 4
+                        probs[name] = probs[name] / (1 + len(flips))
                 for name, p in probs.items():
                     out.setdefault(name, []).append(p.cpu().numpy())
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}

@@ -37,6 +37,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+#: how many ``.stages`` each registered backbone has (stem first): ``freeze_stages`` is checked against it before
+#: any network is built (tests/heads/test_backbones.py checks it against the built networks)
+BACKBONE_STAGES = {"efficientnet_lite0": 9, "resnet18": 5, "resnet50": 5}
+
+
 def list_backbones(pattern: str = "*") -> list[str]:
     """Registered backbone names matching a glob pattern."""
     return BACKBONES.list(pattern)

@@ -25,6 +25,19 @@ class Augment(Settings):
             raise ConfigError(f"Augment(flips={self.flips!r}): True or False")
         return self
 
+    @property
+    def tta_flips(self) -> tuple[tuple[int, ...], ...]:
+        """The flips (tensor dims of NCHW) test-time augmentation may average over: those training showed the
+        network (both axes with ``flips``, none without)."""
+        return ((-1,), (-2,), (-1, -2)) if self.flips else ()
+
+    def apply(self, x, generator, frames: bool = False):
+        """Augment one batch: float (N, 3, H, W) in [0, 1], one random draw per image from ``generator``;
+        ``frames``: the batch holds whole frames (never flipped). A new augmentation overrides this alone."""
+        from .attribute_heads import augment_batch
+
+        return augment_batch(x, generator, flips=self.flips and not frames)
+
 
 @register_component("head_loss")
 class HeadLoss(Settings):

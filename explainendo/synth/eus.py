@@ -14,7 +14,9 @@ image, its box ``cyst`` and mask:
   with a shadow.
 
 Both show posterior acoustic enhancement below the cyst. Size (radius 6-16% of the frame width) and position
-vary. ``attr.calcification`` and ``attr.central_scar`` say what was drawn. Images are RGB with three equal
+vary. ``attr.calcification``, ``attr.central_scar``, ``attr.locularity`` (unilocular / microcystic),
+``attr.wall`` (thick / thin) and ``attr.septa`` (a septum in a mucinous cyst; always in a honeycomb) say what
+was drawn (:data:`explainendo.specs.EUS_ATTRIBUTES`). Images are RGB with three equal
 channels. The label is what is drawn, so the Bayes rate is ``1 - label_noise`` (``label_noise`` flips
 that fraction of labels at random; default 0).
 """
@@ -56,8 +58,10 @@ def _speckle(rng: np.random.Generator, size: int) -> np.ndarray:
     return amp / amp.mean()
 
 
-def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Generator, size: int):
-    """One EUS frame: ``(RGB uint8 with equal channels, bool cyst mask, xyxy box)``."""
+def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Generator, size: int,
+               drawn: dict | None = None):
+    """One EUS frame: ``(RGB uint8 with equal channels, bool cyst mask, xyxy box)``. ``drawn``, a dict, receives
+    what the random draws added (``septa``: a septum inside a mucinous cyst; a serous honeycomb always has)."""
     yy, xx = R.grid(size)
     apex_y = -1.0 - rng.uniform(0.0, 0.08)
     half = math.radians(rng.uniform(38, 50))
@@ -88,7 +92,10 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
         lumen = np.clip((1 - wall - rho) / px + 0.5, 0, 1)
         echo = echo * (1 - lumen) + 0.03 * lumen
         echo = np.maximum(echo, 0.95 * ring)
-        if rng.random() < 0.3:  # a thin septum
+        septum = rng.random() < 0.3
+        if drawn is not None:
+            drawn["septa"] = bool(septum)
+        if septum:  # a thin septum
             s = np.abs(u * math.cos(0.7) + v * math.sin(0.7) - rng.uniform(-0.3, 0.3) * radius)
             echo = np.maximum(echo, 0.6 * np.exp(-(s / (0.02 * radius + px * radius)) ** 2) * lumen)
         if calcification:
@@ -99,6 +106,8 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
             echo = np.maximum(echo, 1.3 * arc)
             shadow_from = arc
     else:
+        if drawn is not None:
+            drawn["septa"] = True
         # honeycomb: Voronoi locules (distance to nearest minus second nearest seed)
         k = int(rng.integers(18, 45))
         sr = np.sqrt(rng.uniform(0, 1, k)) * 1.05
@@ -172,7 +181,8 @@ def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification
             flip = bool(prng.random() < label_noise)
             drawn[p] = (kind, calc if (kind == "mucinous" or scar) else False, scar, flip)
         kind, calc, scar, flip = drawn[p]
-        image, mask, box = render_eus(kind, calc, scar, np.random.default_rng([seed, 402, i]), size)
+        found: dict = {}
+        image, mask, box = render_eus(kind, calc, scar, np.random.default_rng([seed, 402, i]), size, drawn=found)
         if progress is not None:
             progress(1)
         images.append(image)
@@ -182,7 +192,10 @@ def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification
                      "x1": box[0], "y1": box[1], "x2": box[2], "y2": box[3], "box_label": "cyst",
                      "width": size, "height": size, "attr.cyst_type": kind,
                      "attr.calcification": "yes" if calc else "no",
-                     "attr.central_scar": "yes" if scar else "no"})
+                     "attr.central_scar": "yes" if scar else "no",
+                     "attr.locularity": "unilocular" if kind == "mucinous" else "microcystic",
+                     "attr.wall": "thick" if kind == "mucinous" else "thin",
+                     "attr.septa": "yes" if found["septa"] else "no"})
     return images, pd.DataFrame(rows), masks, None
 
 

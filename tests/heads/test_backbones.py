@@ -81,3 +81,16 @@ def test_resnet_pretrained_true_never_downloads(monkeypatch, tmp_path):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))  # an empty cache
     with pytest.raises(ConfigError, match="never downloads"):
         create_backbone("resnet50", pretrained=True)
+
+
+def test_the_stage_table_matches_the_built_networks_and_heads_check_freeze_stages_before_training():
+    from explainendo.heads import AttributeHeads
+    from explainendo.heads.backbones import BACKBONE_STAGES
+
+    assert set(BACKBONE_STAGES) == set(list_backbones())
+    for name, stages in BACKBONE_STAGES.items():
+        assert len(create_backbone(name, pretrained=False).stages) == stages
+    AttributeHeads(backbone="resnet18", pretrained=False, freeze_stages=5).check_params()
+    for bad in (-1, 6, 1.5, True):
+        with pytest.raises(ConfigError, match="freeze_stages"):
+            AttributeHeads(backbone="resnet18", pretrained=False, freeze_stages=bad).check_params()
