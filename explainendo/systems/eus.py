@@ -215,8 +215,11 @@ def heat_ratio_summary(explanations, name: str = "diagnosis") -> dict:
     """Mean heat share inside the cyst, mean area share and their ratio over explanations (the benchmark's
     Grad-CAM goal: ratio >= 2)."""
     rows = [e.region_heat[name] for e in explanations if getattr(e, "region_heat", None) and name in e.region_heat]
+    flat = sum(1 for r in rows if not np.isfinite(r["heat"]))  # a map without heat says nothing about where
+    rows = [r for r in rows if np.isfinite(r["heat"])]
     if not rows:
-        return {"n": 0, "heat": float("nan"), "area": float("nan"), "ratio": float("nan")}
+        return {"n": 0, "flat": flat, "heat": float("nan"), "area": float("nan"), "ratio": float("nan")}
     heat = float(np.mean([r["heat"] for r in rows]))
     area = float(np.mean([r["area"] for r in rows]))
-    return {"n": len(rows), "heat": heat, "area": area, "ratio": heat / area if area > 0 else float("nan")}
+    return {"n": len(rows), "flat": flat, "heat": heat, "area": area,
+            "ratio": heat / area if area > 0 else float("nan")}
