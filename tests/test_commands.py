@@ -112,6 +112,14 @@ def test_example_configs_build(tmp_path):
     handcrafted, deep = colon.predictor.sources
     assert handcrafted.params["extractors"] == [*QUALITY_GROUPS, *FRAME_LESION_EXTRACTORS]
     assert deep.keep == ["tumor"]
+    from explainendo.heads import UltrasoundAugment
+    from explainendo.specs import EUS_ATTRIBUTES
+
+    eus = build_model(read_config(examples / "eus_phantoms.yaml"))
+    assert type(eus).__name__ == "EUSCystClassifier" and eus.input == "cyst" and eus.localizer.multi is False
+    heads, texture = eus.predictor.sources
+    assert tuple(heads.specs) == EUS_ATTRIBUTES and isinstance(heads.augment, UltrasoundAugment)
+    assert "locule_count" in texture.params["extractors"] and eus.predictor.positive_label == "mucinous"
 
 
 def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
