@@ -38,6 +38,8 @@ _EXPORTS = {
                      "detection_confusion_matrix", "localization_table", "map50", "map50_95",
                      "match_one_to_one", "mean_average_precision", "mean_iou", "plot_success", "success_curve", "success_rate"],
                     "detection"),
+    **dict.fromkeys(["FreezeScores", "compare_video_decisions", "frames_from_results", "freeze_detection_scores",
+                     "label_flips", "match_spans", "video_decisions", "video_metrics"], "video"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -81,3 +83,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
                              default_perturbations, evaluate_robustness)
     from .readers import (EXPERIENCE_LEVELS, accuracy_with_without_ai, compare_reader_groups, man_machine_table,
                           reader_agreement, reader_metrics)
+    from .video import (FreezeScores, compare_video_decisions, frames_from_results, freeze_detection_scores,
+                        label_flips, match_spans, video_decisions, video_metrics)

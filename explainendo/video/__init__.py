@@ -1,0 +1,45 @@
+"""Video in real time: freeze detection and temporal smoothing of per-frame diagnoses.
+
+* :class:`FreezeDetector` (``freeze.py``): finds the spans where the endoscopist froze the image (consecutive
+  near-identical frames), online (``update(frame, timestamp) -> FreezeState``) or in one go
+  (:func:`detect_freezes`).
+* :class:`LabelSmoother` (``smoothing.py``): an exponential moving average of the class probabilities with
+  hysteresis, so the displayed label does not flicker from frame to frame.
+
+What each measures and why its defaults are what they are: ``docs/video.md``. Per-video decisions and video-level
+metrics live in :mod:`explainendo.evaluate.video`; generated clips with known frozen spans in
+:mod:`explainendo.synth.clips`. Names load on first use (PEP 562), so importing the package costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+#: public name -> submodule that defines it
+_EXPORTS = {
+    **dict.fromkeys(["FrameSpan", "FreezeDetector", "FreezeState", "detect_freezes", "difference_trace",
+                     "freeze_difference", "frozen_mask", "spans_from_mask"], "freeze"),
+    **dict.fromkeys(["LabelSmoother", "SmoothedLabel", "smooth_sequence"], "smoothing"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
+    from .freeze import (FrameSpan, FreezeDetector, FreezeState, detect_freezes, difference_trace, freeze_difference,
+                         frozen_mask, spans_from_mask)
+    from .smoothing import LabelSmoother, SmoothedLabel, smooth_sequence
