@@ -125,13 +125,15 @@ def main(argv=None) -> int:
     if "classify" in parts:
         predictions, rows = {}, []
         for name, model in models(a, a.default_freeze).items():
+            if name == "hybrid, cyst" and "CNN, cyst" in fitted:  # one cyst localizer for both cyst models
+                model.set_params(localizer=fitted["CNN, cyst"].localizer_, train_localizer=False)
             t0 = time.perf_counter()
             fitted[name] = model.fit(train)
             minutes = (time.perf_counter() - t0) / 60
             called, score = positive_scores(fitted[name].predict(images))
             predictions[name] = (called, score)
             acc = float(np.mean(called == y))
-            rows.append({"model": name, "accuracy": acc, "fit_min": minutes,
+            rows.append({"model": name, "accuracy": acc, "fit_min": minutes, "localizer_reused": not model.train_localizer,
                          "fitter": getattr(fitted[name].predictor_, "fitter_name_", "cnn")})
             print(f"{name}: accuracy {acc:.3f} (Bayes {phantoms.bayes_rate:.3f}), fit {minutes:.1f} min", flush=True)
         comparison = compare_models(y, predictions, positive="mucinous", title="EUS phantoms, held-out patients")
