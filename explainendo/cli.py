@@ -175,6 +175,10 @@ from .synth.cli import synth_command  # noqa: E402  (light: the generators load 
 
 app.command("synth")(synth_command)
 
+from .video.cli import video_command  # noqa: E402  (light: OpenCV and the model load when the command runs)
+
+app.command("video")(video_command)
+
 from .commands import register as _register_model_commands  # noqa: E402  (train, diagnose, explain)
 
 _register_model_commands(app)
