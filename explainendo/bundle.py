@@ -85,7 +85,14 @@ def write_provenance_and_checksums(model, directory: Path) -> Path:
                   "seeds": _seeds(model), "training_manifest_sha256": getattr(model, "manifest_hash_", None),
                   "versions": package_versions(), "machine": f"{platform.platform()} ({platform.processor() or '?'})"}
     (directory / PROVENANCE).write_text(yaml.safe_dump(provenance, sort_keys=False))
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    return write_checksums(directory)
+
+
+def write_checksums(directory: Path) -> Path:
+    """(Re)write ``checksums.sha256`` over every file of the folder (the ONNX export adds its files this way,
+    after verifying the folder)."""
+    directory = Path(directory)
+    files = sorted(p for p in directory.rglob("*") if p.is_file() and p != directory / CHECKSUMS)
     lines = [f"{_sha256(p)}  {p.relative_to(directory).as_posix()}" for p in files]
     (directory / CHECKSUMS).write_text("\n".join(lines) + "\n")
     return directory
@@ -138,11 +145,18 @@ def _refuse_old_format(directory: Path) -> None:
                          hint=f"train it again with this version, or load it with explainendo {version}")
 
 
-def load(directory):
+def load(directory, runtime: str = "torch"):
     """``explainendo.load(folder)``: a saved model (checksums verified first), or one saved component on its
-    own (a localizer, a predictor, attribute heads), its class taken from the component registry."""
+    own (a localizer, a predictor, attribute heads), its class taken from the component registry.
+
+    ``runtime="onnx"``: the networks' forward passes run in onnxruntime sessions built from the ONNX files that
+    ``explainendo export MODEL --onnx`` added to the folder (:mod:`explainendo.runtime`; probabilities equal to
+    torch's within 1e-4); Grad-CAM (explanations) still uses the torch networks, which load as always."""
     import yaml
 
+    from .runtime import check_runtime, loading
+
+    runtime = check_runtime(runtime)
     directory = Path(directory)
     if not directory.is_dir():
         raise ModelFileError("model folder not found", source=str(directory), hint="check the path")
@@ -151,14 +165,16 @@ def load(directory):
     from .components import component_class, read_component_file
     from .engine import Diagnoser
 
+    checksums: dict[str, str] = {}
     if (directory / CHECKSUMS).is_file():
-        verify_bundle(directory)
+        checksums = verify_bundle(directory)
     else:
         kind = read_component_file(directory).get("kind")
         if issubclass(component_class(kind, str(directory / COMPONENT_FILE)), Diagnoser):
             raise ModelFileError("a saved diagnoser without its checksums file", source=str(directory / CHECKSUMS),
                                  hint="the model folder is incomplete; save the model again")
-    model = Component.load(directory)
+    with loading(directory, runtime, checksums):
+        model = Component.load(directory)
     prov_path = directory / PROVENANCE
     if prov_path.is_file():
         model.provenance_ = yaml.safe_load(prov_path.read_text()) or {}

@@ -184,6 +184,33 @@ from .commands import register as _register_model_commands  # noqa: E402  (train
 _register_model_commands(app)
 
 
+@app.command("export")
+def export(model: Path = typer.Argument(..., help="a saved model folder"),
+           onnx: bool = typer.Option(False, "--onnx", help="export every network to ONNX (the format to write; "
+                                                          "the only one for now)"),
+           out: Optional[Path] = typer.Option(None, "--out", help="write a copy of the model folder with the exports "
+                                                                 "there (default: add them to MODEL)"),
+           atol: float = typer.Option(1e-4, "--atol", help="largest difference from torch allowed on random inputs")
+           ) -> None:
+    """Export a saved model's networks (attribute heads, CNN, U-Net and box localizers) to ONNX, checked against
+    torch, and list them in the folder's checksums; then load it with explainendo.load(folder, runtime='onnx')."""
+    from .errors import ConfigError, ExplainendoError
+    from .runtime import export_onnx
+
+    try:
+        if not onnx:
+            raise ConfigError("choose the format to export", hint="explainendo export MODEL --onnx")
+        exported = export_onnx(model, out, atol=atol)
+    except ExplainendoError as exc:
+        fail(exc)
+    folder = out if out is not None else model
+    for item in exported:
+        typer.echo(f"{item.file}: {item.kind}, {item.bytes / 2**20:.1f} MB, largest difference from torch "
+                   f"{item.max_abs_diff:.2g} ({item.seconds:.1f} s)")
+    typer.echo(f"{len(exported)} network(s) exported to ONNX in {folder}; checksums updated. Run them with "
+               f"explainendo.load('{folder}', runtime='onnx') or explainendo video {folder} VIDEO --runtime onnx")
+
+
 def _pairs(text: str, flag: str) -> tuple[tuple[str, str], ...]:
     from .errors import ConfigError
 

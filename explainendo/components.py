@@ -226,6 +226,9 @@ class Component(BaseEstimator):
         except (ConfigError, TypeError) as exc:
             raise ModelFileError(f"parameters do not fit {target.__name__} ({exc})", source=str(path)) from None
         obj._load_state(meta.get("state") or {}, directory)
+        from .runtime import component_loaded
+
+        component_loaded(obj, directory)  # a network loading with runtime="onnx" gets its session here
         return obj
 
     def _save_state(self, directory: Path) -> dict:

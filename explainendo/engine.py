@@ -481,11 +481,12 @@ class Diagnoser(Component):
         self.manifest_hash_ = state.get("training_manifest_sha256")
 
     @classmethod
-    def load(cls, directory, kind: str | None = None) -> "Diagnoser":
-        """A saved model folder: checksums first, then the components (classes from the registry only)."""
+    def load(cls, directory, kind: str | None = None, runtime: str = "torch") -> "Diagnoser":
+        """A saved model folder: checksums first, then the components (classes from the registry only).
+        ``runtime="onnx"``: the networks run in onnxruntime (:func:`explainendo.bundle.load`)."""
         from .bundle import load as load_any
 
-        model = load_any(directory)
+        model = load_any(directory, runtime=runtime)
         if not isinstance(model, cls) or (kind is not None and model.kind != kind):
             raise ConfigError(f"the folder holds a {type(model).__name__}, not a {cls.__name__}",
                               source=str(directory), hint="use explainendo.load(folder)")

@@ -73,6 +73,11 @@ class EvaluationError(ExplainendoError, ValueError):
     """Inputs to a metric or a statistical test are unusable (empty, mismatched lengths, one class only ...)."""
 
 
+class MissingDependencyError(ExplainendoError, ImportError):
+    """An optional package that a feature needs is not installed (e.g. ``onnxruntime`` for ``runtime="onnx"``);
+    the message names the ``pip install`` that adds it."""
+
+
 def _describe(source: Any) -> str:
     if isinstance(source, (str, PathLike)):
         return f"'{source}'"

@@ -450,6 +450,7 @@ class AttributeHeads(FeatureSource):
         if not trained:
             raise SourceUnavailableError("no attribute has any label", source="samples.table",
                                 hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
+        self.onnx_ = None  # an onnxruntime session belongs to the loaded weights, not to a new training
         self.trained_attributes_ = [s.name for s in trained]
         self.skipped_attributes_ = skipped
         self.calibration_ = {}  # a new training makes an old calibration meaningless
@@ -576,6 +577,8 @@ class AttributeHeads(FeatureSource):
     def _probs_from_tensors(self, crops, frames) -> dict[str, np.ndarray]:
         import torch
 
+        if getattr(self, "onnx_", None) is not None:  # loaded with runtime="onnx" (explainendo.runtime)
+            return self._probs_onnx(crops, frames)
         self.net_.eval()
         out: dict[str, list] = {}
         step = max(int(self._training.batch_size), 32)
@@ -593,6 +596,35 @@ class AttributeHeads(FeatureSource):
                         probs[name] = probs[name] / (1 + len(flips))
                 for name, p in probs.items():
                     out.setdefault(name, []).append(p.cpu().numpy())
+        return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+
+    def _probs_onnx(self, crops, frames) -> dict[str, np.ndarray]:
+        """:meth:`_probs_from_tensors` through the onnxruntime session ``onnx_``: the crops (and their TTA flips)
+        and the frames of a chunk go through the graph as one batch; each head takes its rows."""
+        from ..runtime import softmax
+
+        crop_heads, frame_heads = self.net_.heads_for("crop"), self.net_.heads_for("frame")
+        flips = self.augment.tta_flips if self.tta else ()
+        out: dict[str, list] = {}
+        step = max(int(self._training.batch_size), 32)
+        for start in range(0, crops.shape[0], step):
+            x = crops[start:start + step].numpy().astype(np.float32) / np.float32(255)
+            m = x.shape[0]
+            parts = [x, *(np.flip(x, axis=dims) for dims in flips)] if crop_heads else []
+            f = None
+            if frame_heads and frames is not None:
+                f = frames[start:start + step].numpy().astype(np.float32) / np.float32(255)
+                parts.append(f)
+            if not parts:
+                continue
+            logits = dict(zip(self.onnx_.output_names, self.onnx_(np.concatenate(parts))))
+            for name in crop_heads:
+                z = logits[name]
+                p = sum(softmax(z[k * m:(k + 1) * m]) for k in range(1 + len(flips)))
+                out.setdefault(name, []).append(p / (1 + len(flips)))
+            if f is not None:
+                for name in frame_heads:
+                    out.setdefault(name, []).append(softmax(logits[name][-m:]))
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
 
     def predict_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
@@ -755,10 +787,12 @@ class AttributeHeads(FeatureSource):
                     raise FeatureExtractionError(f"heads {[s.name for s in group]} need whole frames",
                                                  hint="build samples with frames (LesionSamples.from_images)")
                 x = x.float().div_(255).to(self.device_)
+                # d score / d A runs back through the head and the pooling only: the backbone's forward needs no
+                # graph (no_grad: a quarter less time and memory), its output A is the leaf the gradient stops at
+                with torch.no_grad():
+                    activations = self._feature_map(x)  # output of backbone.gradcam_layer
+                activations = activations.detach().requires_grad_(True)
                 with torch.enable_grad():
-                    activations = net.backbone.features(x)  # output of backbone.gradcam_layer
-                    if not activations.requires_grad:  # every stage frozen: grads are still wanted here
-                        activations = activations.detach().requires_grad_(True)
                     pooled = activations.mean(dim=(2, 3))
                     for spec in group:
                         logits = net.heads[spec.name](pooled)
@@ -777,6 +811,18 @@ class AttributeHeads(FeatureSource):
                             maps.append(scale_cam(cam, (w, h)))
                         result[spec.name] = maps
         return result
+
+    def _feature_map(self, x):
+        """The backbone's last feature map for the float batch ``x``: from the onnxruntime session when the heads
+        were loaded with ``runtime="onnx"`` and their graph has it (the same forward, faster), else from torch."""
+        from ..runtime import FEATURE_MAP
+
+        session = getattr(self, "onnx_", None)
+        if session is not None and FEATURE_MAP in session.output_names:
+            import torch
+
+            return torch.from_numpy(session(x.cpu().numpy(), [FEATURE_MAP])[0]).to(x.device)
+        return self.net_.backbone.features(x)
 
     @staticmethod
     def _target_index(spec: AttributeSpec, target: Any, logits):

@@ -101,6 +101,7 @@ class BoxNetLocalizer(Localizer):
         ``training.patience`` stops the run after that many epochs without a better mAP50; the best epoch's
         weights are kept. Does not touch the manifests."""
         self._check_params()
+        self.onnx_ = None  # an onnxruntime session belongs to the loaded weights, not to a new training
         with torch_threads(self._training.num_threads):
             return self._fit(manifest, val_manifest)
 
@@ -183,6 +184,14 @@ class BoxNetLocalizer(Localizer):
         ``batches``. Restores the net's mode."""
         import torch
 
+        if net is getattr(self, "model_", None) and getattr(self, "onnx_", None) is not None:
+            # loaded with runtime="onnx" (explainendo.runtime): the same outputs from onnxruntime
+            import torch
+
+            for batch in batches:
+                outputs = [torch.from_numpy(o) for o in self.onnx_(to_input(batch, "cpu").numpy())]
+                yield tuple(outputs) if len(outputs) > 1 else outputs[0]
+            return
         was_training = net.training
         net.eval()
         device = next(net.parameters()).device

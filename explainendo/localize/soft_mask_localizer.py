@@ -112,6 +112,7 @@ class SoftMaskLocalizer(Localizer):
         ``val_mIoU`` and ``val_success_iou_0.3`` (early stopping on the mIoU with ``training.patience``).
         """
         self._check_params()
+        self.onnx_ = None  # an onnxruntime session belongs to the loaded weights, not to a new training
         with torch_threads(self._training.num_threads):
             return self._fit(manifest, val_manifest)
 
@@ -178,6 +179,13 @@ class SoftMaskLocalizer(Localizer):
 
         self._check_fitted()
         s = self.image_size
+        if getattr(self, "onnx_", None) is not None:  # loaded with runtime="onnx" (explainendo.runtime)
+            from ..runtime import sigmoid
+
+            out = [sigmoid(self.onnx_(to_input(np.stack([resize_square(a, s) for a in images[start:start + 16]]),
+                                               "cpu").numpy())[0])
+                   for start in range(0, len(images), 16)]
+            return np.concatenate(out) if out else np.zeros((0, s, s), dtype=np.float32)
         net = self.model_
         was_training = net.training
         net.eval()

@@ -10,6 +10,8 @@
   per-video decision and the freeze spans.
 * :class:`Overlay`, :class:`OverlayWriter` (``overlay.py``): the box, the smoothed label, the attribute panel on the
   left, the freeze marker and the explanation drawn on each frame; the annotated mp4.
+* :class:`BoxReuse` (``reuse.py``): skip the localizer on frames where the scene has not moved since the last
+  localized frame (``VideoSession(model, reuse_box=True)``).
 * ``explainendo video MODEL IN.mp4 --out OUT.mp4`` (``cli.py``): all of it from the command line.
 
 What each measures and why its defaults are what they are: ``docs/video.md``. Per-video decisions and video-level
@@ -29,6 +31,7 @@ _EXPORTS = {
     **dict.fromkeys(["LabelSmoother", "SmoothedLabel", "smooth_sequence"], "smoothing"),
     **dict.fromkeys(["FreezeReport", "VideoFrame", "VideoSession", "VideoSummary", "summarize"], "session"),
     **dict.fromkeys(["Overlay", "OverlayWriter", "attribute_rows", "top_gradcam"], "overlay"),
+    **dict.fromkeys(["BoxReuse", "BoxTracker"], "reuse"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -51,5 +54,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
     from .freeze import (FrameSpan, FreezeDetector, FreezeState, detect_freezes, difference_trace, freeze_difference,
                          frozen_mask, spans_from_mask)
     from .overlay import Overlay, OverlayWriter, attribute_rows, top_gradcam
+    from .reuse import BoxReuse, BoxTracker
     from .session import FreezeReport, VideoFrame, VideoSession, VideoSummary, summarize
     from .smoothing import LabelSmoother, SmoothedLabel, smooth_sequence

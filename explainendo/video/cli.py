@@ -81,6 +81,12 @@ def video_command(
                                   help="keep up with the video's timestamps: skip the frames the model cannot "
                                        "diagnose in time (they show the last diagnosis), counted"),
     top: int = typer.Option(3, "--top", min=0, help="explanation sentences shown and recorded per freeze"),
+    reuse_box: bool = typer.Option(False, "--reuse-box/--no-reuse-box",
+                                   help="skip the localizer on frames where the scene has not moved since the last "
+                                        "localized frame (BoxReuse defaults), counted"),
+    runtime: str = typer.Option("torch", "--runtime",
+                                help="torch, or onnx: the networks' forward passes in onnxruntime (after "
+                                     "explainendo export MODEL --onnx); explanations use torch either way"),
 ) -> None:
     """Diagnose a video frame by frame with a saved model; explain each freeze once; write the annotated video."""
     from .. import progress
@@ -93,11 +99,12 @@ def video_command(
     try:
         info = probe_video(video)
         out, jsonl, csv_path = _outputs(video, out, jsonl, csv_path)
-        diagnoser = load(model)
+        diagnoser = load(model, runtime=runtime)
         if not isinstance(diagnoser, Diagnoser):
             raise ConfigError(f"the folder holds a {type(diagnoser).__name__}, not a diagnoser", source=str(model),
                               hint="give a model folder saved by a Diagnoser (explainendo train)")
-        session = VideoSession(diagnoser, explain_on_freeze=explain, realtime=realtime).check_params()
+        session = VideoSession(diagnoser, explain_on_freeze=explain, realtime=realtime,
+                               reuse_box=reuse_box).check_params()
     except ExplainendoError as exc:
         fail(exc)
     fps = info.fps
@@ -145,4 +152,4 @@ def _fields(classes: list[str]):
     yield "smoothed_label"
     yield from (f"smoothed_p_{c}" for c in classes)
     yield from ("x1", "y1", "x2", "y2", "frozen", "freeze_started", "explained", "explanation", "explanation_error",
-                "skipped", "error")
+                "skipped", "box_reused", "error")

@@ -30,6 +30,12 @@ ran its full explanation (SHAP per feature group, Grad-CAM of the attribute head
   for the session); the lag it costs is caught up by skipping the frames after it. A session faster than the video
   does not wait: a file is processed as fast as the model goes. Frames need timestamps (a video file has them;
   give ``fps`` for arrays and iterators).
+* **Box reuse** (``reuse_box=True`` or a :class:`~explainendo.video.BoxReuse`): the localizer is skipped on a frame
+  whose picture differs from the last *localized* frame by at most ``threshold`` (the freeze detector's measure
+  ``D``), at most ``every - 1`` frames in a row; such a frame is diagnosed on the last localized frame's boxes
+  (``box_reused=True``). The engine still reads ``batch_size`` frames at a time: the session localizes the frames of
+  a batch that need it in one call, then diagnoses the whole batch on the given boxes. ``n_box_reused`` in
+  :class:`VideoSummary` counts them (:mod:`explainendo.video.reuse`).
 
 Per-video decision: :class:`VideoSummary` (or :func:`summarize`) collects one small row per frame (no pixels) and
 gives :func:`~explainendo.evaluate.video.video_decisions`' vote / mean / frozen-frames decisions and the freeze spans.
@@ -75,6 +81,7 @@ class VideoFrame:
     elsewhere); ``explained``: True on the one frame where it ran; ``explain_error``: why it could not run.
     ``skipped`` (real-time mode): not diagnosed, to keep up; ``held`` is then the last diagnosed frame's result (what
     a live screen still shows). ``image``: this frame's RGB pixels, released when the next frame is requested.
+    ``box_reused`` (``reuse_box``): diagnosed on the last localized frame's boxes, the localizer skipped.
     """
 
     result: Result
@@ -86,6 +93,7 @@ class VideoFrame:
     skipped: bool = False
     held: Result | None = None
     image: np.ndarray | None = None
+    box_reused: bool = False
 
     # ---- views ----------------------------------------------------------------------------------------------
     @property
@@ -152,7 +160,8 @@ class VideoFrame:
                 "frozen": self.frozen, "freeze_started": bool(self.freeze.started),
                 "freeze_start": self.freeze.start_index, "explained": self.explained,
                 "explanation": self.sentences(top) if self.explanation is not None else None,
-                "explanation_error": self.explain_error, "skipped": self.skipped, "error": r.error}
+                "explanation_error": self.explain_error, "skipped": self.skipped, "box_reused": self.box_reused,
+                "error": r.error}
 
     def to_row(self, classes: Iterable[str], top: int | None = 3) -> dict:
         """One flat CSV row: :meth:`to_dict` with a ``p_<class>`` and ``smoothed_p_<class>`` column per class,
@@ -169,7 +178,7 @@ class VideoFrame:
         row.update({k: blank(box.get(k)) for k in ("x1", "y1", "x2", "y2")})
         row.update(frozen=d["frozen"], freeze_started=d["freeze_started"], explained=d["explained"],
                    explanation=" | ".join(d["explanation"] or []), explanation_error=blank(d["explanation_error"]),
-                   skipped=d["skipped"], error=blank(d["error"]))
+                   skipped=d["skipped"], box_reused=d["box_reused"], error=blank(d["error"]))
         return row
 
 
@@ -187,11 +196,13 @@ class VideoSession:
     * ``fps``: frame rate for frames without a timestamp (arrays, iterators); video files carry their own.
     * ``clock``: seconds, monotonic (default :func:`time.perf_counter`); read once as each frame arrives in
       real-time mode (inject a fake one to test).
+    * ``reuse_box``: None / False (the localizer runs on every frame), True (:class:`~explainendo.video.BoxReuse`
+      with its defaults) or a ``BoxReuse``: skip the localizer where the scene has not moved (module docstring).
     """
 
     def __init__(self, model: Any, freeze: FreezeDetector | None = None, smoother: LabelSmoother | None = None,
                  explain_on_freeze: bool = True, realtime: bool = False, fps: float | None = None,
-                 clock: Callable[[], float] | None = None):
+                 clock: Callable[[], float] | None = None, reuse_box: Any = None):
         self.model = model
         self.freeze = freeze
         self.smoother = smoother
@@ -199,6 +210,7 @@ class VideoSession:
         self.realtime = realtime
         self.fps = fps
         self.clock = clock
+        self.reuse_box = reuse_box
 
     # ---- parameters ----------------------------------------------------------------------------------------
     def check_params(self) -> "VideoSession":
@@ -228,7 +240,22 @@ class VideoSession:
                               hint="e.g. time.perf_counter")
         clone(self.freeze or FreezeDetector()).check_params()
         clone(self.smoother or LabelSmoother()).check_params()
+        self._box_reuse()
         return self
+
+    def _box_reuse(self):
+        """The :class:`~explainendo.video.BoxReuse` in force (checked), or None."""
+        from .reuse import BoxReuse
+
+        value = self.reuse_box
+        if value is None or value is False or (isinstance(value, np.bool_) and not value):
+            return None
+        if value is True or isinstance(value, np.bool_):
+            return BoxReuse().check_params()
+        if not isinstance(value, BoxReuse):
+            raise ConfigError(f"VideoSession(reuse_box={value!r}) must be None, True, False or a BoxReuse",
+                              hint="e.g. reuse_box=BoxReuse(threshold=1.0, every=10)")
+        return value.check_params()
 
     @property
     def classes(self) -> list[str]:
@@ -244,17 +271,24 @@ class VideoSession:
         self.check_params()
         detector = clone(self.freeze or FreezeDetector()).reset()
         smoother = clone(self.smoother or LabelSmoother()).reset()
-        frames = self._realtime(source, detector) if self.realtime else self._batched(source, detector)
+        reuse = self._box_reuse()
+        tracker = None if reuse is None else reuse.tracker()
+        if self.realtime:
+            frames = self._realtime(source, detector, tracker)
+        elif tracker is not None:
+            frames = self._batched_reusing(source, detector, tracker)
+        else:
+            frames = self._batched(source, detector)
         return self._run(frames, smoother)
 
-    def _run(self, frames: Iterator[tuple[Result, np.ndarray | None, FreezeState, bool]],
+    def _run(self, frames: Iterator[tuple[Result, np.ndarray | None, FreezeState, bool, bool]],
              smoother: LabelSmoother) -> Iterator[VideoFrame]:
         smoothed = SmoothedLabel(None, {})
         explanation, span_start = None, None
         held: Result | None = None
         previous: VideoFrame | None = None
         try:
-            for result, image, state, skipped in frames:
+            for result, image, state, skipped, reused in frames:
                 if previous is not None:
                     previous.release()  # the consumer has moved on: the last frame's pixels go
                 if not skipped:
@@ -262,7 +296,7 @@ class VideoSession:
                 if not state.frozen or state.start_index != span_start:  # outside the span that was explained
                     explanation, span_start = None, None
                 frame = VideoFrame(result=result, freeze=state, smoothed=smoothed, skipped=skipped,
-                                   held=held if skipped else None, image=image)
+                                   held=held if skipped else None, image=image, box_reused=reused)
                 if state.started and self.explain_on_freeze:
                     explanation, frame.explain_error = self._explain(result)
                     span_start, frame.explained = state.start_index, explanation is not None
@@ -297,9 +331,45 @@ class VideoSession:
             result.timestamp = self._timestamp(result.timestamp, result.frame_index)
             image = result.frame
             state = detector.update(image, timestamp=result.timestamp, index=result.frame_index)
-            yield result, image, state, False
+            yield result, image, state, False, False
 
-    def _realtime(self, source: Any, detector: FreezeDetector):
+    def _batched_reusing(self, source: Any, detector: FreezeDetector, tracker):
+        """:meth:`_batched` with box reuse: per batch of ``batch_size`` frames, the tracker says which frames are
+        localized (one localizer call for those) and which reuse the last localized frame's boxes; the batch is
+        then diagnosed on the given boxes in one engine call."""
+        from ..io.sources import iter_frames
+
+        chunk = []
+        for frame in iter_frames(source):
+            chunk.append(frame)
+            if len(chunk) >= self.model.batch_size:
+                yield from self._reusing_chunk(chunk, detector, tracker)
+                chunk = []
+        if chunk:
+            yield from self._reusing_chunk(chunk, detector, tracker)
+
+    def _reusing_chunk(self, chunk, detector: FreezeDetector, tracker):
+        from ..io.sources import Frame
+        from .reuse import LOCATE, REUSE
+
+        plan = [tracker.decide(frame.image if frame.ok else None) for frame in chunk]
+        to_locate = [frame for frame, step in zip(chunk, plan) if step == LOCATE]
+        located = iter(self.model._locate(to_locate) if to_locate else ())
+        boxes = []
+        for step in plan:
+            if step == LOCATE:
+                tracker.located(next(located))
+            boxes.append(None if step is None else list(tracker.boxes))
+        # copies: iter_frames renumbers the Frames it is given
+        copies = [Frame(f.name, f.image, f.error, 0, f.timestamp) for f in chunk]
+        for frame, step, result in zip(chunk, plan, self.model.predict(copies, boxes=boxes, keep_frames=True)):
+            result.frame_index = frame.index
+            result.timestamp = self._timestamp(frame.timestamp, frame.index)
+            image = result.frame
+            state = detector.update(image, timestamp=result.timestamp, index=result.frame_index)
+            yield result, image, state, False, step == REUSE
+
+    def _realtime(self, source: Any, detector: FreezeDetector, tracker=None):
         """Frame by frame; stale frames are skipped (module docstring: the rule)."""
         from ..io.sources import Frame, iter_frames
 
@@ -323,13 +393,19 @@ class VideoSession:
             if frame.ok and stale and not state.started:
                 result = Result(image=frame.name, frame_index=frame.index, timestamp=timestamp,
                                 message=SKIPPED_MESSAGE)
-                yield result, image, state, True
+                yield result, image, state, True, False
                 continue
             # one frame through the engine; a copy, as iter_frames renumbers the Frames it is given
             one = Frame(frame.name, frame.image, frame.error, 0, timestamp)
-            result = self.model.predict([one], keep_frames=True)[0]
+            step = None if tracker is None else tracker.decide(image)
+            boxes = None
+            if step == "locate":
+                tracker.located(self.model._locate([one])[0])
+            if step is not None:
+                boxes = [list(tracker.boxes)]
+            result = self.model.predict([one], boxes=boxes, keep_frames=True)[0]
             result.frame_index, result.timestamp = frame.index, timestamp
-            yield result, image, state, False
+            yield result, image, state, False, step == "reuse"
 
 
 # ---- the per-video decision -------------------------------------------------------------------------------------
@@ -364,6 +440,7 @@ class VideoSummary:
         self._freezes: list[FreezeReport] = []
         self._open: FreezeReport | None = None
         self.n_frames = self.n_errors = self.n_skipped = self.n_no_lesion = self.n_explained = 0
+        self.n_box_reused = 0
 
     def add(self, frame: VideoFrame) -> VideoFrame:
         """Record one frame (returns it, so ``for f in map(summary.add, session.run(video))`` works)."""
@@ -380,6 +457,7 @@ class VideoSummary:
         self.n_skipped += frame.skipped
         self.n_no_lesion += frame.status == "no_lesion"
         self.n_explained += frame.explained
+        self.n_box_reused += bool(getattr(frame, "box_reused", False))
         self._track_freeze(frame)
         return frame
 
@@ -452,6 +530,9 @@ class VideoSummary:
         out = [f"{self.n_frames} frames: {self.n_frames - self.n_errors - self.n_skipped - self.n_no_lesion} "
                f"diagnosed, {self.n_no_lesion} without a lesion, {self.n_errors} unreadable, {self.n_skipped} "
                f"skipped to keep up; {len(self.freezes)} freeze(s), {self.n_explained} explained"]
+        if self.n_box_reused:
+            out.append(f"localizer skipped on {self.n_box_reused} of {self.n_frames} frames (box reused: the scene "
+                       "had not moved)")
         try:
             row = self.decisions().iloc[0]
         except EvaluationError as exc:
