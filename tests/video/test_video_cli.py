@@ -69,3 +69,22 @@ def test_exit_code_2_for_a_model_or_video_it_cannot_read(saved_video_model, clip
     r = runner.invoke(app, ["video", str(saved_video_model), str(clip_mp4), "--out", str(clip_mp4)])
     assert r.exit_code == 2 and "overwrite the input" in r.output
     assert not out.exists()
+
+
+def test_a_damaged_frame_in_the_middle_of_the_video_is_recorded_and_the_video_goes_on(saved_video_model, clip_mp4,
+                                                                                         tmp_path):
+    data = bytearray(clip_mp4.read_bytes())  # the clip's bytes at 40% overwritten: frames lost mid-video
+    k = int(len(data) * 0.4)
+    data[k:k + 300] = bytes((b * 7 + 3) % 256 for b in range(300))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    out = tmp_path / "annotated.mp4"
+    r = runner.invoke(app, ["video", str(saved_video_model), str(damaged), "--out", str(out), "--no-explain"])
+    assert r.exit_code == 0, r.output
+    records = [json.loads(line) for line in out.with_suffix(".jsonl").read_text().splitlines()]
+    n = len(_frames(clip_mp4))
+    assert [d["index"] for d in records] == list(range(n))  # every frame has its record, the lost ones too
+    lost = [d["index"] for d in records if d["error"]]
+    assert lost and 0 < lost[0] and lost[-1] < n - 1 and "could not be decoded" in records[lost[0]]["error"]
+    assert all(d["label"] for d in records[lost[-1] + 1:])  # diagnosed again after the damage
+    assert "unreadable" in r.output
