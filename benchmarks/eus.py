@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--freeze", default="0,2,4,6", help="frozen stages to compare (the first is the default)")
     ap.add_argument("--default-freeze", type=int, default=2, help="frozen stages of the classify contenders")
     ap.add_argument("--parts", default="classify,freeze,robustness,gradcam,shap")
+    ap.add_argument("--models", default="", help="';'-separated contenders of classify to train (default: all three), "
+                                                 "e.g. 'CNN, whole frame;hybrid, cyst'")
     ap.add_argument("--quick", action="store_true", help="small phantoms and few epochs (a smoke run)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "eus"))
@@ -125,6 +127,8 @@ def main(argv=None) -> int:
     if "classify" in parts:
         predictions, rows = {}, []
         for name, model in models(a, a.default_freeze).items():
+            if a.models and name not in a.models.split(";"):
+                continue
             if name == "hybrid, cyst" and "CNN, cyst" in fitted:  # one cyst localizer for both cyst models
                 model.set_params(localizer=fitted["CNN, cyst"].localizer_, train_localizer=False)
             t0 = time.perf_counter()

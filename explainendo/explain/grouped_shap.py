@@ -18,8 +18,16 @@ SVM (and any other)    ``shap.KernelExplainer``    probability of the explained 
                                                    k-means-summarised background (k = 10)
 =====================  ==========================  ===============================================
 
-``background`` is (a sample of) the fitter's training features; the tree explainers use the trees' own
-cover statistics (path-dependent), the others use the background as the reference distribution.
+``background`` is (a sample of) the fitter's training features; by default the tree explainers use the trees' own
+cover statistics (path-dependent: the reference is every training row the trees saw, whatever its class), the
+others use the background as the reference distribution.
+
+``interventional=True`` makes the background the reference for every explainer: the tree explainers become
+``shap.TreeExplainer(model, data=background, feature_perturbation="interventional")``. Pass the training rows of
+one class as the background (``HybridPredictor(contrast_class=...)`` does) and the values answer a contrastive
+question: why this output *rather than that class's*, e.g. why "unclear" rather than a clear frame. The expected
+value is then the mean output over those rows, and each group's value is what moving that group from those rows'
+values to the explained row's adds (Shapley values of the interventional game; Janzing et al., AISTATS 2020).
 """
 
 from __future__ import annotations
@@ -53,12 +61,13 @@ class GroupedShapExplainer:
     ``feature_names`` are the fitter's input columns in order; ``groups`` maps group -> columns.
     :meth:`explain` takes the class per call, so one explainer serves every class of a multiclass fitter
     (a kernel explainer is built per class on first use; log-odds explainers of a binary fitter explain
-    class 0 as the negated margin of class 1).
+    class 0 as the negated margin of class 1). ``interventional``: the tree explainers take ``background`` as
+    their reference too (module docstring); the other explainers always do.
     """
 
     def __init__(self, fitter, background, feature_names: Sequence[str], groups: dict[str, list[str]],
                  class_index: int | None = None, n_background: int = 10, nsamples: int | str = "auto",
-                 seed: int = 0):
+                 seed: int = 0, interventional: bool = False):
         self.fitter = fitter
         self.background = np.asarray(background, dtype=float)
         self.feature_names = list(feature_names)
@@ -68,6 +77,9 @@ class GroupedShapExplainer:
         self.n_background = n_background
         self.nsamples = nsamples
         self.seed = seed
+        self.interventional = bool(interventional)
+        if self.interventional and len(self.background) == 0:
+            raise ConfigError("an interventional explainer needs background rows", hint="pass at least one row")
         unknown = [c for cols in groups.values() for c in cols if c not in self.feature_names]
         if unknown:
             raise ConfigError(f"group columns {unknown[:5]} are not fitter inputs")
@@ -81,10 +93,10 @@ class GroupedShapExplainer:
         self.kind = fitter_name(self.fitter)
         binary = self.n_classes == 2
         if self.kind == "xgboost" and binary:
-            self._explainer = shap.TreeExplainer(self.fitter)
+            self._explainer = self._tree()
             self.space, self.explainer_name = "log-odds", "tree"
         elif self.kind == "decision_tree":
-            self._explainer = shap.TreeExplainer(self.fitter)
+            self._explainer = self._tree()
             self.space, self.explainer_name = "probability", "tree"
         elif self.kind == "logistic_regression" and binary and isinstance(self.fitter, Pipeline):
             scaler, model = self.fitter.steps[0][1], self.fitter.steps[-1][1]
@@ -95,6 +107,16 @@ class GroupedShapExplainer:
         else:
             self._explainer = None
             self.space, self.explainer_name = "probability", "kernel"
+
+    def _tree(self):
+        """The tree explainer: path-dependent, or interventional on the background (raw output: the margin of a
+        binary xgboost model, the class probabilities of a decision tree)."""
+        import shap
+
+        if not self.interventional:
+            return shap.TreeExplainer(self.fitter)
+        return shap.TreeExplainer(self.fitter, data=self.background, feature_perturbation="interventional",
+                                  model_output="raw")
 
     def _class(self, class_index: int | None) -> int:
         c = self.class_index if class_index is None else int(class_index)

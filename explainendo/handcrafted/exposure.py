@@ -1,4 +1,4 @@
-"""Brightness and exposure (colonoscopy frame quality): too dark, too bright, too flat."""
+"""Brightness and exposure (colonoscopy frame quality): too dark, too bright."""
 
 from __future__ import annotations
 
@@ -12,27 +12,28 @@ from .frame_masks import FOV_PARAMS
 class Exposure(Extractor):
     """Exposure inside the field of view ``F`` of the working image, on the luma ``Y`` (BT.601, in [0, 1]):
 
-    * ``brightness_mean``: ``mean_F(Y)``;
-    * ``contrast``: ``std_F(Y)`` (population SD);
-    * ``dark_ratio``: the share of ``F`` with ``Y < dark``;
+    * ``brightness_mean``: ``mean_F(Y)`` (too dark: low; too bright: high);
     * ``overexposed_ratio``: the share of ``F`` where any channel is ``>= bright`` (clipped by the sensor).
 
-    Columns: ``exposure.brightness_mean``, ``exposure.contrast``, ``exposure.dark_ratio``,
-    ``exposure.overexposed_ratio``.
+    No ``contrast`` (``std_F(Y)``) and no ``dark_ratio`` (the share of ``F`` below a dark level), columns until
+    issue 21: in a colonoscopy frame both measure the dark lumen against the lit wall, not an exposure fault.
+    Turbid fluid hides the lumen and defocus greys it, and the fitters read the drop as "exposure" on those frames,
+    taking their explanation from ``fluid_colour`` and ``sharpness`` (docs/colon.md). A frame too dark or too
+    bright shows in ``brightness_mean`` and ``overexposed_ratio``.
+
+    Columns: ``exposure.brightness_mean``, ``exposure.overexposed_ratio``.
     """
 
     params = {"fov_level": FOV_PARAMS["fov_level"],
-              "dark": Param(0.1, float, "luma below this counts as dark", minimum=0.0, maximum=1.0),
               "bright": Param(0.98, float, "a channel at or above this counts as clipped", minimum=0.0, maximum=1.0)}
 
     def column_names(self) -> list[str]:
-        return ["brightness_mean", "contrast", "dark_ratio", "overexposed_ratio"]
+        return ["brightness_mean", "overexposed_ratio"]
 
     def compute(self, crop: PreparedCrop) -> np.ndarray:
         inside = crop.field_of_view(self.config["fov_level"], 0)
         pixels = crop.working_rgb[inside]
         if pixels.size == 0:
-            return np.zeros(4)
+            return np.zeros(2)
         luma = pixels @ LUMA_WEIGHTS
-        return np.array([float(luma.mean()), float(luma.std()), float((luma < self.config["dark"]).mean()),
-                         float((pixels >= self.config["bright"]).any(axis=1).mean())])
+        return np.array([float(luma.mean()), float((pixels >= self.config["bright"]).any(axis=1).mean())])

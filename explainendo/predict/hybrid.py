@@ -9,6 +9,12 @@ features drove each diagnosis. Strategy objects decide the rest, each passed as 
   scikit-learn classifier (trains and predicts; cannot be written to a model file: use a name there);
 * ``stacking``: how the fitter's training rows get the supervised sources' features
   (:mod:`explainendo.predict.stacking`: ``OutOfFold(5)``, the default; ``HeldOut(0.5)``; ``InSample()``);
+* ``contrast_class``: ``None`` (SHAP's reference is a sample of all the fitter's training rows; tree explainers
+  use their own path-dependent statistics) or a class label: SHAP's reference becomes that class's training rows,
+  interventionally for every explainer, so an explanation says why this diagnosis *rather than that class*
+  (the colonoscopy system explains "unclear" against the clear frames: ``contrast_class="normal"``). The expected
+  value is then the fitter's mean output on those rows, and every group value what moving that group from their
+  values to the lesion's adds.
 * ``group_selection``: ``None`` (the fitter sees every group) or a
   :class:`~explainendo.fit.GroupEliminator`: once the fitter is chosen on every group, whole groups it does
   not need are dropped by grouped-CV backward elimination scored with that fitter, which is then refit on
@@ -60,11 +66,12 @@ class HybridPredictor(Predictor):
     folds_by : ``"patient"`` or another table column such as ``"centre"`` (module docstring).
     label_column : the table column it learns (default ``label``; e.g. ``attr.difficulty`` for a second task
         of a :class:`~explainendo.engine.Diagnoser`'s ``tasks``).
+    contrast_class : None, or the class whose training rows are SHAP's reference (module docstring).
     """
 
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
                  stacking: Any = None, positive_label: str | None = None, seed: int = 0,
-                 folds_by: str = "patient", label_column: str = "label"):
+                 folds_by: str = "patient", label_column: str = "label", contrast_class: str | None = None):
         self.sources = sources
         self.fitter = fitter
         self.group_selection = group_selection
@@ -73,6 +80,7 @@ class HybridPredictor(Predictor):
         self.seed = seed
         self.folds_by = folds_by
         self.label_column = label_column
+        self.contrast_class = contrast_class
 
     # ---- checks (all before training) ------------------------------------------------------------
     def _checked(self) -> tuple[list[FeatureSource], Stacking]:
@@ -107,6 +115,9 @@ class HybridPredictor(Predictor):
         if not (isinstance(self.folds_by, str) and self.folds_by):
             raise ConfigError(f"folds_by must be a table column name such as 'patient' or 'centre', got "
                               f"{self.folds_by!r}")
+        if self.contrast_class is not None and not (isinstance(self.contrast_class, str) and self.contrast_class):
+            raise ConfigError(f"contrast_class must be None or a class label such as 'normal', got "
+                              f"{self.contrast_class!r}")
         if self.group_selection is not None:
             if not isinstance(self.group_selection, GroupEliminator):
                 raise ConfigError(f"group_selection must be None or GroupEliminator(...), got {self.group_selection!r}")
@@ -117,6 +128,7 @@ class HybridPredictor(Predictor):
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
         sources, stacking = self._checked()
         self.classes_, y = training_labels(samples, self.positive_label, column=self.label_column)
+        self._check_contrast_class(self.classes_)
         groups = self._fold_groups(samples)
         labels = np.asarray(self.classes_, dtype=object)[y]
         supervised = any(s.supervised for s in sources)
@@ -167,6 +179,11 @@ class HybridPredictor(Predictor):
         self.n_training_lesions_ = int(len(samples))
         self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows])
         return self
+
+    def _check_contrast_class(self, labels) -> None:
+        if self.contrast_class is not None and self.contrast_class not in set(labels):
+            raise ConfigError(f"contrast_class {self.contrast_class!r} is not a label in the training data",
+                              hint=f"labels: {sorted(set(labels))}")
 
     def _fold_groups(self, samples: LesionSamples) -> np.ndarray:
         """The group of each lesion that folds keep whole (``folds_by``), checked: every lesion has a patient,
@@ -221,7 +238,14 @@ class HybridPredictor(Predictor):
             self._select_groups(X.fillna(self.feature_means_), y, groups)
             self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X), y)
         Xf = self._fitter_input(X)
-        keep = np.sort(np.random.default_rng(self.seed).choice(len(Xf), size=min(100, len(Xf)), replace=False))
+        pool = np.arange(len(Xf))
+        if self.contrast_class is not None:  # the reference: the contrast class's rows among the fitter's
+            pool = np.flatnonzero(np.asarray(y) == self.classes_.index(self.contrast_class))
+            if len(pool) == 0:
+                raise ManifestError(f"contrast_class {self.contrast_class!r}: none of the fitter's training rows has "
+                                    "that label", hint="give the fitter's rows that class, or leave contrast_class "
+                                                       "None")
+        keep = np.sort(np.random.default_rng(self.seed).choice(pool, size=min(100, len(pool)), replace=False))
         self.background_ = Xf[keep]
         self._shap = None
 
@@ -291,6 +315,8 @@ class HybridPredictor(Predictor):
             if self.positive_label not in labels:
                 raise ConfigError(f"positive_label {self.positive_label!r} is not a label in the training data",
                                   hint=f"labels: {labels}")
+        if self.contrast_class is not None and self.label_column in table:
+            self._check_contrast_class(table[self.label_column].dropna().astype(str))
         if self.folds_by != "patient" and self.folds_by not in table:
             raise ManifestError(f"folds_by={self.folds_by!r}: the training data have no '{self.folds_by}' column",
                                 source=self.folds_by, hint=f"add it, or use folds_by='patient'")
@@ -312,14 +338,15 @@ class HybridPredictor(Predictor):
 
     # ---- explanation -----------------------------------------------------------------------------
     def shap_explainer(self):
-        """The grouped SHAP explainer of the fitter (built once, on the stored training background)."""
+        """The grouped SHAP explainer of the fitter (built once, on the stored training background: every class's
+        rows, or the ``contrast_class``'s, then interventional for tree explainers too)."""
         from ..explain.grouped_shap import GroupedShapExplainer
 
         self._check_fitted()
         if getattr(self, "_shap", None) is None:
             groups = {g: cols for g, cols in self.groups_.items() if g not in self.dropped_groups_}
             self._shap = GroupedShapExplainer(self.fitter_, self.background_, self.fitter_columns_, groups,
-                                              seed=self.seed)
+                                              seed=self.seed, interventional=self.contrast_class is not None)
         return self._shap
 
     def shap_values(self, samples: LesionSamples | pd.DataFrame, class_index: int | None = None):
