@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "component.yaml"
+#: the most lesions whose last feature maps a forward keeps (by the inputs' content), so that Grad-CAM of the same
+#: lesions right after (an explanation of what was just predicted) skips the backbone: one batch's worth, bounded
+FEATURE_CACHE_MAX = 64
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -451,6 +454,7 @@ class AttributeHeads(FeatureSource):
             raise SourceUnavailableError("no attribute has any label", source="samples.table",
                                 hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
         self.onnx_ = None  # an onnxruntime session belongs to the loaded weights, not to a new training
+        self._feature_maps = None  # nor do the last forward's feature maps
         self.trained_attributes_ = [s.name for s in trained]
         self.skipped_attributes_ = skipped
         self.calibration_ = {}  # a new training makes an old calibration meaningless
@@ -581,12 +585,24 @@ class AttributeHeads(FeatureSource):
             return self._probs_onnx(crops, frames)
         self.net_.eval()
         out: dict[str, list] = {}
+        maps: dict[str, list] = {"crop": [], "frame": []}
+        keep = crops.shape[0] <= FEATURE_CACHE_MAX
         step = max(int(self._training.batch_size), 32)
         with torch.no_grad():
             for start in range(0, crops.shape[0], step):
                 x = crops[start:start + step].float().div_(255).to(self.device_)
                 f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device_)
-                probs = {name: torch.softmax(logits, 1) for name, logits in self.net_(x, f).items()}
+                probs = {}
+                for kind, inputs in (("crop", x), ("frame", f)):  # = self.net_(x, f), the feature maps kept
+                    names = self.net_.heads_for(kind)
+                    if inputs is None or not names:
+                        continue
+                    feature_map = self.net_.backbone.features(inputs)
+                    pooled = feature_map.mean(dim=(2, 3))
+                    for name in names:
+                        probs[name] = torch.softmax(self.net_.heads[name](pooled), 1)
+                    if keep:
+                        maps[kind].append(feature_map.cpu().numpy())
                 if self.tta:  # mean over the crop and its flips training showed (frames are never flipped)
                     flips = self.augment.tta_flips
                     for dims in flips:
@@ -596,16 +612,46 @@ class AttributeHeads(FeatureSource):
                         probs[name] = probs[name] / (1 + len(flips))
                 for name, p in probs.items():
                     out.setdefault(name, []).append(p.cpu().numpy())
+        if keep:
+            self._remember_feature_maps(crops, frames, maps)
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+
+    # ---- the last forward's feature maps, for a Grad-CAM of the same lesions right after (an explanation) ----
+    def _feature_key(self, crops, frames) -> tuple:
+        """What the feature maps belong to: these weights and these encoded inputs (uint8 tensors, by content)."""
+        import hashlib
+
+        digest = hashlib.blake2b(digest_size=16)
+        for tensor in (crops, frames):
+            if tensor is None:
+                digest.update(b"-")
+                continue
+            array = np.ascontiguousarray(tensor.cpu().numpy())
+            digest.update(f"{array.shape}{array.dtype}".encode())
+            digest.update(array.tobytes())
+        return id(self.net_), digest.hexdigest()
+
+    def _remember_feature_maps(self, crops, frames, maps: dict[str, list]) -> None:
+        self._feature_maps = (self._feature_key(crops, frames),
+                              {kind: np.concatenate(parts) for kind, parts in maps.items() if parts})
+
+    def _recalled_feature_maps(self, crops, frames) -> dict[str, np.ndarray]:
+        """The feature maps of the last forward when it was over these very inputs with these weights, else {}."""
+        kept = getattr(self, "_feature_maps", None)
+        if kept is None or kept[0] != self._feature_key(crops, frames):
+            return {}
+        return kept[1]
 
     def _probs_onnx(self, crops, frames) -> dict[str, np.ndarray]:
         """:meth:`_probs_from_tensors` through the onnxruntime session ``onnx_``: the crops (and their TTA flips)
         and the frames of a chunk go through the graph as one batch; each head takes its rows."""
-        from ..runtime import softmax
+        from ..runtime import FEATURE_MAP, softmax
 
         crop_heads, frame_heads = self.net_.heads_for("crop"), self.net_.heads_for("frame")
         flips = self.augment.tta_flips if self.tta else ()
         out: dict[str, list] = {}
+        maps: dict[str, list] = {"crop": [], "frame": []}
+        keep = crops.shape[0] <= FEATURE_CACHE_MAX and FEATURE_MAP in self.onnx_.output_names
         step = max(int(self._training.batch_size), 32)
         for start in range(0, crops.shape[0], step):
             x = crops[start:start + step].numpy().astype(np.float32) / np.float32(255)
@@ -625,6 +671,13 @@ class AttributeHeads(FeatureSource):
             if f is not None:
                 for name in frame_heads:
                     out.setdefault(name, []).append(softmax(logits[name][-m:]))
+            if keep:
+                if crop_heads:
+                    maps["crop"].append(logits[FEATURE_MAP][:m])
+                if f is not None:
+                    maps["frame"].append(logits[FEATURE_MAP][-m:])
+        if keep:
+            self._remember_feature_maps(crops, frames, maps)
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
 
     def predict_proba(self, samples: LesionSamples) -> dict[str, np.ndarray]:
@@ -779,6 +832,7 @@ class AttributeHeads(FeatureSource):
         net = self.net_.eval()
         with torch_threads(self._training.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
+            recalled = self._recalled_feature_maps(crops, frames)  # the forward predict_proba just ran, if any
             for kind, x, images in (("crop", crops, samples.crops), ("frame", frames, samples.frames)):
                 group = [s for s in specs if s.input == kind]
                 if not group:
@@ -789,8 +843,11 @@ class AttributeHeads(FeatureSource):
                 x = x.float().div_(255).to(self.device_)
                 # d score / d A runs back through the head and the pooling only: the backbone's forward needs no
                 # graph (no_grad: a quarter less time and memory), its output A is the leaf the gradient stops at
-                with torch.no_grad():
-                    activations = self._feature_map(x)  # output of backbone.gradcam_layer
+                if kind in recalled:  # the same inputs and weights went forward for the probabilities
+                    activations = torch.from_numpy(recalled[kind]).to(self.device_)
+                else:
+                    with torch.no_grad():
+                        activations = self._feature_map(x)  # output of backbone.gradcam_layer
                 activations = activations.detach().requires_grad_(True)
                 with torch.enable_grad():
                     pooled = activations.mean(dim=(2, 3))

@@ -246,7 +246,8 @@ def test_heads_predict_with_their_num_threads_and_restore_the_callers(tiny_heads
     import torch
 
     before, seen = torch.get_num_threads(), []
-    handle = tiny_heads.net_.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    head = next(iter(tiny_heads.net_.heads.values()))  # every forward runs the heads
+    handle = head.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
     try:
         torch.set_num_threads(3)
         tiny_heads.transform(tiny_test)  # num_threads=1
