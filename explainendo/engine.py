@@ -403,16 +403,29 @@ class Diagnoser(Component):
 
     # ---- explanation --------------------------------------------------------------------------------
     def explain(self, result, lesion: int | None = None, *, box: Box | None = None, table: pd.DataFrame | None = None,
-                class_index: int | None = None, gradcam: bool = True, task: str | None = None) -> Explanation:
+                class_index: int | None = None, gradcam: bool = True, task: str | None = None,
+                group_values: str = "shap") -> Explanation:
         """Why: SHAP per feature group (a hybrid) and Grad-CAM for one lesion (default: the primary) of a
         :class:`Result` from ``predict(..., keep_frames=True)``, or of one image given as any input form
         (``box``: explain that region instead of the localizer's). ``class_index``: the class to explain
         (default: the lesion's predicted class). ``task``: explain that further task's prediction instead of
-        the diagnosis."""
+        the diagnosis. ``group_values``: ``"shap"`` (per-feature SHAP summed per group) or ``"exact"`` (exact
+        group Shapley values, for a predictor with feature groups: ``HybridPredictor.explain``); the
+        explanation's ``explainer`` says which."""
+        from .explain.group_shapley import check_group_value_method
+
         self._check_fitted()
+        check_group_value_method(group_values)
         tasks = getattr(self, "tasks_", {})
         if task is not None and task not in tasks:
             raise ConfigError(f"no task {task!r} in this model", hint=f"its tasks: {sorted(tasks) or 'none'}")
+        predictor = self.predictor_ if task is None else tasks[task]
+        options = {}
+        if group_values != "shap":  # only a predictor with feature groups takes the option
+            if not getattr(predictor, "values_feature_groups", False):
+                raise ConfigError(f"group_values={group_values!r}: this model's predictor ({predictor.describe()}) "
+                                  "has no feature groups to value", hint="group_values='shap', or a hybrid predictor")
+            options["group_values"] = group_values
         if not isinstance(result, Result):
             found = self.predict(result, boxes=box, table=table, keep_frames=True)
             if len(found) != 1:
@@ -433,7 +446,6 @@ class Diagnoser(Component):
         chosen = result.lesions[index]
         samples = LesionSamples.from_images([result.frame], [chosen.box], enlarge=self.enlarge,
                                             table=self._table_rows(table, result.image))
-        predictor = self.predictor_ if task is None else tasks[task]
         task_features = None
         if task is None:
             features = pd.DataFrame([chosen.features]) if chosen.features else None
@@ -441,7 +453,8 @@ class Diagnoser(Component):
             features = predictor.features(samples)
             task_features = {c: float(v) for c, v in features.iloc[0].items()} if features.shape[1] else {}
             features = features if features.shape[1] else None
-        evidence = predictor.explain(samples, class_index=class_index, gradcam=gradcam, features=features)[0]
+        evidence = predictor.explain(samples, class_index=class_index, gradcam=gradcam, features=features,
+                                     **options)[0]
         return Explanation(result=result, lesion_index=index, shap=evidence.shap, group_shap=evidence.group_shap,
                            expected_value=evidence.expected_value, output=evidence.output, space=evidence.space,
                            explainer=evidence.explainer, explained_class=evidence.explained_class,

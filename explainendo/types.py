@@ -361,7 +361,8 @@ class Result:
 class Explanation:
     """Why the diagnoser said what it said, for one lesion of a :class:`Result`.
 
-    ``shap`` (feature -> value) and ``group_shap`` (group -> summed value) explain the fitter's output
+    ``shap`` (feature -> value) and ``group_shap`` (group -> the group's SHAP values summed, or its exact group
+    Shapley value with ``explain(..., group_values="exact")``: ``explainer`` says which) explain the fitter's output
     for ``explained_class`` in ``space`` ("log-odds" or "probability"): ``expected_value +
     sum(group_shap.values())`` equals ``output``. A CNN predictor has no named features: its ``shap`` is
     empty and ``explainer`` is ``"grad-cam"``. ``gradcams`` maps attribute (or ``diagnosis``) -> heatmap

@@ -45,8 +45,20 @@ def _waterfall(ax, explanation, top: int) -> None:
     ax.axvline(explanation.output, color="black", lw=0.8)
     ax.set_xlabel(f"{explanation.space} of '{explanation.explained_class}'  "
                   f"(base {explanation.expected_value:.2f} -> {explanation.output:.2f})", fontsize=7)
-    ax.set_title("why: contributions by feature group", fontsize=9)
+    ax.set_title(f"why: {group_method(explanation)} by feature group", fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
+
+
+def group_method(explanation, detail: bool = False) -> str:
+    """How the card's group contributions were computed, in words: exact group Shapley values
+    (``explain(..., group_values="exact")``) or per-feature SHAP values summed per group; ``detail`` adds the
+    explainer (and, for exact values, the background they were computed against)."""
+    from .group_shapley import EXACT_EXPLAINER_PREFIX
+
+    if explanation.explainer.startswith(EXACT_EXPLAINER_PREFIX):
+        return f"exact group Shapley values by feature group: {explanation.explainer}" if detail else \
+            "exact group Shapley values"
+    return f"SHAP ({explanation.explainer} explainer) summed by feature group" if detail else "SHAP values summed"
 
 
 def _attribute_bars(ax, explanation) -> None:
@@ -153,7 +165,7 @@ def card_html(explanation, top: int = 10) -> str:
 table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4f4f4}}</style></head>
 <body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f})</h2>
 <p>image <code>{esc(image_name(d.image))}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
-SHAP ({esc(explanation.explainer)} explainer) on the {esc(explanation.space)} of
+{esc(group_method(explanation, detail=True))}, on the {esc(explanation.space)} of
 '{esc(explanation.explained_class)}': base {explanation.expected_value:.3f} -> {explanation.output:.3f}.</p>
 <img alt="explanation card" style="max-width:100%" src="data:image/png;base64,{png}">
 <h3>Contributions by feature group</h3><table><tr><th>group</th><th>value</th><th>contribution</th></tr>{rows}</table>

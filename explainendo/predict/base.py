@@ -47,6 +47,10 @@ class Evidence:
 class Predictor(Component):
     """Base class of predictors (module docstring)."""
 
+    #: True for predictors whose explanation values named feature groups and whose ``explain`` takes
+    #: ``group_values="shap" | "exact"`` (the hybrid); a diagnoser refuses ``group_values="exact"`` otherwise
+    values_feature_groups = False
+
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "Predictor":
         raise NotImplementedError  # pragma: no cover
 

@@ -69,6 +69,8 @@ class HybridPredictor(Predictor):
     contrast_class : None, or the class whose training rows are SHAP's reference (module docstring).
     """
 
+    values_feature_groups = True  # explain(..., group_values="exact") gives exact group Shapley values
+
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
                  stacking: Any = None, positive_label: str | None = None, seed: int = 0,
                  folds_by: str = "patient", label_column: str = "label", contrast_class: str | None = None):
@@ -363,12 +365,29 @@ class HybridPredictor(Predictor):
             result, values=result.values.reindex(columns=self.feature_columns_, fill_value=0.0),
             group_values=result.group_values.reindex(columns=list(self.groups_), fill_value=0.0))
 
-    def explain(self, samples: LesionSamples, class_index: int | None = None, gradcam: bool = True,
-                features: pd.DataFrame | None = None) -> list[Evidence]:
-        """Per lesion: SHAP per feature and group (the groups the fitter uses) for ``class_index`` (default:
-        the lesion's predicted class), and Grad-CAM per attribute head."""
-        from ..explain.gradcam import source_gradcams
+    def exact_group_explainer(self):
+        """The exact group Shapley explainer of the fitter's output
+        (:class:`~explainendo.explain.group_shapley.ExactGroupShapley`), over the SHAP explainer's groups and
+        against a k-means summary of its background into ``EXACT_BACKGROUND_ROWS`` (10) weighted rows; rebuilt
+        whenever the SHAP explainer is."""
+        from ..explain.group_shapley import EXACT_BACKGROUND_ROWS, ExactGroupShapley
 
+        shap_explainer = self.shap_explainer()
+        if getattr(self, "_exact", None) is None or self._exact.explainer is not shap_explainer:
+            self._exact = ExactGroupShapley(shap_explainer, n_background=EXACT_BACKGROUND_ROWS, seed=self.seed)
+        return self._exact
+
+    def explain(self, samples: LesionSamples, class_index: int | None = None, gradcam: bool = True,
+                features: pd.DataFrame | None = None, group_values: str = "shap") -> list[Evidence]:
+        """Per lesion: SHAP per feature and group (the groups the fitter uses) for ``class_index`` (default:
+        the lesion's predicted class), and Grad-CAM per attribute head. ``group_values``: ``"shap"`` (the
+        per-feature SHAP values summed per group) or ``"exact"`` (exact group Shapley values of the same output,
+        :meth:`exact_group_explainer`; ``Evidence.group_shap`` and ``expected_value`` then hold those, ``shap``
+        keeps the per-feature SHAP values, and ``Evidence.explainer`` names both methods)."""
+        from ..explain.gradcam import source_gradcams
+        from ..explain.group_shapley import check_group_value_method, exact_explainer_name
+
+        check_group_value_method(group_values)
         features = self.features(samples) if features is None else features
         explainer = self.shap_explainer()
         inputs = self._fitter_input(features)
@@ -378,12 +397,15 @@ class HybridPredictor(Predictor):
         for c in np.unique(targets):
             rows = np.flatnonzero(targets == c)
             result = explainer.explain(inputs[rows], class_index=int(c))
+            group, expected, name = result.group_values, result.expected_value, result.explainer
+            if group_values == "exact":
+                exact = self.exact_group_explainer().explain(inputs[rows], class_index=int(c))
+                group, expected, name = exact.group_values, exact.expected_value, exact_explainer_name(result, exact)
             for k, i in enumerate(rows):
                 out[i] = Evidence(explained_class=self.classes_[int(c)], output=float(result.output[k]),
-                                  space=result.space, explainer=result.explainer,
-                                  expected_value=float(result.expected_value),
+                                  space=result.space, explainer=name, expected_value=float(expected),
                                   shap=result.values.iloc[k].to_dict(),
-                                  group_shap={g: float(v) for g, v in result.group_values.iloc[k].items()},
+                                  group_shap={g: float(v) for g, v in group.iloc[k].items()},
                                   groups=self.groups_, gradcams=cams[i])
         return out
 

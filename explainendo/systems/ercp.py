@@ -185,11 +185,11 @@ class ERCPAssistant(Diagnoser):
         return out
 
     def explain(self, result, lesion: int | None = None, *, box=None, table=None, class_index: int | None = None,
-                gradcam: bool = True, task: str | None = None):
+                gradcam: bool = True, task: str | None = None, group_values: str = "shap"):
         """The engine's explanation (SHAP per group for the hybrid, Grad-CAM for the CNN; ``task="four_class"``
         for the four classes), with the ampulla soft mask of the frame as ``localizer_map``."""
         exp = super().explain(result, lesion, box=box, table=table, class_index=class_index, gradcam=gradcam,
-                              task=task)
+                              task=task, group_values=group_values)
         if self.localizer_ is not None and hasattr(self.localizer_, "predict_masks"):
             exp.localizer_map = self.ampulla_masks([exp.frame])[0]
         return exp

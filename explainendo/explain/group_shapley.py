@@ -1,0 +1,276 @@
+"""Exact Shapley values of feature *groups*, beside the per-feature SHAP values summed per group.
+
+:class:`~explainendo.explain.grouped_shap.GroupedShapExplainer` explains each feature and sums the values of a
+group's features. That sum is not the Shapley value of the group as one player: where features of one group
+interact with each other, or the explainer is path-dependent, the two differ (shap #651, #933). With g groups the
+group game has only 2^g coalitions, so for g <= 13 (8192 coalitions) the group value itself can be computed
+exactly. The game is the interventional one (independent features; Janzing et al., AISTATS 2020): for a row x,
+background rows b_1..b_m with weights w_b (summing to 1) and a coalition S of groups,
+
+    v(S) = sum_b w_b f(x_S, b_notS)
+
+(the groups in S take x's values, every other column the background row's), and group i's value is
+
+    phi_i = sum over S not containing i of |S|! (g - |S| - 1)! / g! * (v(S + i) - v(S)).
+
+Efficiency holds exactly: ``expected_value + sum_i phi_i = output``, with ``expected_value = v({}) = sum_b w_b
+f(b)`` and ``output = v(all) = f(x)``. ``f`` is the very output the grouped SHAP explainer explains
+(:meth:`GroupedShapExplainer.model_output`: the log-odds of a binary logistic regression or xgboost model, the
+class probability otherwise), so the two can be compared value for value. For a linear model on independent
+features the exact group value equals the linear SHAP values summed over the group; for trees (path-dependent
+SHAP) and kernels they can differ, and :func:`compare_group_values` says where.
+
+Cost: one model call on ``2^g * m`` hybrid rows per explained row, built in batches of at most ``max_rows`` rows.
+Time is linear in ``m``, so the background can be summarised to ``n_background`` rows (``summary="kmeans"``: the
+k-means summary shap's kernel explainer uses, centroids weighted by cluster size and rounded to observed values;
+``"sample"``: a seeded sample of rows, equal weights). The trade-off: the values stay exact Shapley values, but of
+the game against the summary instead of the whole background, so the expected value and each group value move by
+the summary's error (for a nonlinear model, f at a centroid is not the mean of f over its cluster).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from math import factorial
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+
+#: the ways an explanation's group values can be computed (``HybridPredictor.explain(group_values=...)``)
+GROUP_VALUE_METHODS = ("shap", "exact")
+#: the default largest number of groups enumerated (2^13 = 8192 coalitions)
+MAX_GROUPS = 13
+#: the background rows of ``HybridPredictor.explain(group_values="exact")``: its stored background (up to 100 rows)
+#: summarised by k-means into this many weighted rows, the size of the kernel explainer's summary (2^13 coalitions
+#: x 10 rows = 81,920 model rows per lesion; the whole background costs 10x the time)
+EXACT_BACKGROUND_ROWS = 10
+#: how an :class:`~explainendo.predict.base.Evidence` with exact group values names its explainer (it starts so)
+EXACT_EXPLAINER_PREFIX = "exact group Shapley"
+
+
+def exact_explainer_name(shap_result, exact_result) -> str:
+    """What an explanation with exact group values records as its explainer: both methods, e.g. ``"exact group
+    Shapley (against k-means summary of 100 background rows into 10 weighted centroids); per-feature values:
+    tree SHAP"``."""
+    return (f"{EXACT_EXPLAINER_PREFIX} (against {exact_result.background}); per-feature values: "
+            f"{shap_result.explainer} SHAP")
+
+
+def check_group_value_method(method) -> str:
+    """``method`` if it is one of :data:`GROUP_VALUE_METHODS`, else a :class:`ConfigError`."""
+    if method not in GROUP_VALUE_METHODS:
+        raise ConfigError(f"group_values={method!r} is not a way to compute group values",
+                          hint="'shap' (per-feature SHAP summed per group, the default) or 'exact' (exact group "
+                               "Shapley values against the background)")
+    return method
+
+
+def coalition_members(group_of_column: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(2^g, p)`` booleans: column j takes the explained row's value in coalition S (bit i of S = group i)."""
+    masks = np.arange(2 ** n_groups)[:, None]
+    return ((masks >> group_of_column[None, :]) & 1).astype(bool)
+
+
+@lru_cache(maxsize=4)
+def _shapley_terms(n_groups: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per player i: the coalitions S without i, S + i, and the weight |S|!(g-|S|-1)!/g! of each (cached per g)."""
+    masks = np.arange(2 ** n_groups)
+    size = sum((masks >> i) & 1 for i in range(n_groups))
+    weight = np.array([factorial(s) * factorial(n_groups - s - 1) / factorial(n_groups) for s in range(n_groups)])
+    terms = []
+    for i in range(n_groups):
+        without = masks[(masks >> i) & 1 == 0]
+        terms.append((without, without | (1 << i), weight[size[without]]))
+    return terms
+
+
+def shapley_from_coalition_values(values: np.ndarray, n_groups: int) -> np.ndarray:
+    """``(n, g)`` Shapley values from ``values`` ``(n, 2^g)``, the game's value of every coalition (bit i of
+    the column index = player i): phi_i = sum over S without i of |S|!(g-|S|-1)!/g! (v(S+i) - v(S))."""
+    values = np.asarray(values, dtype=float)
+    phi = np.empty((values.shape[0], n_groups))
+    for i, (without, with_i, weight) in enumerate(_shapley_terms(n_groups)):
+        phi[:, i] = (values[:, with_i] - values[:, without]) @ weight
+    return phi
+
+
+def coalition_values(model_output, X: np.ndarray, background: np.ndarray, weights: np.ndarray,
+                     members: np.ndarray, max_rows: int = 2 ** 16) -> np.ndarray:
+    """``(n, 2^g)``: v(S) = sum_b w_b f(x_S, b_notS) for every row x of ``X`` and coalition S (``members``, from
+    :func:`coalition_members`). The hybrid rows are built and passed to ``model_output`` (rows -> one output per
+    row) in batches of at most ``max(max_rows, m)`` rows, whole coalitions at a time."""
+    X, background = np.asarray(X, dtype=float), np.asarray(background, dtype=float)
+    n, m, p = len(X), len(background), X.shape[1]
+    n_coalitions = len(members)
+    out = np.empty(n * n_coalitions)
+    per_call = max(1, int(max_rows) // m)  # (row, coalition) pairs per model call
+    for start in range(0, n * n_coalitions, per_call):
+        pairs = np.arange(start, min(start + per_call, n * n_coalitions))
+        hybrid = np.where(members[pairs % n_coalitions][:, None, :], X[pairs // n_coalitions][:, None, :],
+                          background[None, :, :])
+        f = np.asarray(model_output(hybrid.reshape(-1, p)), dtype=float).reshape(len(pairs), m)
+        out[pairs] = f @ weights
+    return out.reshape(n, n_coalitions)
+
+
+def compare_group_values(exact: pd.DataFrame, summed: pd.DataFrame) -> pd.DataFrame:
+    """Per row, where the exact group values and the summed per-feature SHAP values disagree:
+    ``max_abs_difference`` and ``mean_abs_difference`` over the groups, each method's top group (largest
+    |value|) and ``top_group_differs``, and ``spearman``, the rank correlation of the two rows of group values
+    (NaN where either is constant)."""
+    from .metrics import spearman
+
+    summed = summed.reindex(columns=exact.columns)
+    if summed.isna().to_numpy().any():
+        raise ConfigError("the summed SHAP values lack some of the exact values' groups",
+                          hint=f"compare values over the same groups: {list(exact.columns)}")
+    diff = (exact.to_numpy(float) - summed.to_numpy(float))
+    top_exact = exact.abs().idxmax(axis=1).to_numpy()
+    top_shap = summed.abs().idxmax(axis=1).to_numpy()
+    rho = [spearman(a, b) for a, b in zip(exact.to_numpy(float), summed.to_numpy(float))]
+    return pd.DataFrame({"max_abs_difference": np.abs(diff).max(axis=1), "mean_abs_difference": np.abs(diff).mean(axis=1),
+                         "top_group_exact": top_exact, "top_group_shap": top_shap,
+                         "top_group_differs": top_exact != top_shap, "spearman": rho}, index=exact.index)
+
+
+@dataclass
+class GroupShapleyResult:
+    """Exact group values (rows x groups) of ``output`` in ``space`` for ``class_index``:
+    ``expected_value + group_values.sum(axis=1) == output``. ``background`` says what the reference was.
+    With ``compare=True``: ``shap_group_values`` (the summed per-feature SHAP values of the same rows, from
+    the same :class:`GroupedShapExplainer`) and ``comparison`` (:func:`compare_group_values`)."""
+
+    group_values: pd.DataFrame
+    expected_value: float
+    output: np.ndarray
+    space: str
+    class_index: int
+    n_background: int
+    background: str
+    shap_group_values: pd.DataFrame | None = None
+    shap_expected_value: float | None = None
+    comparison: pd.DataFrame | None = None
+
+    def agreement(self) -> dict[str, float]:
+        """Summary of ``comparison`` over the rows: mean |difference| (over rows and groups), mean of the rows'
+        largest |difference|, the share of rows whose top group differs, the median Spearman correlation."""
+        if self.comparison is None:
+            raise ConfigError("this result holds no comparison", hint="explain(X, compare=True)")
+        c = self.comparison
+        return {"mean_abs_difference": float(c["mean_abs_difference"].mean()),
+                "mean_max_abs_difference": float(c["max_abs_difference"].mean()),
+                "top_group_differs": float(c["top_group_differs"].mean()),
+                "median_spearman": float(np.nanmedian(c["spearman"])) if c["spearman"].notna().any() else float("nan")}
+
+
+class ExactGroupShapley:
+    """Exact group Shapley values (module docstring) of the output that ``explainer`` (a
+    :class:`~explainendo.explain.grouped_shap.GroupedShapExplainer`) explains, over its groups, against its
+    background.
+
+    Parameters
+    ----------
+    explainer : the grouped SHAP explainer whose fitter, background, columns, groups, classes and output space
+        are used (its ``model_output`` is ``f``); its groups must split the fitter's columns (each column in
+        exactly one group).
+    n_background : None (every background row) or k: summarise the background to k rows when it has more
+        (trade-off in the module docstring).
+    summary : ``"kmeans"`` (shap's k-means summary, weighted centroids) or ``"sample"`` (k rows drawn with
+        ``seed``, equal weights); used only when the background is summarised.
+    max_groups : more groups than this are refused (2^g coalitions; 13 -> 8192).
+    seed : seeds ``summary="sample"``.
+    max_rows : the most hybrid rows per model call (memory: ``max_rows * columns * 8`` bytes).
+
+    The checks run here; the summary is made on the first :meth:`explain` and kept.
+    """
+
+    def __init__(self, explainer, n_background: int | None = None, summary: str = "kmeans",
+                 max_groups: int = MAX_GROUPS, seed: int = 0, max_rows: int = 2 ** 16):
+        self.explainer = explainer
+        self.n_background = n_background
+        self.summary = summary
+        self.max_groups = max_groups
+        self.seed = seed
+        self.max_rows = max_rows
+        self._check()
+        self._reference: tuple[np.ndarray, np.ndarray, str] | None = None
+
+    def _check(self) -> None:
+        groups, names = self.explainer.groups, list(self.explainer.feature_names)
+        if not isinstance(self.max_groups, (int, np.integer)) or self.max_groups < 1:
+            raise ConfigError(f"max_groups={self.max_groups!r} must be a positive integer", hint="e.g. 13")
+        if len(groups) > self.max_groups:
+            raise ConfigError(f"{len(groups)} feature groups is more than max_groups={self.max_groups}: exact group "
+                              f"Shapley values enumerate 2^{len(groups)} coalitions per row",
+                              hint="merge groups, raise max_groups (time and memory double with each group), or "
+                                   "use the summed SHAP values (group_values='shap')")
+        if len(groups) == 0:
+            raise ConfigError("the explainer has no feature groups", hint="give groups {group: [columns]}")
+        if len(self.explainer.background) == 0:
+            raise ConfigError("exact group Shapley values need background rows, got none",
+                              hint="pass at least one background row (e.g. a sample of the training features)")
+        if self.summary not in ("kmeans", "sample"):
+            raise ConfigError(f"summary={self.summary!r} is not a way to summarise the background",
+                              hint="'kmeans' or 'sample'")
+        if self.n_background is not None and (not isinstance(self.n_background, (int, np.integer))
+                                              or self.n_background < 1):
+            raise ConfigError(f"n_background={self.n_background!r} must be None or a positive integer",
+                              hint="None keeps every background row")
+        if not isinstance(self.max_rows, (int, np.integer)) or self.max_rows < 1:
+            raise ConfigError(f"max_rows={self.max_rows!r} must be a positive integer", hint="e.g. 65536")
+        seen = [c for cols in groups.values() for c in cols]
+        twice = sorted({c for c in seen if seen.count(c) > 1})
+        outside = [c for c in names if c not in set(seen)]
+        if twice or outside:
+            raise ConfigError(f"the groups must split the fitter's columns: {twice[:5] or outside[:5]} "
+                              f"{'in several groups' if twice else 'in no group'}",
+                              hint="give every fitter column exactly one group")
+        self._group_of_column = np.array([next(k for k, cols in enumerate(groups.values()) if c in cols)
+                                          for c in names])
+
+    def reference(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(rows, weights, description)`` of the background the game is played against."""
+        if self._reference is None:
+            background = np.asarray(self.explainer.background, dtype=float)
+            k = len(background) if self.n_background is None else int(min(self.n_background, len(background)))
+            if k == len(background):
+                rows, weights = background, np.full(k, 1.0 / k)
+                text = f"all {k} background rows"
+            elif self.summary == "kmeans":
+                import shap
+
+                dense = shap.kmeans(background, k)
+                rows, weights = np.asarray(dense.data, dtype=float), np.asarray(dense.weights, dtype=float)
+                weights = weights / weights.sum()
+                text = f"k-means summary of {len(background)} background rows into {k} weighted centroids"
+            else:
+                keep = np.sort(np.random.default_rng(self.seed).choice(len(background), size=k, replace=False))
+                rows, weights = background[keep], np.full(k, 1.0 / k)
+                text = f"{k} of {len(background)} background rows (seed {self.seed})"
+            self._reference = (rows, weights, text)
+        return self._reference
+
+    def explain(self, X, class_index: int | None = None, compare: bool = False) -> GroupShapleyResult:
+        """Exact group values of every row of ``X`` (fitter inputs) for ``class_index`` (default: the
+        explainer's). ``compare=True`` also runs the grouped SHAP explainer on the same rows and compares."""
+        explainer = self.explainer
+        c = explainer._class(class_index)
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        rows, weights, text = self.reference()
+        members = coalition_members(self._group_of_column, len(explainer.groups))
+        values = coalition_values(lambda Z: explainer.model_output(Z, c), X, rows, weights, members, self.max_rows)
+        phi = shapley_from_coalition_values(values, len(explainer.groups))
+        group_values = pd.DataFrame(phi, columns=list(explainer.groups))
+        expected_value = float(explainer.model_output(rows, c) @ weights)  # v({}), the same for every row
+        result = GroupShapleyResult(group_values=group_values, expected_value=expected_value,
+                                    output=explainer.model_output(X, c), space=explainer.space, class_index=c,
+                                    n_background=len(rows), background=text)
+        if compare:
+            shap_result = explainer.explain(X, class_index=c)
+            result.shap_group_values = shap_result.group_values
+            result.shap_expected_value = shap_result.expected_value
+            result.comparison = compare_group_values(group_values, shap_result.group_values)
+        return result
