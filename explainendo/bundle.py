@@ -38,7 +38,8 @@ CHECKSUMS = "checksums.sha256"
 PROVENANCE = "provenance.yaml"
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (the one file digest of the package)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -93,7 +94,7 @@ def write_checksums(directory: Path) -> Path:
     after verifying the folder)."""
     directory = Path(directory)
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p != directory / CHECKSUMS)
-    lines = [f"{_sha256(p)}  {p.relative_to(directory).as_posix()}" for p in files]
+    lines = [f"{sha256_file(p)}  {p.relative_to(directory).as_posix()}" for p in files]
     (directory / CHECKSUMS).write_text("\n".join(lines) + "\n")
     return directory
 
@@ -120,7 +121,7 @@ def verify_bundle(directory) -> dict[str, str]:
         if not path.is_file():
             raise ModelFileError("file listed in checksums.sha256 is missing", source=str(path),
                                  hint="the model folder is incomplete; save the model again")
-        if _sha256(path) != digest:
+        if sha256_file(path) != digest:
             raise ModelFileError("file was modified after saving (checksum mismatch)", source=str(path),
                                  hint="do not edit a model folder; save the model again")
     for path in sorted(directory.rglob("*")):

@@ -2,7 +2,8 @@
 
 ``diagnose`` writes as it goes: each image's row is appended (and flushed) to ``results.csv`` and
 ``results.jsonl`` before the next image is read, and its card is written at once, so a run stopped
-half-way keeps everything it finished. ``results.json`` (the whole list) is written at the end.
+half-way keeps everything it finished; the same command run again resumes it (:mod:`explainendo.resume`).
+``results.json`` (the whole list) is written at the end.
 """
 
 from __future__ import annotations
@@ -260,12 +261,73 @@ def train(config: Path = typer.Argument(..., help="a YAML config (see examples/)
 
 
 # ---- diagnose ---------------------------------------------------------------------------------------
-def _count_images(images: Path) -> Optional[int]:
-    from .io.sources import IMAGE_EXTENSIONS
+#: what a diagnose run writes in its folder; ``--overwrite`` deletes these and nothing else (``ledger.json`` is
+#: :data:`explainendo.resume.LEDGER`)
+DIAGNOSE_OUTPUTS = ("results.csv", "results.jsonl", "results.json", "broken.txt", "cards", "ledger.json")
 
-    if images.is_dir():
-        return sum(1 for f in images.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-    return None if images.suffix.lower() in (".mp4", ".avi", ".mov", ".mkv") else 1
+
+def _diagnose_inputs(images: Path) -> tuple[Optional[list[str]], str, Optional[int]]:
+    """A diagnose run's inputs: ``(names, digest, count)``. A folder's images or one image are a list of names,
+    known before any is read (the names ``iter_frames`` gives them, in its order: a folder's sorted); a video (or
+    a folder without images) is read as a stream: ``names`` None, the digest from its path and byte size, the
+    count the frames its container declares (None when unknown)."""
+    from .io.sources import Frame, _expand, is_single_image
+    from .resume import sha256_lines
+
+    if images.is_dir() or is_single_image(images):
+        listed = list(_expand(images))  # names and paths only: nothing is read yet
+        if not any(isinstance(item, Frame) for _, item in listed):  # a Frame here: the folder holds no images
+            names = [name for name, _ in listed]
+            return names, sha256_lines(names), len(names)
+    size = images.stat().st_size if images.is_file() else None
+    count = None
+    if images.is_file():
+        import cv2
+
+        capture = cv2.VideoCapture(str(images))
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None
+        capture.release()
+    return None, sha256_lines([f"stream {images}", f"bytes {size}"]), count
+
+
+def _frames_after(images: Path, done: int):
+    """The frames of a streamed input (a video) after the first ``done`` (decoded, not diagnosed, to get there)."""
+    from .io.sources import iter_frames
+
+    for position, frame in enumerate(iter_frames(images)):
+        if position >= done:
+            yield frame
+
+
+def _remove_diagnose_outputs(out: Path) -> None:
+    import shutil
+
+    for name in DIAGNOSE_OUTPUTS:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _diagnose_summary(csv_path: Path) -> dict:
+    """Counts by status, and every error row (image and message), read back from the whole ``results.csv``."""
+    summary = {"ok": 0, "no_lesion": 0, "error": 0, "broken": []}
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            summary[row["status"]] += 1
+            if row["status"] == "error":
+                summary["broken"].append({"image": row["image"], "error": row["message"]})
+    return summary
+
+
+def _write_json_list(path: Path, lines) -> None:
+    """A JSON list from JSON texts, one at a time (flat memory for a long run)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("[")
+        for k, line in enumerate(lines):
+            f.write(("\n" if k == 0 else ",\n") + line)
+        f.write("\n]\n")
 
 
 def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None) -> dict:
@@ -288,53 +350,101 @@ def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None) -> di
 
 
 def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Path] = None, cards: bool = True,
-                    card_format: str = "html", progress: bool = True) -> dict:
-    """Diagnose every image; write results.csv / results.jsonl (appended per image), cards, results.json."""
+                    card_format: str = "html", progress: bool = True, overwrite: bool = False,
+                    retry_errors: bool = False, say=None) -> dict:
+    """Diagnose every image into ``out``: ``results.csv`` / ``results.jsonl`` (one row per input, in input order,
+    appended and flushed as each is done), a card per diagnosed image, then ``results.json`` and ``broken.txt``
+    (written whole, atomically, from the rows).
+
+    Resumable (:mod:`explainendo.resume`): run again with the same arguments and the inputs already in the rows
+    are skipped (a torn last row is cut off and done again); a folder holding another model's or input list's
+    rows is refused (:class:`~explainendo.errors.ConfigError`) unless ``overwrite`` (which deletes
+    :data:`DIAGNOSE_OUTPUTS` first). An unreadable image is a row with status ``error``, never fatal, and is not
+    tried again on resume unless ``retry_errors`` (the rows from the first error on are then done again, which
+    keeps the input order). ``say``: called with a line when a run resumes. Returns the counts by status over
+    all rows, ``broken`` (image, error), ``resumed`` (rows found done) and ``total`` (None: unknown)."""
+    import contextlib
+
     import pandas as pd
-    from rich.progress import Progress
 
     from . import bundle
+    from .errors import ConfigError
+    from .progress import task
+    from .resume import AppendedRows, atomic_write, open_ledger, remove_temporaries, run_identity
     from .types import Result
 
+    if card_format not in ("html", "png"):
+        raise ConfigError(f"--card-format {card_format!r} is not a card format", hint="html or png")
     model = bundle.load(model_dir)
     measurements = pd.read_csv(table) if table is not None else None
     model.check_table(measurements)  # a model reading table columns without its table: refused before any output
-    out.mkdir(parents=True, exist_ok=True)
     classes = list(model.classes_)
     tasks = {name: [str(c) for c in t.classes_] for name, t in getattr(model, "tasks_", {}).items()}
     fields = list(_row(Result(image=""), classes, tasks))
-    summary = {"ok": 0, "no_lesion": 0, "error": 0, "broken": []}
-    all_rows = []
-    csv_path, jsonl_path = out / "results.csv", out / "results.jsonl"
-    with open(csv_path, "w", newline="") as fcsv, open(jsonl_path, "w") as fjson, \
-            Progress(disable=not progress, transient=True) as bar:
-        writer = csv.DictWriter(fcsv, fieldnames=fields)
-        writer.writeheader()
-        task = bar.add_task("diagnosing", total=_count_images(images))
-        for i, d in enumerate(model.predict(images, table=measurements, stream=True, keep_frames=cards)):
+    names, inputs_digest, total = _diagnose_inputs(images)
+    if overwrite:
+        _remove_diagnose_outputs(out)
+    out.mkdir(parents=True, exist_ok=True)
+    resumed = open_ledger(out, run_identity(model_dir, images, inputs_digest, table, cards, card_format, fields),
+                          DIAGNOSE_OUTPUTS)
+    for folder in (out, out / "cards"):
+        remove_temporaries(folder)  # what a killed run's unfinished atomic writes left
+    rows = AppendedRows(out, fields)
+
+    batch = max(int(getattr(model, "batch_size", 1) or 1), 1)
+    complete = []
+
+    def rows_to_keep(found: list[dict]) -> int:
+        """Check the rows found, and say how many stay: up to the first error with ``retry_errors``, then down
+        to a whole number of batches unless every input is done, so that the resumed run reads the same
+        batches as an uninterrupted one (a network's float32 output changes in the 7th digit with its batch)."""
+        complete.append(len(found))
+        if names is not None:
+            wrong = next((i for i, r in enumerate(found) if i >= len(names) or r["image"] != names[i]), None)
+            if wrong is not None:
+                raise ConfigError(f"row {wrong + 1} of results.csv is {found[wrong]['image']!r}, but input "
+                                  f"{wrong + 1} is {names[wrong] if wrong < len(names) else 'past the last input'!r}"
+                                  ": the rows are not this input list's, in order", source=str(out),
+                                  hint="pass --overwrite to delete them and start again")
+        n = next((i for i, r in enumerate(found) if r["status"] == "error"), len(found)) if retry_errors \
+            else len(found)
+        return n if n == total else n - n % batch
+
+    found, torn = rows.recover(keep=rows_to_keep)
+    done = len(found)
+    if resumed and say is not None:
+        redone = complete[0] - done
+        say(f"resuming in {out}: {done} of {total if total is not None else '?'} inputs already done"
+            + (f"; {redone} done again (" + ("from the first error, " if retry_errors else "")
+               + f"to start at a whole batch of {batch})" if redone else "")
+            + ("; an unfinished row cut off" if torn else ""))
+    source = names[done:] if names is not None else _frames_after(images, done)
+    bar_context = task("diagnosing", total, completed=done) if progress else contextlib.nullcontext(None)
+    with rows, bar_context as bar:
+        for i, d in enumerate(model.predict(source, table=measurements, stream=True, keep_frames=cards), start=done):
+            d.frame_index = i  # the input's place in the whole run, also when resumed
             row = _row(d, classes, tasks)
             record = d.to_dict()
             if cards and row["status"] == "ok":
                 try:
                     card = out / "cards" / f"{i:05d}_{Path(d.image).stem}.{card_format}"
-                    model.explain(d, table=measurements).save_card(card)
+                    atomic_write(card, model.explain(d, table=measurements).save_card)
                     record["card"] = str(card)
                 except ExplainendoError as exc:
                     record["card_error"] = str(exc)
             d.frame = None  # the pixels go as soon as the card is written: a long video streams in flat memory
-            writer.writerow(row)
-            fcsv.flush()
-            fjson.write(json.dumps(record) + "\n")
-            fjson.flush()
-            summary[row["status"]] += 1
-            if d.error:
-                summary["broken"].append({"image": d.image, "error": d.error})
-            all_rows.append(record)
-            bar.advance(task)
-    (out / "results.json").write_text(json.dumps(all_rows, indent=1))
+            rows.append(row, record)
+            if bar is not None:
+                bar.advance()
+    summary = _diagnose_summary(rows.csv_path)
+    atomic_write(out / "results.json", lambda tmp: _write_json_list(tmp, rows.records()))
+    broken = out / "broken.txt"
     if summary["broken"]:
-        (out / "broken.txt").write_text("".join(f"{b['image']}\t{b['error']}\n" for b in summary["broken"]))
-    return summary
+        atomic_write(broken, lambda tmp: tmp.write_text(
+            "".join(f"{b['image']}\t{b['error']}\n" for b in summary["broken"]), encoding="utf-8"))
+    elif broken.exists():  # an earlier run's list, of errors done again with retry_errors
+        broken.unlink()
+    return {**summary, "resumed": done, "total": total}
 
 
 def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
@@ -342,10 +452,17 @@ def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
              out: Path = typer.Option(Path("diagnoses"), "--out", help="output folder"),
              table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')"),
              cards: bool = typer.Option(True, help="write one explanation card per image"),
-             card_format: str = typer.Option("html", help="html (self-contained) or png")) -> None:
-    """Diagnose images with a saved model: results.csv/.json and one card per image in --out."""
+             card_format: str = typer.Option("html", help="html (self-contained) or png"),
+             overwrite: bool = typer.Option(False, "--overwrite", help="delete --out's results of an earlier run and "
+                                                                      "start again (default: resume it)"),
+             retry_errors: bool = typer.Option(False, "--retry-errors", help="on resume, diagnose again from the "
+                                                                            "first unreadable image on")) -> None:
+    """Diagnose images with a saved model: results.csv/.json and one card per image in --out. Run the same command
+    again to resume a stopped run (see ledger.json in --out)."""
     try:
-        summary = diagnose_images(model, images, out, table=table, cards=cards, card_format=card_format)
+        summary = diagnose_images(model, images, out, table=table, cards=cards, card_format=card_format,
+                                  overwrite=overwrite, retry_errors=retry_errors,
+                                  say=lambda line: typer.secho(line, fg="yellow", err=True))
     except ExplainendoError as exc:
         _fail(exc)
     typer.echo(f"{summary['ok']} diagnosed, {summary['no_lesion']} without a lesion, {summary['error']} unreadable; "
@@ -358,13 +475,33 @@ def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
 
 
 # ---- explain ----------------------------------------------------------------------------------------
+def _corrections(values: list[str]) -> dict[str, str]:
+    """``--set ATTRIBUTE=CLASS`` options as ``{attribute: class}`` (the model checks the names)."""
+    from .errors import ConfigError
+
+    out: dict[str, str] = {}
+    for value in values:
+        attribute, sep, cls = value.partition("=")
+        if not sep or not attribute.strip() or not cls.strip():
+            raise ConfigError(f"--set {value!r} is not ATTRIBUTE=CLASS", hint="e.g. --set boundary=clear")
+        if attribute.strip() in out:
+            raise ConfigError(f"--set gives attribute {attribute.strip()!r} twice", hint="set each attribute once")
+        out[attribute.strip()] = cls.strip()
+    return out
+
+
 def explain(model: Path = typer.Argument(..., help="a saved model folder"),
             image: Path = typer.Argument(..., help="one image"),
             out: Optional[Path] = typer.Option(None, help="card path (.html or .png); default <image>.card.html"),
             table: Optional[Path] = typer.Option(None, help="CSV of per-image measurements (column 'image')"),
             box: Optional[str] = typer.Option(None, help="explain this region instead of the localizer's: x1,y1,x2,y2 "
-                                                         "in pixels")) -> None:
-    """Explain one image: the diagnosis, the group contributions in words, and a card."""
+                                                         "in pixels"),
+            set_: Optional[list[str]] = typer.Option(None, "--set", help="correct an attribute, ATTRIBUTE=CLASS "
+                                                     "(repeatable, e.g. --set boundary=clear): the diagnosis is made "
+                                                     "again from the corrected attributes")) -> None:
+    """Explain one image: the diagnosis, the group contributions in words, and a card. With ``--set`` a clinician
+    corrects attributes (``Diagnoser.intervene``): the diagnosis before and after is printed, and the card is the
+    corrected explanation's."""
     import pandas as pd
 
     from . import bundle
@@ -378,13 +515,22 @@ def explain(model: Path = typer.Argument(..., help="a saved model folder"),
                 region = Box(*[float(v) for v in box.split(",")])
             except (TypeError, ValueError):
                 raise InvalidBoxError(f"--box {box!r} is not four numbers", hint="e.g. --box 10,20,110,140") from None
+        corrections = _corrections(set_ or [])
         m = bundle.load(model)
-        ex = m.explain(image, box=region, table=pd.read_csv(table) if table is not None else None)
+        ex = before = m.explain(image, box=region, table=pd.read_csv(table) if table is not None else None)
+        if corrections:
+            ex = m.intervene(before.result, corrections, lesion=before.lesion_index)
         card = ex.save_card(out or Path(f"{image.stem}.card.html"))
     except ExplainendoError as exc:
         _fail(exc)
     d = ex.lesion
-    typer.echo(f"{ex.result.image}: {d.label} (p={d.probability:.3f}, {ex.result.predictor})")
+    if corrections:
+        typer.echo(f"{ex.result.image}: before correction {before.lesion.label} (p={before.lesion.probability:.3f}, "
+                   f"{ex.result.predictor})")
+        typer.echo(f"after correction ({', '.join(f'{a}={c}' for a, c in d.interventions.items())}): {d.label} "
+                   f"(p={d.probability:.3f})")
+    else:
+        typer.echo(f"{ex.result.image}: {d.label} (p={d.probability:.3f}, {ex.result.predictor})")
     typer.echo(f"why ({ex.space} of '{ex.explained_class}', base {ex.expected_value:+.2f}):")
     for sentence in ex.sentences(top=8):
         typer.echo(f"  {sentence}")

@@ -461,6 +461,69 @@ class Diagnoser(Component):
                            groups=evidence.groups, gradcams=evidence.gradcams, crop=samples.crops[0],
                            frame=result.frame, task=task, task_features=task_features)
 
+    # ---- intervention -------------------------------------------------------------------------------
+    def intervene(self, result: Result, corrections: dict[str, str], lesion: int | None = None,
+                  explain: bool = True) -> Explanation | Result:
+        """A clinician corrects attributes of one lesion (default: the primary) of a :class:`Result`, e.g.
+        ``{"boundary": "clear", "tone": "reddened"}``, and the diagnosis is made again from them (test-time
+        intervention of concept-bottleneck models, Koh et al. 2020): :meth:`HybridPredictor.intervene
+        <explainendo.predict.HybridPredictor.intervene>` sets each attribute's head probabilities to the one-hot of
+        the class given and the fitter reads the lesion's features (``Lesion.features``) so corrected.
+
+        Returns the :class:`Explanation` of the corrected lesion (``explain=True``; SHAP on the corrected features,
+        Grad-CAM as before since the crop is the same: it needs the frame, ``predict(..., keep_frames=True)``), or
+        with ``explain=False`` the new :class:`Result` alone (no frame needed). The given result is never changed:
+        the new one holds a new lesion whose ``label``, ``probability``, ``probabilities`` and ``features`` come
+        from the corrected attributes and whose ``interventions`` records them (with the lesion's earlier ones).
+        The further ``tasks`` read their own predictors' features and keep their probabilities (a
+        ``UserWarning`` says so). ``ConfigError`` for a predictor without attribute heads (a CNN, the colonoscopy
+        frame classifier), an unknown attribute or a class the attribute lacks (naming the valid ones); an
+        attribute the fitter dropped (``GroupEliminator``) is set with a ``UserWarning``: it cannot change the
+        diagnosis."""
+        import dataclasses
+        import warnings
+
+        self._check_fitted()
+        predictor = self.predictor_
+        if not callable(getattr(predictor, "intervene", None)):
+            raise ConfigError(f"this model's predictor ({predictor.describe()}) has no named attributes to correct",
+                              hint="intervention needs a hybrid predictor with attribute heads (approach='hybrid')")
+        if not isinstance(result, Result):
+            raise ConfigError(f"intervene() takes a Result of this model's predict(), got {type(result).__name__}",
+                              hint="result = model.predict(image, keep_frames=True)[0]")
+        if result.error:
+            raise InvalidImageError(result.error, source=result.image)
+        if result.no_lesion or not result.lesions:
+            raise ExplainendoError("no lesion in this result, nothing to correct", source=result.image)
+        index = result.primary if lesion is None else int(lesion)
+        if not 0 <= index < len(result.lesions):
+            raise ConfigError(f"lesion {index} does not exist", hint=f"the result has {len(result.lesions)} lesions")
+        chosen = result.lesions[index]
+        if not chosen.features:
+            raise ConfigError("the lesion holds no features to correct", source=result.image,
+                              hint="a result of this model's predict()")
+        if explain and result.frame is None:
+            raise ConfigError("the result holds no frame, which the corrected explanation needs", source=result.image,
+                              hint="predict(..., keep_frames=True), or intervene(..., explain=False) for the new "
+                                   "diagnosis alone")
+        applied = predictor.checked_corrections(corrections)
+        proba, corrected = predictor.intervene(pd.DataFrame([chosen.features]), applied)
+        tasks = getattr(self, "tasks_", {})
+        if tasks:
+            warnings.warn(f"the further task(s) {sorted(tasks)} keep their probabilities: an intervention changes "
+                          "the diagnosis only", stacklevel=2)
+        p = np.asarray(proba[0], dtype=float)
+        new = dataclasses.replace(
+            chosen, label=self.classes_[int(p.argmax())], probability=float(p.max()),
+            probabilities={c: float(v) for c, v in zip(self.classes_, p)},
+            features={c: float(v) for c, v in corrected.iloc[0].items()},
+            tasks={name: dict(probs) for name, probs in chosen.tasks.items()},
+            interventions={**chosen.interventions, **applied})
+        lesions = list(result.lesions)
+        lesions[index] = new
+        changed = dataclasses.replace(result, lesions=lesions, detections=list(result.detections))
+        return self.explain(changed, index) if explain else changed
+
     # ---- persistence --------------------------------------------------------------------------------
     def save(self, directory) -> Path:
         """Write a model folder (see :mod:`explainendo.bundle`): this component, provenance and checksums."""

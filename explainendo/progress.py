@@ -48,14 +48,15 @@ class _Bar:
 
 
 @contextlib.contextmanager
-def task(description: str, total: float | None) -> Iterator[_Bar]:
-    """A progress bar for ``total`` steps (``bar.advance()`` per step; keyword fields are shown beside it)."""
+def task(description: str, total: float | None, completed: float = 0) -> Iterator[_Bar]:
+    """A progress bar for ``total`` steps (``bar.advance()`` per step; keyword fields are shown beside it).
+    ``completed``: steps done before the bar starts (a resumed run): shown as done, not counted in the rate."""
     if not enabled():
         yield _Bar(None, None)
         return
     if _ACTIVE:
         display = _ACTIVE[-1]
-        task_id = display.add_task(description, total=total, rate="")
+        task_id = display.add_task(description, total=total, completed=completed, rate="")
         try:
             yield _Bar(display, task_id)
         finally:
@@ -65,7 +66,7 @@ def task(description: str, total: float | None) -> Iterator[_Bar]:
     _ACTIVE.append(display)
     try:
         with display:
-            task_id = display.add_task(description, total=total, rate="")
+            task_id = display.add_task(description, total=total, completed=completed, rate="")
             yield _Bar(display, task_id)
     finally:
         _ACTIVE.pop()

@@ -226,7 +226,7 @@ def _finite_or_none(features: dict[str, float]) -> dict[str, float | None]:
 class Lesion:
     """One localized lesion and what the predictor said of it: ``label``, ``probability`` (of ``label``),
     ``probabilities`` (every class) and ``features`` (the named features it was diagnosed from; empty for a
-    CNN)."""
+    CNN). ``interventions``: the attributes a clinician corrected (``Diagnoser.intervene``), empty otherwise."""
 
     box: Box
     label: str
@@ -235,6 +235,9 @@ class Lesion:
     features: dict[str, float] = field(default_factory=dict)
     #: the diagnoser's further tasks: task name -> class probabilities (e.g. ``{"four_class": {"easy": ...}}``)
     tasks: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: attributes a clinician set (``Diagnoser.intervene``): attribute -> class, e.g. ``{"boundary": "clear"}``;
+    #: ``label``, ``probabilities`` and ``features`` are then the diagnosis from the corrected attributes
+    interventions: dict[str, str] = field(default_factory=dict)
 
     def task_label(self, task: str) -> str:
         """The most probable class of one of the diagnoser's further ``tasks``."""
@@ -251,6 +254,8 @@ class Lesion:
                "features": _finite_or_none(self.features)}
         if self.tasks:
             out["tasks"] = {t: {k: float(v) for k, v in probs.items()} for t, probs in self.tasks.items()}
+        if self.interventions:
+            out["interventions"] = dict(self.interventions)
         return out
 
 

@@ -1,7 +1,9 @@
 """The explanation card a clinician reads: the frame with the box, the attribute probabilities, a
 waterfall of group contributions in plain words ("tone: reddened (0.83), +0.21") and the Grad-CAM
 heatmaps of the attribute heads. Rendered with matplotlib (PNG) or as one self-contained HTML file with
-the images embedded as base64 (no external files, no scripts).
+the images embedded as base64 (no external files, no scripts). Attributes a clinician corrected
+(``Diagnoser.intervene``, ``Lesion.interventions``) are marked "set by clinician" and the diagnosis "after
+correction".
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ def _waterfall(ax, explanation, top: int) -> None:
         shown = shown + [(f"{len(rest)} other groups", "", float(sum(v for _, _, v in rest)))]
     start = explanation.expected_value
     labels, lefts, widths = [], [], []
+    corrected = _interventions(explanation)
     for g, words, v in shown:
+        words = f"{words}, {CORRECTED}" if g in corrected else words
         labels.append(f"{g}: {words}, {v:+.2f}" if words else f"{g}, {v:+.2f}")
         lefts.append(start)
         widths.append(v)
@@ -61,6 +65,16 @@ def group_method(explanation, detail: bool = False) -> str:
     return f"SHAP ({explanation.explainer} explainer) summed by feature group" if detail else "SHAP values summed"
 
 
+#: what the card says of an attribute a clinician set (``Diagnoser.intervene``)
+CORRECTED = "set by clinician"
+
+
+def _interventions(explanation) -> dict[str, str]:
+    """The attributes a clinician set on the explained lesion (empty for a task's explanation: the task's
+    prediction was not re-made)."""
+    return {} if explanation.task else dict(explanation.lesion.interventions)
+
+
 def _attribute_bars(ax, explanation) -> None:
     probs = explanation.attribute_probabilities()
     if not probs:
@@ -74,11 +88,14 @@ def _attribute_bars(ax, explanation) -> None:
         if np.isfinite(p) and (attr not in best or p > best[attr][1]):
             best[attr] = (cls, float(p))
     names = list(best)
+    corrected = _interventions(explanation)
     y = np.arange(len(names))[::-1]
-    ax.barh(y, [best[n][1] for n in names], color="#7d3c98", height=0.6)
-    ax.set_yticks(y, [f"{n}: {best[n][0]}" for n in names], fontsize=7)
+    ax.barh(y, [best[n][1] for n in names], height=0.6,
+            color=["#d68910" if n in corrected else "#7d3c98" for n in names])
+    ax.set_yticks(y, [f"{n}: {best[n][0]}" + (f" ({CORRECTED})" if n in corrected else "") for n in names],
+                  fontsize=7)
     ax.set_xlim(0, 1)
-    ax.set_title("attributes (most likely class)", fontsize=9)
+    ax.set_title("attributes (most likely class)" + ("; orange: set by a clinician" if corrected else ""), fontsize=9)
     ax.tick_params(axis="x", labelsize=7)
 
 
@@ -93,7 +110,8 @@ def _frame(ax, explanation) -> None:
         b = other.box
         ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
                                color="yellow" if i == explanation.lesion_index else "white"))
-    ax.set_title(f"{lesion.label}  p={lesion.probability:.2f}  ({d.predictor})", fontsize=9)
+    after = " after correction" if _interventions(explanation) else ""
+    ax.set_title(f"{lesion.label}  p={lesion.probability:.2f}{after}  ({d.predictor})", fontsize=9)
     ax.axis("off")
 
 
@@ -159,11 +177,15 @@ def card_html(explanation, top: int = 10) -> str:
     attrs = "".join(f"<tr><td>{esc(k)}</td><td>{v:.3f}</td></tr>"
                     for k, v in explanation.attribute_probabilities().items())
     box = ", ".join(f"{v:.0f}" for v in lesion.box.to_xyxy())
+    corrected = _interventions(explanation)
+    correction = ("<p><b>Corrected by a clinician</b> (the diagnosis was made again from these): "
+                  + ", ".join(f"{esc(a)} = {esc(c)}" for a, c in corrected.items()) + ".</p>") if corrected else ""
     return f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>explainendo card: {esc(image_name(d.image))}</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:1em auto}}td{{padding:2px 8px}}
 table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4f4f4}}</style></head>
-<body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f})</h2>
+<body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f}){' after correction' if corrected else ''}</h2>
+{correction}
 <p>image <code>{esc(image_name(d.image))}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
 {esc(group_method(explanation, detail=True))}, on the {esc(explanation.space)} of
 '{esc(explanation.explained_class)}': base {explanation.expected_value:.3f} -> {explanation.output:.3f}.</p>

@@ -409,6 +409,87 @@ class HybridPredictor(Predictor):
                                   groups=self.groups_, gradcams=cams[i])
         return out
 
+    # ---- intervention (a clinician corrects an attribute) ------------------------------------------
+    def correctable_attributes(self) -> dict[str, list[str]]:
+        """``{attribute: [classes]}`` that :meth:`intervene` can set: the feature groups of the sources that read
+        named attributes (``reads_attributes``: the attribute heads) whose columns are all ``<attribute>.p_<class>``,
+        in column order. The landmark head's group is ``location`` (its location classes). Empty without heads."""
+        self._check_fitted()
+        out: dict[str, list[str]] = {}
+        for source in self.sources_:
+            if not source.reads_attributes:
+                continue
+            for group, columns in source.groups.items():
+                prefix = f"{group}.p_"
+                if columns and all(c.startswith(prefix) for c in columns):
+                    out[group] = [c[len(prefix):] for c in columns]
+        return out
+
+    def checked_corrections(self, corrections) -> dict[str, str]:
+        """``corrections`` (``{attribute: class}``) checked against :meth:`correctable_attributes`, each class
+        spelled as the model spells it (case and surrounding spaces ignored). ``ConfigError`` for a model without
+        attribute heads, an empty or non-mapping argument, an unknown attribute or a class the attribute lacks
+        (the message names the valid ones)."""
+        from collections.abc import Mapping
+
+        known = self.correctable_attributes()
+        if not known:
+            raise ConfigError(f"this hybrid ({self.describe()}) has no attribute heads among its feature sources: "
+                              "there is no attribute to correct",
+                              hint="intervention needs a hybrid with AttributeHeads, e.g. GastricDiagnoser")
+        if not isinstance(corrections, Mapping) or not corrections:
+            raise ConfigError(f"corrections must be a non-empty mapping of attribute to class, got {corrections!r}",
+                              hint="e.g. {'boundary': 'clear', 'tone': 'reddened'}")
+        out: dict[str, str] = {}
+        for attribute, value in corrections.items():
+            if not isinstance(attribute, str) or attribute.strip() not in known:
+                landmark = "; the landmark head's reading is 'location'" if (
+                    attribute == "landmark" and "location" in known) else ""
+                raise ConfigError(f"unknown attribute {attribute!r}: this model has no head reading it",
+                                  hint=f"attributes it can correct: {', '.join(known)}{landmark}")
+            name = attribute.strip()
+            folded = {c.lower(): c for c in known[name]}
+            if not isinstance(value, str) or value.strip().lower() not in folded:
+                raise ConfigError(f"{value!r} is not a class of attribute {name!r}",
+                                  hint=f"its classes: {', '.join(known[name])}")
+            out[name] = folded[value.strip().lower()]
+        return out
+
+    def intervene(self, features: pd.DataFrame, corrections) -> tuple[np.ndarray, pd.DataFrame]:
+        """Test-time intervention (concept-bottleneck models, Koh et al. 2020): a clinician sets attributes, e.g.
+        ``{"boundary": "clear", "tone": "reddened"}``, and the fitter predicts again.
+
+        In a copy of ``features`` (rows of :meth:`features`, or ``pd.DataFrame([lesion.features])``; never changed)
+        each corrected attribute's columns ``<attribute>.p_<class>`` become the one-hot of the class set (1 for it,
+        0 for the others) on every row; the fitter reads the copy as it reads any features (the columns it uses,
+        missing values filled with the training means). Returns ``(probabilities (n, k), corrected features)``, as
+        :meth:`predict_with_features` does. An attribute whose group the fitter does not use (dropped by
+        ``group_selection``) is still set, so the features record the clinician's reading, with a ``UserWarning``:
+        its correction cannot change the diagnosis. Errors: :meth:`checked_corrections`; ``ConfigError`` when
+        ``features`` lacks a corrected attribute's columns."""
+        import warnings
+
+        applied = self.checked_corrections(corrections)
+        if not isinstance(features, pd.DataFrame):
+            raise ConfigError(f"features must be a DataFrame of feature rows, got {type(features).__name__}",
+                              hint="HybridPredictor.features(samples), or pd.DataFrame([lesion.features])")
+        classes = self.correctable_attributes()
+        columns = {a: [f"{a}.p_{c}" for c in classes[a]] for a in applied}
+        missing = [c for cols in columns.values() for c in cols if c not in features.columns]
+        if missing:
+            raise ConfigError(f"the features have no column(s) {missing} to correct",
+                              hint="pass this model's features: HybridPredictor.features(samples) or a lesion's")
+        used = set(self.fitter_columns_)
+        unused = [a for a, cols in columns.items() if not used.intersection(cols)]
+        if unused:
+            warnings.warn(f"the fitter does not use attribute(s) {unused} (dropped by group selection): the "
+                          "correction is recorded in the features but cannot change the diagnosis", stacklevel=2)
+        corrected = features.copy()
+        for attribute, value in applied.items():
+            for cls, column in zip(classes[attribute], columns[attribute]):
+                corrected[column] = 1.0 if cls == value else 0.0
+        return self.predict_proba_features(corrected), corrected
+
     # ---- persistence -----------------------------------------------------------------------------
     def _save_state(self, directory: Path) -> dict:
         from safetensors.numpy import save_file
