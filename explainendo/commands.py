@@ -330,9 +330,10 @@ def _write_json_list(path: Path, lines) -> None:
         f.write("\n]\n")
 
 
-def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None) -> dict:
+def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None, ood: bool = False) -> dict:
     """One CSV row of a :class:`~explainendo.types.Result`; ``tasks``: the model's further tasks and their
-    classes (columns ``<task>_label`` and ``<task>_p_<class>`` of the primary lesion)."""
+    classes (columns ``<task>_label`` and ``<task>_p_<class>`` of the primary lesion); ``ood``: the model has an
+    OOD detector (columns ``ood``: frame or primary lesion flagged, ``ood_frame_score``, ``ood_lesion_score``)."""
     status = "error" if d.error else "no_lesion" if d.no_lesion else "ok"
     row = {"image": d.image, "status": status, "label": d.label or "",
            "probability": "" if d.probability is None else f"{d.probability:.6f}"}
@@ -346,6 +347,12 @@ def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None) -> di
     box = d.box.to_xyxy() if d.box is not None else ("", "", "", "")
     row.update({k: (f"{v:.1f}" if v != "" else "") for k, v in zip(("x1", "y1", "x2", "y2"), box)})
     row.update({"lesions": len(d.lesions), "predictor": d.predictor or "", "message": d.error or d.message or ""})
+    if ood:
+        les = d.lesion
+        row.update({"ood": "" if d.ood is None and (les is None or les.ood is None)
+                    else str(bool(d.ood or (les is not None and les.ood))).lower(),
+                    "ood_frame_score": "" if d.ood_score is None else f"{d.ood_score:.4f}",
+                    "ood_lesion_score": "" if les is None or les.ood_score is None else f"{les.ood_score:.4f}"})
     return row
 
 
@@ -380,7 +387,8 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     model.check_table(measurements)  # a model reading table columns without its table: refused before any output
     classes = list(model.classes_)
     tasks = {name: [str(c) for c in t.classes_] for name, t in getattr(model, "tasks_", {}).items()}
-    fields = list(_row(Result(image=""), classes, tasks))
+    has_ood = getattr(model, "ood_", None) is not None
+    fields = list(_row(Result(image=""), classes, tasks, has_ood))
     names, inputs_digest, total = _diagnose_inputs(images)
     if overwrite:
         _remove_diagnose_outputs(out)
@@ -423,7 +431,7 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     with rows, bar_context as bar:
         for i, d in enumerate(model.predict(source, table=measurements, stream=True, keep_frames=cards), start=done):
             d.frame_index = i  # the input's place in the whole run, also when resumed
-            row = _row(d, classes, tasks)
+            row = _row(d, classes, tasks, has_ood)
             record = d.to_dict()
             if cards and row["status"] == "ok":
                 try:

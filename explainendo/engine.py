@@ -34,6 +34,7 @@ from sklearn.base import clone
 
 from .components import Component, load_child, register_component, save_child
 from .errors import ConfigError, ExplainendoError, InvalidImageError, ManifestError, NotFittedError
+from .explain import ood as _ood  # noqa: F401  registers the 'ood_detector' kind a saved model's params name
 from .features import LesionSamples
 from .io.manifest import BOX_COLUMNS, Manifest
 from .types import Box, Explanation, Lesion, Result
@@ -75,10 +76,14 @@ class Diagnoser(Component):
         ``label_column`` (e.g. ``{"four_class": HybridPredictor(..., label_column="attr.difficulty")}``):
         trained on the lesions that have that column, reported in each lesion's ``tasks[name]`` and explained
         by ``explain(..., task=name)``.
+    ood : an :class:`~explainendo.explain.ood.OODDetector` (cloned and fitted on the training lesions in ``fit``), or
+        None (the default: no out-of-distribution scores). When set, every result and lesion carries ``ood_score``
+        and ``ood`` (flagged: unlike the training data).
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, enlarge: float = 1.0, batch_size: int = 16,
-                 min_box_score: float = 0.0, train_localizer: bool = True, tasks: Any = None):
+                 min_box_score: float = 0.0, train_localizer: bool = True, tasks: Any = None,
+                 ood: Any = None):
         self.localizer = localizer
         self.predictor = predictor
         self.enlarge = enlarge
@@ -86,6 +91,7 @@ class Diagnoser(Component):
         self.min_box_score = min_box_score
         self.train_localizer = train_localizer
         self.tasks = tasks
+        self.ood = ood
 
     # ---- the parts (a system overrides these to supply its defaults) ----------------------------------
     def _localizer(self):
@@ -114,6 +120,17 @@ class Diagnoser(Component):
                                   hint="e.g. HybridPredictor([...], label_column='attr.difficulty')")
             task.check_params()
         return tasks
+
+    def checked_ood(self):
+        """The :class:`~explainendo.explain.ood.OODDetector` ``fit`` would fit (parameters checked), or None.
+        A system whose ``__init__`` does not take ``ood`` has none."""
+        from .explain.ood import OODDetector
+
+        ood = getattr(self, "ood", None)
+        if ood is not None and not isinstance(ood, OODDetector):
+            raise ConfigError(f"ood must be an OODDetector or None, got {type(ood).__name__}",
+                              hint="Diagnoser(..., ood=OODDetector(coverage=0.95))")
+        return None if ood is None else ood.check_params()
 
     def data_specs(self) -> list:
         """The :class:`~explainendo.specs.AttributeSpec` of every ``attr.<name>`` column this model trains on:
@@ -147,6 +164,7 @@ class Diagnoser(Component):
             raise ConfigError(f"batch_size={self.batch_size!r} must be a positive integer")
         predictor.check_params()
         self.checked_tasks()
+        self.checked_ood()
         if localizer is not None:
             localizer.check_params()
         return localizer, predictor
@@ -169,6 +187,8 @@ class Diagnoser(Component):
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
             predictor.check_data(samples.table)
             self.check_task_data(data.table)
+            if self.checked_ood() is not None:
+                self.checked_ood().check_data(samples.table)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
             task_samples = data
@@ -180,6 +200,8 @@ class Diagnoser(Component):
             labelled = manifest.df[manifest.df["label"].notna()]
             predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
             self.check_task_data(manifest.df)
+            if self.checked_ood() is not None:
+                self.checked_ood().check_data(labelled)
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
@@ -199,6 +221,11 @@ class Diagnoser(Component):
             column = self.task_column(task)
             have = np.flatnonzero(task_samples.labels(column).notna().to_numpy())
             self.tasks_[name] = clone(task).fit(task_samples.subset(have), unlabeled=extra)
+        ood = self.checked_ood()
+        self.ood_ = None
+        if ood is not None:
+            features = self.predictor_.features(samples) if ood.predictor_features else None
+            self.ood_ = clone(ood).fit(samples, features)
         return self
 
     def check_task_data(self, table: pd.DataFrame) -> None:
@@ -381,11 +408,19 @@ class Diagnoser(Component):
                 task_proba[name] = ([str(c) for c in task.classes_], np.asarray(task.predict_proba(samples), float))
         owner = np.asarray(owner)
         classes = self.classes_
+        ood = getattr(self, "ood_", None)
+        lesion_ood = frame_ood = None
+        if ood is not None:
+            if lesion_boxes:
+                lesion_ood = ood.score_lesions(samples, feats)
+            frame_ood = ood.score_frames([frame.image for _, frame in chunk])
         out = []
         for k, ((_, frame), _bxs) in enumerate(zip(chunk, per_image)):
             idx = np.flatnonzero(owner == k)
+            flag = {} if frame_ood is None else {"ood_score": float(frame_ood[0][k]), "ood": bool(frame_ood[1][k])}
             if len(idx) == 0:
-                out.append(self._result(frame, no_lesion=True, message="the localizer found no lesion in this image"))
+                out.append(self._result(frame, no_lesion=True, message="the localizer found no lesion in this image",
+                                        **flag))
                 continue
             lesions = []
             for i in idx:
@@ -397,8 +432,10 @@ class Diagnoser(Component):
                                       probabilities={c: float(v) for c, v in zip(classes, p)},
                                       features={c: float(v) for c, v in feats.iloc[i].items()},
                                       tasks={name: {c: float(v) for c, v in zip(names, tp[i])}
-                                             for name, (names, tp) in task_proba.items()}))
-            out.append(self._result(frame, lesions=lesions))
+                                             for name, (names, tp) in task_proba.items()},
+                                      **({} if lesion_ood is None else {"ood_score": float(lesion_ood[0][i]),
+                                                                          "ood": bool(lesion_ood[1][i])})))
+            out.append(self._result(frame, lesions=lesions, **flag))
         return out
 
     # ---- explanation --------------------------------------------------------------------------------
@@ -538,7 +575,8 @@ class Diagnoser(Component):
         return {"localizer": None if self.localizer_ is None else save_child(self.localizer_, directory, "localizer"),
                 "predictor": save_child(self.predictor_, directory, "predictor"), "classes": list(self.classes_),
                 "tasks": {name: save_child(t, directory, f"task_{name}") for name, t in getattr(self, "tasks_", {}).items()},
-                "n_training_lesions": int(self.n_training_lesions_), "training_manifest_sha256": self.manifest_hash_}
+                "n_training_lesions": int(self.n_training_lesions_), "training_manifest_sha256": self.manifest_hash_,
+                **({} if getattr(self, "ood_", None) is None else {"ood": save_child(self.ood_, directory, "ood")})}
 
     def _load_state(self, state: dict, directory: Path) -> None:
         from .localize import Localizer
@@ -555,6 +593,9 @@ class Diagnoser(Component):
         self.tasks_ = {str(name): load_child(entry, directory, Predictor) for name, entry in (state.get("tasks") or {}).items()}
         self.n_training_lesions_ = int(state.get("n_training_lesions", 0))
         self.manifest_hash_ = state.get("training_manifest_sha256")
+        from .explain.ood import OODDetector
+
+        self.ood_ = load_child(state["ood"], directory, OODDetector) if state.get("ood") else None
 
     @classmethod
     def load(cls, directory, kind: str | None = None, runtime: str = "torch") -> "Diagnoser":

@@ -238,6 +238,10 @@ class Lesion:
     #: attributes a clinician set (``Diagnoser.intervene``): attribute -> class, e.g. ``{"boundary": "clear"}``;
     #: ``label``, ``probabilities`` and ``features`` are then the diagnosis from the corrected attributes
     interventions: dict[str, str] = field(default_factory=dict)
+    #: out-of-distribution score of the lesion (Mahalanobis distance to the training lesions) and whether it is
+    #: flagged as unlike the training data; None unless the diagnoser has ``ood=OODDetector()``
+    ood_score: float | None = None
+    ood: bool | None = None
 
     def task_label(self, task: str) -> str:
         """The most probable class of one of the diagnoser's further ``tasks``."""
@@ -256,6 +260,8 @@ class Lesion:
             out["tasks"] = {t: {k: float(v) for k, v in probs.items()} for t, probs in self.tasks.items()}
         if self.interventions:
             out["interventions"] = dict(self.interventions)
+        if self.ood is not None:
+            out["ood_score"], out["ood"] = float(self.ood_score), bool(self.ood)
         return out
 
 
@@ -282,6 +288,9 @@ class Result:
     #: boxes a detector found in the frame beside the diagnosed lesions (the colonoscopy system's tumor boxes on a
     #: frame it classified as a whole)
     detections: list[Box] = field(default_factory=list)
+    #: out-of-distribution score of the whole frame and its flag (``Diagnoser(..., ood=OODDetector())``); None without
+    ood_score: float | None = None
+    ood: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -330,7 +339,8 @@ class Result:
                 "box": None if self.box is None else self.box.to_dict(),
                 "lesions": [les.to_dict() for les in self.lesions], "primary": self.primary,
                 "predictor": self.predictor, "no_lesion": self.no_lesion, "message": self.message,
-                "error": self.error, "detections": [b.to_dict() for b in self.detections]}
+                "error": self.error, "detections": [b.to_dict() for b in self.detections],
+                **({} if self.ood is None else {"ood_score": float(self.ood_score), "ood": bool(self.ood)})}
 
     def summary(self) -> str:
         if self.error:

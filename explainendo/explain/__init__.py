@@ -1,4 +1,4 @@
-"""Explanations: grouped SHAP, exact group Shapley values, Grad-CAM helpers, trust metrics and cards.
+"""Explanations: grouped SHAP, exact group Shapley values, Grad-CAM helpers, trust metrics, cards and the OOD flag.
 
 Names load on first use (PEP 562), so ``import explainendo.explain`` does not pay for torch, scipy or shap.
 """
@@ -15,6 +15,7 @@ _EXPORTS = {
                      "heads_sanity_check", "hybrid_grouped_deletion", "map_ssim", "pointing_game",
                      "randomised_fitter", "reinitialise", "spearman"], "metrics"),
     **dict.fromkeys(["ExactGroupShapley", "GroupShapleyResult", "compare_group_values"], "group_shapley"),
+    **dict.fromkeys(["IMAGE_STATISTICS", "OODDetector", "image_statistics"], "ood"),
 }
 
 __all__ = sorted(_EXPORTS)

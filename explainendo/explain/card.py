@@ -111,7 +111,8 @@ def _frame(ax, explanation) -> None:
         ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=2,
                                color="yellow" if i == explanation.lesion_index else "white"))
     after = " after correction" if _interventions(explanation) else ""
-    ax.set_title(f"{lesion.label}  p={lesion.probability:.2f}{after}  ({d.predictor})", fontsize=9)
+    unlike = "\nunlike the training data (OOD)" if (d.ood or lesion.ood) else ""
+    ax.set_title(f"{lesion.label}  p={lesion.probability:.2f}{after}  ({d.predictor}){unlike}", fontsize=9)
     ax.axis("off")
 
 
@@ -184,7 +185,7 @@ def card_html(explanation, top: int = 10) -> str:
 <html><head><meta charset="utf-8"><title>explainendo card: {esc(image_name(d.image))}</title>
 <style>body{{font-family:sans-serif;max-width:1300px;margin:1em auto}}td{{padding:2px 8px}}
 table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4f4f4}}</style></head>
-<body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f}){' after correction' if corrected else ''}</h2>
+<body><h2>{esc(str(lesion.label))} (p = {lesion.probability:.3f}){' after correction' if corrected else ''}{' <span style="color:#b00">unlike the training data (OOD)</span>' if (d.ood or lesion.ood) else ''}</h2>
 {correction}
 <p>image <code>{esc(image_name(d.image))}</code>; box (x1, y1, x2, y2) {esc(box)}; predictor <b>{esc(str(d.predictor))}</b>;
 {esc(group_method(explanation, detail=True))}, on the {esc(explanation.space)} of
