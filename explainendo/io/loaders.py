@@ -218,11 +218,19 @@ def dsoc_video(stem: str) -> str:
     return f"still_{m.group(1)}" if m else stem
 
 
+def dsoc_frame(stem: str) -> int | None:
+    """The frame number of a DSOC frame exported from a video (``<video>_mp4-<frame>_jpg...``), else None."""
+    m = re.search(r"_mp4-(\d+)_jpg", stem)
+    return int(m.group(1)) if m else None
+
+
 def load_dsoc(root: str | os.PathLike | None = None) -> Manifest:
     """DSOC cholangioscopy (1033 frames, 640x640, YOLO boxes of 3 lesion classes, ~10 videos).
 
-    ``video`` (and ``patient``, the same id) come from :func:`dsoc_video`; the Roboflow folder
-    (train/valid) is kept in ``split`` but is frame-wise, so group splits should use ``video``.
+    ``video`` (and ``patient``, the same id) come from :func:`dsoc_video`, ``frame`` (the frame number in its
+    video; empty for frames exported from stills) from :func:`dsoc_frame`, so :func:`explainendo.io.video_clips`
+    assembles each video's frames in their real order. The Roboflow folder (train/valid) is kept in ``split`` but
+    is frame-wise, so group splits should use ``video``. Roboflow's augmented copies share a frame number.
     """
     import yaml
 
@@ -239,7 +247,7 @@ def load_dsoc(root: str | os.PathLike | None = None) -> Manifest:
 
         def group_of(stem: str) -> dict:
             v = dsoc_video(stem)
-            return {"patient": v, "video": v, "split": split}
+            return {"patient": v, "video": v, "split": split, "frame": dsoc_frame(stem)}
 
         parts.append(load_yolo_txt(root, f"img/{split}/images", f"img/{split}/labels", names, group_of,
                                    name="dsoc", sizes=None).df)
@@ -287,3 +295,22 @@ def load_dataset(name: str, root: str | os.PathLike | None = None) -> Manifest:
         return load_csv(name, root)
     raise ManifestError(f"unknown dataset '{name}'",
                         hint=f"use one of {sorted(LOADERS)} or the path of a manifest CSV")
+
+
+def video_clips(manifest: Manifest, video: str = "video", frame: str = "frame") -> dict[str, list[Path]]:
+    """Each video's frames as a clip, in their real order: ``{video id: [image paths]}`` from a manifest with a
+    ``video`` column and a numeric ``frame`` column (e.g. :func:`load_dsoc`). Rows without a frame number (stills)
+    are left out; of several images with one frame number (augmented copies) the first by name is kept. The clips
+    are real frames in real order, at the rate they were exported (not the video's own frame rate): a list of
+    paths goes to ``VideoSession(model, fps=...).run(paths)`` or :func:`explainendo.video.detect_freezes`.
+    ``ManifestError`` when a column is missing."""
+    df = manifest.df
+    missing = [c for c in (video, frame) if c not in df.columns]
+    if missing:
+        raise ManifestError(f"no {missing} column to assemble clips by", source=manifest.name,
+                            hint="a manifest with video ids and frame numbers, e.g. load_dsoc()")
+    rows = df[["image", video, frame]].drop_duplicates("image")
+    rows = rows[pd.to_numeric(rows[frame], errors="coerce").notna()].copy()
+    rows[frame] = pd.to_numeric(rows[frame]).astype(int)
+    rows = rows.sort_values([video, frame, "image"]).drop_duplicates([video, frame])
+    return {str(v): [manifest.path(i) for i in g["image"]] for v, g in rows.groupby(video, sort=True)}

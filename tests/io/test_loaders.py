@@ -72,3 +72,20 @@ def test_voc_and_yolo_format_errors(tmp_path):
         load_dataset("imagenet")
     with pytest.raises(ManifestError):
         edd2020_centre("IMG_0001")
+
+
+def test_dsoc_frames_assemble_into_clips_in_their_real_order(shared_data):
+    from explainendo.io import video_clips
+    from explainendo.io.loaders import dsoc_frame
+
+    assert dsoc_frame("-10min-Clipchamp-_mp4-0012_jpg.rf.79") == 12 and dsoc_frame("10-2024072900_jpg.rf.a") is None
+    m = load_dsoc(shared_data / "dsoc-cholangioscopy")
+    clips = video_clips(m)
+    assert len(clips) == 10 and not any(v.startswith("still_") for v in clips)  # stills have no frame number
+    frame_of = dict(zip(m.df["image"], m.df["frame"]))
+    for video, paths in clips.items():
+        numbers = [frame_of[str(p.relative_to(m.root))] for p in paths]
+        assert numbers == sorted(set(numbers))  # real order, one image per frame number (augmented copies dropped)
+        assert all(m.df.loc[m.df["image"] == str(p.relative_to(m.root)), "video"].iloc[0] == video for p in paths)
+    with pytest.raises(ManifestError, match="frame"):
+        video_clips(load_dataset("cp-child", shared_data / "cp-child-normal-256"))
