@@ -583,7 +583,8 @@ class AttributeHeads(FeatureSource):
 
         if getattr(self, "onnx_", None) is not None:  # loaded with runtime="onnx" (explainendo.runtime)
             return self._probs_onnx(crops, frames)
-        self.net_.eval()
+        if self.net_.training:  # eval() walks every module: only when needed (this runs on every frame)
+            self.net_.eval()
         out: dict[str, list] = {}
         maps: dict[str, list] = {"crop": [], "frame": []}
         keep = crops.shape[0] <= FEATURE_CACHE_MAX
@@ -829,7 +830,7 @@ class AttributeHeads(FeatureSource):
         targets = dict(targets or {})
         specs = [by_name[a] for a in attributes]
         result: dict[str, list[np.ndarray]] = {}
-        net = self.net_.eval()
+        net = self.net_ if not self.net_.training else self.net_.eval()
         with torch_threads(self._training.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             recalled = self._recalled_feature_maps(crops, frames)  # the forward predict_proba just ran, if any

@@ -297,7 +297,14 @@ class HybridPredictor(Predictor):
         return pd.concat(parts, axis=1).reindex(columns=self.feature_columns_)
 
     def _fitter_input(self, features: pd.DataFrame) -> np.ndarray:
-        return features[self.fitter_columns_].fillna(self.feature_means_).to_numpy(dtype=float)
+        """The fitter's columns as floats, a missing value (NaN) replaced by the column's training mean (a column
+        without one stays NaN). NumPy, not ``DataFrame.fillna``: this runs on every frame and every explanation."""
+        X = features[self.fitter_columns_].to_numpy(dtype=float)
+        missing = np.isnan(X)
+        if missing.any():
+            means = np.array([self.feature_means_.get(c, np.nan) for c in self.fitter_columns_], dtype=float)
+            X = np.where(missing, means[None, :], X)
+        return X
 
     def predict_proba(self, samples: LesionSamples) -> np.ndarray:
         return self.predict_proba_features(self.features(samples))
