@@ -101,8 +101,12 @@ class HandcraftedFeatures(TransformerMixin, FeatureSource):
 
     # ---- persistence (YAML only: loading executes nothing) ------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """``<directory>/component.yaml`` with the *resolved* params (a params file path is never stored)."""
-        resolved = type(self)(params=self.resolved_params(), strict=bool(self.strict))
+        """``<directory>/component.yaml`` with the *resolved* params (a params file path is never stored): the
+        extractor list, ``preprocess``, ``colour_constancy`` and the sections of the selected extractors only, so a
+        folder saved while other extractors were registered (a user's own, unused here) loads where they are not."""
+        params = self.resolved_params()
+        needed = {"extractors", "preprocess", "colour_constancy", *params["extractors"]}
+        resolved = type(self)(params={k: v for k, v in params.items() if k in needed}, strict=bool(self.strict))
         return FeatureSource.save(resolved, directory)
 
     def _save_state(self, directory: Path) -> dict:

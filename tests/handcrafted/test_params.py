@@ -98,3 +98,26 @@ def test_a_new_extractor_registers_and_is_validated_like_the_built_in_ones():
     assert frame.iloc[0, 0] == 1.0
     with pytest.raises(ConfigError, match="test_redness_ratio.eps"):
         load_params({"test_redness_ratio": {"eps": -1.0}})
+
+
+def test_a_saved_extractor_set_names_only_its_own_sections(tmp_path):
+    """A folder saved while an unused extractor is registered loads where it is not (the saved params hold the
+    selected extractors' sections only)."""
+    import yaml
+
+    from explainendo.handcrafted import Extractor, HandcraftedFeatures, register_extractor
+    from explainendo.handcrafted.base import EXTRACTORS
+
+    if "test_unused_extractor" not in EXTRACTORS:
+        @register_extractor("test_unused_extractor")
+        class Unused(Extractor):
+            def column_names(self):
+                return ["value"]
+
+            def compute(self, crop):
+                return [0.0]
+
+    HandcraftedFeatures(params={"extractors": ["aspect_ratio", "lbp"]}).save(tmp_path / "hc")
+    saved = yaml.safe_load((tmp_path / "hc" / "component.yaml").read_text())["params"]["params"]
+    assert set(saved) == {"extractors", "preprocess", "colour_constancy", "aspect_ratio", "lbp"}
+    assert saved["extractors"] == ["aspect_ratio", "lbp"]
