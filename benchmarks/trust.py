@@ -34,13 +34,7 @@ import numpy as np
 import pandas as pd
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """A pipe table (no tabulate dependency)."""
-    head = "| " + " | ".join([frame.index.name or ""] + [str(c) for c in frame.columns]) + " |"
-    rule = "|" + "---|" * (len(frame.columns) + 1)
-    body = ["| " + " | ".join([str(i)] + [f"{v:.3f}" if isinstance(v, float) else str(v) for v in row]) + " |"
-            for i, row in zip(frame.index, frame.itertuples(index=False))]
-    return "\n".join([head, rule, *body])
+from heads_phantoms import markdown  # noqa: E402  the benchmarks' one pipe-table writer
 
 
 def patient_split(samples, seed: int, test_fraction: float = 0.25):

@@ -9,8 +9,9 @@ Names load on first use (PEP 562), so ``import explainendo.evaluate`` (and the `
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ..lazy import lazy_exports
 
 #: public name -> submodule that defines it
 _EXPORTS = {
@@ -45,19 +46,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name == "detection":
-        return importlib.import_module(".detection", __name__)
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, modules=("detection",))
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
