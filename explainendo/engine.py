@@ -187,8 +187,9 @@ class Diagnoser(Component):
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
             predictor.check_data(samples.table)
             self.check_task_data(data.table)
-            if self.checked_ood() is not None:
-                self.checked_ood().check_data(samples.table)
+            ood = self.checked_ood()
+            if ood is not None:
+                ood.check_data(samples.table)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
             task_samples = data
@@ -200,8 +201,9 @@ class Diagnoser(Component):
             labelled = manifest.df[manifest.df["label"].notna()]
             predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
             self.check_task_data(manifest.df)
-            if self.checked_ood() is not None:
-                self.checked_ood().check_data(labelled)
+            ood = self.checked_ood()
+            if ood is not None:
+                ood.check_data(labelled)
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
