@@ -116,6 +116,73 @@ def coalition_values(model_output, X: np.ndarray, background: np.ndarray, weight
     return out.reshape(n, n_coalitions)
 
 
+def rbf_svm_parts(fitter):
+    """``(scaler, svc, sigmoid calibrator)`` of a fitted binary RBF SVM fitter as ``fit.fitters.svm`` builds it
+    (``StandardScaler`` -> ``CalibratedClassifierCV(SVC(kernel="rbf"), method="sigmoid", ensemble=False)``), else
+    None: the fitters :func:`rbf_svm_coalition_values` can take."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    if not isinstance(fitter, Pipeline) or len(fitter.steps) != 2:
+        return None
+    scaler, model = fitter.steps[0][1], fitter.steps[1][1]
+    if not isinstance(scaler, StandardScaler) or not isinstance(model, CalibratedClassifierCV):
+        return None
+    fitted = getattr(model, "calibrated_classifiers_", None)
+    if not fitted or len(fitted) != 1 or getattr(fitted[0], "method", None) != "sigmoid":
+        return None
+    svc, calibrators = fitted[0].estimator, fitted[0].calibrators
+    if not isinstance(svc, SVC) or svc.kernel != "rbf" or len(svc.classes_) != 2 or len(calibrators) != 1:
+        return None
+    return scaler, svc, calibrators[0]
+
+
+def rbf_svm_coalition_values(parts, X: np.ndarray, background: np.ndarray, weights: np.ndarray,
+                             group_of_column: np.ndarray, n_groups: int, class_index: int,
+                             low_bits: int = 8) -> np.ndarray:
+    """:func:`coalition_values` of a binary RBF SVM's calibrated probability (``parts`` from
+    :func:`rbf_svm_parts`) without building the hybrid rows. The RBF kernel of a hybrid row factorises over the
+    groups: with z the standardised row and v a support vector, ||z_S - v||^2 = sum over groups in S of
+    d_g(x, v) + sum over the others of d_g(b, v), where d_g sums (z_j - v_j)^2 over group g's columns, so
+
+        K(x_S, b, v) = exp(-gamma ||b - v||^2) * prod over g in S of exp(-gamma (d_g(x, v) - d_g(b, v))).
+
+    Every coalition's kernel values come from a smaller coalition's by one product (coalition S + g = S times
+    group g's factor), 2^g * m * s multiplications and g * m * s exponentials instead of 2^g * m * s * p
+    operations in the SVM's own predict. The decision value is sum_v alpha_v K + intercept, then the Platt
+    sigmoid, as ``predict_proba`` computes them (tests compare the two). ``low_bits``: the coalitions of the first
+    ``low_bits`` groups are held at once ((2^low_bits, m * s) floats), the others taken in turn."""
+    scaler, svc, sigmoid = parts
+    support = np.asarray(svc.support_vectors_, dtype=float)
+    alpha, intercept, gamma = np.asarray(svc.dual_coef_[0], dtype=float), float(svc.intercept_[0]), float(svc._gamma)
+    zx = scaler.transform(np.asarray(X, dtype=float))
+    zb = scaler.transform(np.asarray(background, dtype=float))
+    onehot = (group_of_column[None, :] == np.arange(n_groups)[:, None]).astype(float)  # (g, p)
+    m, s = len(zb), len(support)
+    per_group_b = (((zb[:, None, :] - support[None]) ** 2) @ onehot.T).reshape(m * s, n_groups)  # (m * s, g)
+    outside = np.exp(-gamma * per_group_b.sum(1))  # (m * s,): every group from the background row
+    low = min(int(low_bits), n_groups)
+    out = np.empty((len(zx), 2 ** n_groups))
+    for i, z in enumerate(zx):
+        per_group_x = ((z[None, :] - support) ** 2) @ onehot.T  # (s, g)
+        factor = np.exp(-gamma * (np.tile(per_group_x, (m, 1)) - per_group_b)).T.reshape(n_groups, m, 1, s)
+        low_kernel = np.empty((m, 2 ** low, s))  # per background row, the coalitions of the first `low` groups
+        low_kernel[:, 0] = 1.0
+        for g in range(low):  # coalitions with bit g set = those below 2^g times group g's factor
+            np.multiply(low_kernel[:, :2 ** g], factor[g], out=low_kernel[:, 2 ** g:2 ** (g + 1)])
+        for high in range(2 ** (n_groups - low)):
+            scale = outside.reshape(m, 1, s).copy()
+            for g in range(low, n_groups):
+                if (high >> (g - low)) & 1:
+                    scale *= factor[g]
+            decision = (low_kernel @ (scale * alpha).reshape(m, s, 1))[:, :, 0].T + intercept  # (2^low, m)
+            p1 = sigmoid.predict(decision.reshape(-1)).reshape(decision.shape)
+            out[i, high * 2 ** low:(high + 1) * 2 ** low] = (p1 if class_index == 1 else 1.0 - p1) @ weights
+    return out
+
+
 def compare_group_values(exact: pd.DataFrame, summed: pd.DataFrame) -> pd.DataFrame:
     """Per row, where the exact group values and the summed per-feature SHAP values disagree:
     ``max_abs_difference`` and ``mean_abs_difference`` over the groups, each method's top group (largest
@@ -260,8 +327,13 @@ class ExactGroupShapley:
         c = explainer._class(class_index)
         X = np.atleast_2d(np.asarray(X, dtype=float))
         rows, weights, text = self.reference()
-        members = coalition_members(self._group_of_column, len(explainer.groups))
-        values = coalition_values(lambda Z: explainer.model_output(Z, c), X, rows, weights, members, self.max_rows)
+        svm = rbf_svm_parts(explainer.fitter) if explainer.space == "probability" else None
+        if svm is not None:  # the same values, from the kernel's per-group factors (~20x faster than its predict)
+            values = rbf_svm_coalition_values(svm, X, rows, weights, self._group_of_column, len(explainer.groups), c)
+        else:
+            members = coalition_members(self._group_of_column, len(explainer.groups))
+            values = coalition_values(lambda Z: explainer.model_output(Z, c), X, rows, weights, members,
+                                      self.max_rows)
         phi = shapley_from_coalition_values(values, len(explainer.groups))
         group_values = pd.DataFrame(phi, columns=list(explainer.groups))
         expected_value = float(explainer.model_output(rows, c) @ weights)  # v({}), the same for every row

@@ -140,6 +140,62 @@ def test_group_values_plus_expected_value_equal_the_output_that_shap_explains(na
         assert res.expected_value == pytest.approx(float(explainer.model_output(rows, 1) @ weights), abs=1e-12)
 
 
+@pytest.mark.parametrize("class_index", [0, 1])
+def test_the_rbf_svm_kernel_factorisation_gives_the_values_of_the_svms_own_predict_proba(class_index):
+    from explainendo.explain.group_shapley import rbf_svm_coalition_values, rbf_svm_parts
+
+    X, y, names, groups = _data(n=160, n_groups=5, per_group=3)
+    model = make_fitter("svm", seed=0).fit(X, y)
+    parts = rbf_svm_parts(model)
+    assert parts is not None
+    background, weights = X[:7], np.array([3, 1, 1, 2, 1, 1, 1], dtype=float) / 10
+    group_of_column = np.repeat(np.arange(5), 3)
+    members = coalition_members(group_of_column, 5)
+    by_predict = coalition_values(lambda Z: model.predict_proba(Z)[:, class_index], X[-4:], background, weights,
+                                  members)
+    for low_bits in (2, 10):  # coalitions of the first two groups at once, or all of them
+        fast = rbf_svm_coalition_values(parts, X[-4:], background, weights, group_of_column, 5, class_index,
+                                        low_bits=low_bits)
+        np.testing.assert_allclose(fast, by_predict, atol=1e-12)
+    # and ExactGroupShapley uses it: the values match every order of the groups
+    explainer = GroupedShapExplainer(model, X[:7], names, groups)
+    res = ExactGroupShapley(explainer).explain(X[-2:], class_index=class_index)
+    phi, empty, full = by_permutations(lambda Z: explainer.model_output(Z, class_index), X[-2], X[:7],
+                                       np.full(7, 1 / 7), groups, names)
+    np.testing.assert_allclose(res.group_values.iloc[0].to_numpy(), phi, atol=1e-9)
+
+
+def test_svms_the_factorisation_does_not_cover_take_the_model_calls():
+    from sklearn.svm import SVC
+
+    from explainendo.explain.group_shapley import rbf_svm_parts
+
+    X, y, names, groups = _data(n=120, n_groups=3, per_group=2)
+    three = np.digitize(X[:, 0], [-0.5, 0.5])
+    assert rbf_svm_parts(make_fitter("svm", seed=0).fit(X, three)) is None  # multiclass
+    assert rbf_svm_parts(make_fitter("logistic_regression", seed=0).fit(X, y)) is None
+    assert rbf_svm_parts(SVC(kernel="linear").fit(X, y)) is None  # not the library's calibrated pipeline
+    linear = make_fitter("svm", seed=0).set_params(model__estimator__kernel="poly").fit(X, y)
+    assert rbf_svm_parts(linear) is None
+    res = ExactGroupShapley(GroupedShapExplainer(linear, X[:5], names, groups)).explain(X[-1:])
+    np.testing.assert_allclose(res.group_values.sum(axis=1) + res.expected_value, res.output, atol=1e-9)
+
+
+def test_xgboost_margins_of_a_large_batch_are_the_fitters_own_and_it_keeps_one_thread():
+    import json
+
+    from explainendo.explain.grouped_shap import MANY_ROWS
+
+    X, y, names, groups = _data(n=200, n_groups=4, per_group=2)
+    model = make_fitter("xgboost", seed=0).fit(X, y)
+    explainer = GroupedShapExplainer(model, X[:9], names, groups)
+    Z = np.random.default_rng(3).normal(size=(MANY_ROWS + 7, X.shape[1]))
+    np.testing.assert_array_equal(explainer.model_output(Z, 1), model.predict(Z, output_margin=True))
+    np.testing.assert_array_equal(explainer.model_output(Z, 0), -model.predict(Z, output_margin=True))
+    config = json.loads(model.get_booster().save_config())
+    assert config["learner"]["generic_param"]["nthread"] == "1"
+
+
 def test_a_multiclass_fitter_is_explained_for_the_class_asked_for():
     rng = np.random.default_rng(1)
     X = rng.normal(size=(240, 6))
