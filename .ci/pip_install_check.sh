@@ -25,6 +25,9 @@ from explainendo.training import Training
 
 assert "site-packages" in explainendo.__file__, explainendo.__file__  # the installed copy, not the checkout
 assert importlib.util.find_spec("pytorch_grad_cam") is None            # no grad-cam dependency
+viewer = Path(explainendo.__file__).parent / "viewer"                  # the viewer's pages ship in the wheel
+assert all((viewer / f).is_file() for f in ("templates/case.html", "templates/table.html", "static/case.js",
+                                            "static/viewer.css")), sorted(p.name for p in viewer.rglob("*"))
 manifest = generate("gastric", 60, seed=0, size=96).write("phantoms")
 heads = gastric_heads(0, image_size=64, training=Training(epochs=1))
 GastricDiagnoser(localizer=None, predictor=gastric_predictor(heads=heads, stacking=HeldOut(0.5))).fit(manifest).save("model")

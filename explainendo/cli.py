@@ -179,6 +179,10 @@ from .video.cli import video_command  # noqa: E402  (light: OpenCV and the model
 
 app.command("video")(video_command)
 
+from .viewer.cli import view_command  # noqa: E402  (light: fastapi and the model load when the command runs)
+
+app.command("view")(view_command)
+
 from .commands import register as _register_model_commands  # noqa: E402  (train, diagnose, explain)
 
 _register_model_commands(app)
