@@ -157,6 +157,14 @@ class GroupedShapExplainer:
             self._kernels[c] = shap.KernelExplainer(lambda X: fitter.predict_proba(X)[:, c], summary, seed=self.seed)
         return self._kernels[c]
 
+    def _group_sums(self, values: np.ndarray) -> np.ndarray:
+        """(rows, groups): the per-feature values summed per group (NumPy: this runs on every explanation)."""
+        if getattr(self, "_group_columns", None) is None:
+            where = {c: j for j, c in enumerate(self.feature_names)}
+            self._group_columns = [np.array([where[c] for c in cols], dtype=int) for cols in self.groups.values()]
+        return np.stack([values[:, idx].sum(axis=1) for idx in self._group_columns], axis=1) if self._group_columns \
+            else np.zeros((len(values), 0))
+
     def _margin_sign(self, c: int) -> float:
         """Log-odds explainers explain class 1 of a binary fitter; class 0 is its negation."""
         return -1.0 if self.space == "log-odds" and c == 0 else 1.0
@@ -192,8 +200,9 @@ class GroupedShapExplainer:
             sign = self._margin_sign(c)
             values = sign * values
             expected_value = float(sign * expected[-1])
-        values_df = pd.DataFrame(values.reshape(len(X), -1), columns=self.feature_names)
-        group_df = pd.DataFrame({g: values_df[cols].sum(axis=1) for g, cols in self.groups.items()})
+        values = values.reshape(len(X), -1)
+        values_df = pd.DataFrame(values, columns=self.feature_names)
+        group_df = pd.DataFrame(self._group_sums(values), columns=list(self.groups))
         return ShapResult(values=values_df, group_values=group_df, expected_value=expected_value,
                           output=self.model_output(X, c), space=self.space, explainer=self.explainer_name,
                           class_index=c)
