@@ -98,10 +98,16 @@ def machine_description() -> str:
 
 
 def run_header() -> str:
-    """The first line of every benchmark's output: the machine, torch (and its thread count), Python, the UTC time."""
+    """The first line of every benchmark's output: the machine, torch (its thread count and the vector kernels
+    it runs on this CPU: results are bit-comparable only between runs where both match), Python, the UTC time."""
     import torch
 
-    return (f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+    try:
+        kernels = f", {torch.backends.cpu.get_cpu_capability()} kernels"
+    except (AttributeError, RuntimeError):  # torch before 2.1
+        kernels = ""
+    return (f"machine: {machine_description()}, torch {torch.__version__} ({torch.get_num_threads()} threads"
+            f"{kernels}), "
             f"python {platform.python_version()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
