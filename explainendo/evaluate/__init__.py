@@ -31,6 +31,8 @@ _EXPORTS = {
     **dict.fromkeys(["chi_square_test", "mcnemar_test"], "paired"),
     **dict.fromkeys(["Interval", "sample_size_one_proportion", "wilson_interval"], "proportions"),
     **dict.fromkeys(["mann_whitney_u", "wilcoxon_signed_rank"], "ranks"),
+    **dict.fromkeys(["MRMCResult", "empirical_auc_jackknife", "obuchowski_rockette"], "mrmc"),
+    **dict.fromkeys(["ReaderStudyReport", "analyse_reader_study", "confidence_score"], "reader_study"),
     **dict.fromkeys(["Identity", "Perturbation", "Rescale", "RobustnessReport", "SectorCrop", "Shift",
                      "default_perturbations", "evaluate_robustness"], "robustness"),
     **dict.fromkeys(["EXPERIENCE_LEVELS", "accuracy_with_without_ai", "compare_reader_groups", "man_machine_table",
@@ -67,7 +69,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazi
                             match_one_to_one, mean_average_precision, mean_iou, plot_success, success_curve, success_rate)
     from .paired import chi_square_test, mcnemar_test
     from .proportions import Interval, sample_size_one_proportion, wilson_interval
+    from .mrmc import MRMCResult, empirical_auc_jackknife, obuchowski_rockette
     from .ranks import mann_whitney_u, wilcoxon_signed_rank
+    from .reader_study import ReaderStudyReport, analyse_reader_study, confidence_score
     from .robustness import (Identity, Perturbation, Rescale, RobustnessReport, SectorCrop, Shift,
                              default_perturbations, evaluate_robustness)
     from .readers import (EXPERIENCE_LEVELS, accuracy_with_without_ai, compare_reader_groups, man_machine_table,

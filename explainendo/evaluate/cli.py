@@ -1,4 +1,5 @@
-"""``explainendo evaluate compare``: the model-comparison report from a CSV of predictions.
+"""``explainendo evaluate compare``: the model-comparison report from a CSV of predictions (``evaluate model``: a
+saved model on a labelled test set; ``evaluate reader-study``: a finished reader study's tables).
 
 One row per case; a truth column; per model a predicted-label column and optionally a score column (the
 probability of the positive class); optionally a split column (internal / external ...) and a group column
@@ -82,6 +83,27 @@ def model_command(
     typer.echo(text)
     typer.echo(f"wrote {out / 'evaluation.md'}")
 
+
+
+@evaluate_app.command("reader-study")
+def reader_study_command(
+    study: Path = typer.Argument(..., help="the study file (docs/reader_study.md)"),
+    answers: Optional[Path] = typer.Option(None, help="the answers file (default: the study's)"),
+    results: Optional[Path] = typer.Option(None, help="the diagnose output folder (default: the study's)"),
+    out: Path = typer.Option(Path("reader_study"), help="folder for the tables"),
+) -> None:
+    """A finished reader study as the paper's tables: readers by experience vs the model, Fleiss' kappa,
+    Mann-Whitney U between levels, Wilcoxon with vs without AI, Likert items, reading time, MRMC (OR, Hillis ddf)."""
+    from ..errors import ExplainendoError
+    from .reader_study import analyse_reader_study
+
+    try:
+        report = analyse_reader_study(study, answers=answers, results=results)
+        files = report.save(out)
+    except ExplainendoError as exc:
+        fail(exc)
+    typer.echo(report.to_markdown())
+    typer.echo(f"wrote {len(files)} files to {out}")
 
 def _frame_reports(loaded, manifest, model: Path, test: Path, out: Path) -> None:
     """``evaluate model`` for a frame detector: every report of ``loaded.evaluate`` (all frames; set 1 / set 2;

@@ -7,6 +7,8 @@
   (:meth:`Diagnoser.intervene <explainendo.engine.Diagnoser.intervene>`).
 * :func:`create_app`, :func:`serve` (``app.py``): the FastAPI app (Jinja2 templates and plain JavaScript shipped in
   the package; no CDN, works offline) and uvicorn, bound to 127.0.0.1 unless told otherwise.
+* :class:`Study`, :class:`AnswerLog` (``study.py``), :func:`create_study_app` (``study_app.py``): a reader study's
+  reading session (``explainendo view RESULTS --study study.yaml``; ``docs/reader_study.md``).
 
 Needs the ``[viewer]`` extra (fastapi, uvicorn, jinja2); ``docs/viewer.md`` shows it. Names load on first use.
 """
@@ -22,6 +24,8 @@ _EXPORTS = {
     **dict.fromkeys(["FrameFile", "NotInFolderError", "Page", "Query", "ResultsFolder"], "results"),
     **dict.fromkeys(["CaseExplainer", "NoModelError", "attribute_panel", "result_from_record"], "explainer"),
     **dict.fromkeys(["create_app", "serve"], "app"),
+    **dict.fromkeys(["AnswerLog", "Study", "WashoutError"], "study"),
+    **dict.fromkeys(["create_study_app", "serve_study"], "study_app"),
 }
 
 __all__ = sorted(_EXPORTS)
@@ -31,4 +35,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from .app import create_app, serve
     from .explainer import CaseExplainer, NoModelError, attribute_panel, result_from_record
+    from .study import AnswerLog, Study, WashoutError
+    from .study_app import create_study_app, serve_study
     from .results import FrameFile, NotInFolderError, Page, Query, ResultsFolder
