@@ -20,7 +20,7 @@ it was). The files are listed in the folder's ``checksums.sha256`` like every ot
       file: predictor/sources/00_attributes/network.onnx
       weights_sha256: ...                        # the model.safetensors it was exported from
       input: {name: images, shape: [n, 3, 96, 96], range: [0.0, 1.0]}
-      outputs: [bleeding, elevation, ..., gradcam_feature_map]
+      outputs: [bleeding, elevation, ..., gradcam_feature_map_stage3]
       max_abs_diff: 2.4e-07
 
 ``explainendo.load(folder, runtime="onnx")`` loads the model as always (checksums first, torch weights included)
@@ -28,11 +28,14 @@ and gives each exported network an onnxruntime session (CPU provider, intra-op t
 the network runs with: its ``training.num_threads``, else one per core) that its forward passes use from then on:
 :meth:`AttributeHeads.predict_proba` (hence a hybrid's features and a CNN classifier's probabilities),
 :meth:`SoftMaskLocalizer.predict_masks` and the box localizers' :meth:`forward_batches`. Everything else stays as
-it is. Grad-CAM needs gradients, so it keeps the torch network: the heads' graph also outputs the backbone's last
-feature map ``A`` (the forward pass, the costly part), and ``d score / d A`` runs back through the torch heads and
-the pooling as always (the maps equal torch's within float error). An ONNX file is data: it is read as
-bytes after its checksum is verified (no path or external-data file is resolved), and onnxruntime builds the graph
-from its standard operators; nothing from the folder is executed. A folder whose weights changed after the export
+it is. Grad-CAM needs gradients, so it keeps the torch network: the heads' graph also outputs the feature map ``A``
+of the backbone stage the heads' CAM reads (``HeadCAM.layer`` resolved when the graph was exported: output
+``gradcam_feature_map_stage<k>``, or ``gradcam_feature_map`` for the last stage, the only one graphs exported before
+issue 24 have), the forward pass up to it, and the stages after it, the heads and ``d score / d A`` run in torch
+(the maps equal torch's within float error). A graph without the output of the stage the heads read now (exported
+with another ``cam`` setting, or before) still runs the probabilities; Grad-CAM then computes ``A`` in torch.
+An ONNX file is data: it is read as bytes after its checksum is verified (no path or external-data file is
+resolved), and onnxruntime builds the graph from its standard operators; nothing from the folder is executed. A folder whose weights changed after the export
 (``weights_sha256``) or without an export is refused with a typed error naming the command that fixes it.
 
 ``onnx`` (export) and ``onnxruntime`` (export and ``runtime="onnx"``) come with ``pip install 'explainendo[onnx]'``;
@@ -63,7 +66,8 @@ ONNX_INDEX = "onnx.yaml"
 INDEX_FORMAT = "explainendo-onnx"
 INDEX_VERSION = 1
 RUNTIMES = ("torch", "onnx")
-#: the attribute heads' graph's last output: the backbone's last feature map (Grad-CAM's ``A``)
+#: the attribute heads' graph's last output when their CAM reads the backbone's last stage: its feature map
+#: (Grad-CAM's ``A``); for an earlier stage ``k``, ``gradcam_feature_map_stage<k>`` (:func:`cam_output_name`)
 FEATURE_MAP = "gradcam_feature_map"
 OPSET = 17
 DEFAULT_ATOL = 1e-4
@@ -173,6 +177,11 @@ def _network_threads(component) -> int:
     return int(n) if n else default_threads()
 
 
+def cam_output_name(stage: int, stages: int) -> str:
+    """The name of the heads' graph output holding the output of backbone stage ``stage`` (of ``stages``)."""
+    return FEATURE_MAP if stage == stages - 1 else f"{FEATURE_MAP}_stage{int(stage)}"
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits (float32 in, float32 out), as ``torch.softmax(z, 1)``."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -212,15 +221,16 @@ def onnx_graph(component) -> OnnxGraph | None:
 
     if isinstance(component, AttributeHeads) and hasattr(component, "net_"):
         names = [s.name for s in component.net_specs_]
-
-        if FEATURE_MAP in names:
-            raise ConfigError(f"a head is named {FEATURE_MAP!r}, the name of the graph's feature-map output",
+        stage = component._cam_stage()
+        cam_output = cam_output_name(stage, len(component.net_.backbone.stages))
+        if cam_output in names:
+            raise ConfigError(f"a head is named {cam_output!r}, the name of the graph's feature-map output",
                               hint="rename the attribute")
 
         class HeadsGraph(nn.Module):
             """One backbone forward -> every head's logits (crop and frame heads alike: the caller takes the
-            crop heads' rows of the crops and the frame heads' rows of the frames from one batch), and the last
-            feature map (what Grad-CAM differentiates the heads' scores against)."""
+            crop heads' rows of the crops and the frame heads' rows of the frames from one batch), and the CAM
+            stage's feature map (what Grad-CAM differentiates the heads' scores against)."""
 
             def __init__(self, net):
                 super().__init__()
@@ -228,13 +238,13 @@ def onnx_graph(component) -> OnnxGraph | None:
                 self.heads = nn.ModuleList([net.heads[n] for n in names])
 
             def forward(self, images):
-                feature_map = self.backbone.features(images)
-                pooled = feature_map.mean(dim=(2, 3))  # = backbone(images)
-                return (*(head(pooled) for head in self.heads), feature_map)
+                middle = self.backbone.run(images, 0, stage + 1)
+                pooled = self.backbone.run(middle, stage + 1).mean(dim=(2, 3))  # = backbone(images)
+                return (*(head(pooled) for head in self.heads), middle)
 
         module = HeadsGraph(copy.deepcopy(component.net_).cpu()).eval()
         s = int(component.image_size)
-        return OnnxGraph(module, "images", (3, s, s), (0.0, 1.0), [*names, FEATURE_MAP],
+        return OnnxGraph(module, "images", (3, s, s), (0.0, 1.0), [*names, cam_output],
                          compare=lambda outs: [(softmax(o), False) for o in outs[:-1]] + [(outs[-1], True)])
     if isinstance(component, SoftMaskLocalizer) and getattr(component, "fitted_", False):
         s = int(component.image_size)

@@ -98,6 +98,36 @@ def test_onnx_runtime_matches_torch_through_the_whole_predict(exported, images):
     assert max(float(np.abs(a - b).max()) for k in cams_t for a, b in zip(cams_t[k], cams_o[k])) <= 1e-3
 
 
+def test_an_earlier_cam_stage_is_a_graph_output_and_an_older_graph_falls_back_to_torch(exported, images):
+    """Heads whose CAM reads an earlier stage export that stage's map (``gradcam_feature_map_stage<k>``) and their
+    Grad-CAM starts from it; the folder's graph, exported with the last map only, still serves their probabilities
+    and Grad-CAM then runs the stages up to the CAM stage in torch: the maps are torch's either way."""
+    from explainendo.features import LesionSamples
+    from explainendo.heads import HeadCAM
+    from explainendo.runtime import FEATURE_MAP, OnnxNetwork, _export_bytes, onnx_graph
+
+    folder, _ = exported
+    torch_heads = explainendo.load(folder).predictor_.sources_[0]
+    onnx_heads = explainendo.load(folder, runtime="onnx").predictor_.sources_[0]
+    assert onnx_heads.onnx_.output_names[-1] == FEATURE_MAP  # exported with the default: the last map
+    cam = HeadCAM(method="layercam", layer="auto")
+    for heads in (torch_heads, onnx_heads):
+        heads.set_params(cam=cam)
+    samples = LesionSamples.from_images(images[:2], [r.box for r in explainendo.load(folder).predict(images[:2])])
+    reference = torch_heads.gradcam(samples)
+    older = onnx_heads.gradcam(samples)  # no output of stage 1 in this graph: torch computes it
+    graph = onnx_graph(onnx_heads)
+    assert graph.output_names[-1] == f"{FEATURE_MAP}_stage{onnx_heads._cam_stage()}"
+    onnx_heads.onnx_ = OnnxNetwork(_export_bytes(graph, 17), graph.input_name, graph.output_names, threads=1)
+    onnx_heads.predict_proba(samples)  # keeps the stage's map from the graph
+    assert onnx_heads._recalled_feature_maps(*onnx_heads._encode(samples, onnx_heads.net_specs_,
+                                                                 need_labels=False)[:2])
+    newer = onnx_heads.gradcam(samples)
+    for name in reference:
+        for a, b, c in zip(reference[name], older[name], newer[name]):
+            assert np.abs(a - b).max() <= 1e-3 and np.abs(a - c).max() <= 1e-3
+
+
 def test_a_missing_onnxruntime_is_a_typed_error_naming_the_install(exported, monkeypatch):
     folder, _ = exported
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError

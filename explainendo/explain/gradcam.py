@@ -1,7 +1,22 @@
-"""Grad-CAM pass-through: heatmaps from the feature sources that make them (attribute heads, a CNN score).
+"""Class activation maps: the methods and targets (pytorch-grad-cam's design), and the pass-through that collects
+every source's maps for an explanation.
 
-A source offers ``gradcam(samples) -> {attribute: [HxW map per lesion, crop coordinates]}``; this collects
-every lesion's map of every attribute from every source, each scaled to [0, 1]. A source that fails to
+Methods, each a small class that overrides one thing (``CAM_METHODS``, by name). All take the activations ``A``
+(N, K, h, w) of one layer and the gradients ``G = d score / d A`` and give ``ReLU(sum_k W_k * A_k)`` (N, h, w):
+
+============  ======================================================================================  ==========
+``gradcam``    W_k = mean_ij G_kij (Selvaraju et al., ICCV 2017)                                      one weight
+``gradcam++``  W_k = sum_ij ReLU(G_kij) a_kij, a = G^2 / (2 G^2 + sum_ij A_kij G^3) (Chattopadhay et   one weight
+               al., WACV 2018; the closed form of pytorch-grad-cam, a = 0 where G = 0)
+``layercam``   W_kij = ReLU(G_kij), per position (Jiang et al., IEEE TIP 2021): usable on earlier,      per pixel
+               finer layers, where a channel's mean gradient averages out
+============  ======================================================================================  ==========
+
+Targets are tiny callables ``target(logits) -> score per row`` on one head's logits (N, classes):
+:class:`ClassTarget` (one class, pytorch-grad-cam's ``ClassifierOutputTarget``) and :class:`PredictedClass`.
+
+A source offers ``gradcam(samples) -> {attribute: [HxW map per lesion, crop coordinates]}``; :func:`source_gradcams`
+collects every lesion's map of every attribute from every source, each scaled to [0, 1]. A source that fails to
 make its maps is logged and left out: the explanation still has its SHAP values.
 """
 
@@ -11,7 +26,81 @@ import logging
 
 import numpy as np
 
+from ..registry import Registry
+
 log = logging.getLogger(__name__)
+
+#: name -> CAM method class (``HeadCAM(method=...)``)
+CAM_METHODS: Registry[type] = Registry("CAM method")
+
+
+# ---- targets: what score a map explains -------------------------------------------------------------------------
+class ClassTarget:
+    """The logit of one class, per row: ``logits[:, index]``."""
+
+    def __init__(self, index: int):
+        self.index = int(index)
+
+    def __call__(self, logits):
+        return logits[:, self.index]
+
+    def __repr__(self) -> str:
+        return f"ClassTarget({self.index})"
+
+
+class PredictedClass:
+    """The logit of each row's top class (the class the head predicts)."""
+
+    def __call__(self, logits):
+        return logits.gather(1, logits.argmax(1, keepdim=True))[:, 0]
+
+    def __repr__(self) -> str:
+        return "PredictedClass()"
+
+
+# ---- methods: activations and gradients -> map --------------------------------------------------------------------
+class BaseCAM:
+    """``ReLU(sum_k W_k A_k)`` over the channels; a method overrides :meth:`weights` only."""
+
+    def weights(self, activations, grads):
+        """W: (N, K, 1, 1) per channel, or (N, K, h, w) per position."""
+        raise NotImplementedError
+
+    def __call__(self, activations, grads):
+        """(N, K, h, w) activations and their gradients (torch tensors) -> the raw maps (N, h, w)."""
+        import torch
+
+        return torch.relu((self.weights(activations, grads) * activations).sum(1))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+@CAM_METHODS.register("gradcam")
+class GradCAM(BaseCAM):
+    def weights(self, activations, grads):
+        return grads.mean(dim=(2, 3), keepdim=True)
+
+
+@CAM_METHODS.register("gradcam++")
+class GradCAMPlusPlus(BaseCAM):
+    def weights(self, activations, grads):
+        import torch
+
+        g2 = grads.pow(2)
+        g3 = g2 * grads
+        total = activations.sum(dim=(2, 3), keepdim=True)
+        alpha = g2 / (2 * g2 + total * g3 + 1e-7)
+        alpha = torch.where(grads != 0, alpha, torch.zeros_like(alpha))
+        return (torch.relu(grads) * alpha).sum(dim=(2, 3), keepdim=True)
+
+
+@CAM_METHODS.register("layercam")
+class LayerCAM(BaseCAM):
+    def weights(self, activations, grads):
+        import torch
+
+        return torch.relu(grads)
 
 
 def unit_scale(cam) -> np.ndarray:

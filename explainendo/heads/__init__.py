@@ -3,15 +3,15 @@
 ``backbones``: named CNN backbones with local weights (EfficientNet-Lite0 ImageNet, ResNet-18/50).
 ``attribute_heads``: :class:`AttributeHeads`, one backbone forward feeding one small head per attribute,
 trained supervised or semi-supervised, with Grad-CAM per head. ``settings``: its strategy objects
-(:class:`Augment`, :class:`HeadLoss`, :class:`PseudoLabel`); ``ultrasound``: :class:`UltrasoundAugment`, the
+(:class:`Augment`, :class:`HeadLoss`, :class:`PseudoLabel`, :class:`HeadCAM`); ``ultrasound``: :class:`UltrasoundAugment`, the
 EUS frames' augmentation. Torch is imported only when used.
 """
 
 from .backbones import BACKBONES, create_backbone, imagenet_classifier, list_backbones
-from .settings import Augment, HeadLoss, PseudoLabel
+from .settings import Augment, HeadCAM, HeadLoss, PseudoLabel
 from .ultrasound import UltrasoundAugment
 
-__all__ = ["BACKBONES", "Augment", "AttributeHeads", "HeadLoss", "PseudoLabel", "UltrasoundAugment", "create_backbone",
+__all__ = ["BACKBONES", "Augment", "AttributeHeads", "HeadCAM", "HeadLoss", "PseudoLabel", "UltrasoundAugment", "create_backbone",
            "imagenet_classifier", "list_backbones", "paste_on_frame"]
 
 

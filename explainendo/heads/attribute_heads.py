@@ -35,11 +35,17 @@ Calibration (``calibrate(samples)``)
     (:mod:`explainendo.heads.calibration`). ``HybridPredictor(stacking=HeldOut(...))`` does it on its held-out
     patients before the fitter sees the heads' outputs.
 
-Grad-CAM (Selvaraju et al., ICCV 2017)
-    For head h and class c: alpha_k = mean_ij d y_c / d A_kij over the last feature map A of the
-    backbone; map = ReLU(sum_k alpha_k A_k), resized to the crop and scaled to [0, 1] with
-    pytorch-grad-cam's ``scale_cam_image``. All crop heads share one forward pass: the gradient of
-    each head's score w.r.t. A only runs back through that head's linear layer and the pooling.
+Class activation maps (``cam=HeadCAM(method, layer)``, :mod:`explainendo.explain.gradcam`)
+    For head h and target class c, A = the output of one backbone stage and G = d y_c / d A; the map is the
+    method's ReLU(sum_k W_k A_k) (Grad-CAM: W_k = mean_ij G_kij; LayerCAM: W = ReLU(G) per position), resized
+    to the crop and scaled to [0, 1] as pytorch-grad-cam's ``scale_cam_image``. The default, Grad-CAM on the last
+    feature map, is cheap (the gradient runs back through the heads and the pooling only) but coarse: 3x3 at
+    96 px. ``HeadCAM("layercam", "auto")`` reads the deepest stage whose map is at least 12 cells a side (stage 3
+    of EfficientNet-Lite0: 12x12 at 96 px, 16x16 at 128 px) and puts more heat on the lesion, at many times the
+    cost on a CPU (issue 24; docs/benchmarks.md, "Grad-CAM that shows something"). ``predict_proba`` keeps the
+    CAM stage's output of the lesions it just ran (:data:`FEATURE_CACHE_MAX`), so the explanation right after runs
+    no backbone forward up to it; from A on, the stages after it and the heads run once more with a graph, all
+    heads at once (A repeated once per head, one backward).
 """
 
 from __future__ import annotations
@@ -65,14 +71,15 @@ from ..types import Box
 from .calibration import MIN_LESIONS as MIN_CALIBRATION_LESIONS
 from .calibration import apply_temperature_bias, fit_head_calibration
 from .backbones import BACKBONE_STAGES
-from .settings import Augment, HeadLoss, PseudoLabel, semi_supervised_method
+from .settings import Augment, HeadCAM, HeadLoss, PseudoLabel, semi_supervised_method
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "component.yaml"
-#: the most lesions whose last feature maps a forward keeps (by the inputs' content), so that Grad-CAM of the same
-#: lesions right after (an explanation of what was just predicted) skips the backbone: one batch's worth, bounded
+#: the most lesions whose CAM-stage feature maps a forward keeps (by the inputs' content), so that Grad-CAM of the
+#: same lesions right after (an explanation of what was just predicted) skips the backbone up to that stage: one
+#: batch's worth, bounded
 FEATURE_CACHE_MAX = 64
 
 
@@ -271,7 +278,10 @@ class AttributeHeads(FeatureSource):
     - ``semi_supervised``: None, a :class:`~explainendo.heads.settings.PseudoLabel` or ``"pseudo_label"``;
     - ``tta``: test-time augmentation (the crop heads' probabilities are the mean over the crop and its three
       flips, four crop forwards instead of one; needs flips in training);
-    - ``landmark_to_location``; ``seed``.
+    - ``landmark_to_location``; ``seed``;
+    - ``cam``: a :class:`~explainendo.heads.settings.HeadCAM` (the CAM method and the backbone stage it reads);
+      None: ``HeadCAM()`` (Grad-CAM on the last feature map, the maps of before issue 24). Models saved before
+      it existed load with this default, so they explain as they did.
     """
 
     name = "attributes"
@@ -285,7 +295,7 @@ class AttributeHeads(FeatureSource):
                  pretrained: bool | str = True, freeze_stages: int = 0, image_size: int = 128,
                  training: Training | None = None, augment: Augment | None = Augment(),
                  loss: HeadLoss | None = None, semi_supervised: PseudoLabel | str | None = None, tta: bool = False,
-                 landmark_to_location: dict[str, str] | None = None, seed: int = 0):
+                 landmark_to_location: dict[str, str] | None = None, seed: int = 0, cam: HeadCAM | None = None):
         self.specs = specs
         self.backbone = backbone
         self.pretrained = pretrained
@@ -298,6 +308,7 @@ class AttributeHeads(FeatureSource):
         self.tta = tta
         self.landmark_to_location = landmark_to_location
         self.seed = seed
+        self.cam = cam
 
     # the settings objects in force (None: the defaults)
     @property
@@ -307,6 +318,10 @@ class AttributeHeads(FeatureSource):
     @property
     def _loss(self) -> HeadLoss:
         return HeadLoss() if self.loss is None else self.loss
+
+    @property
+    def _cam(self) -> HeadCAM:
+        return HeadCAM() if self.cam is None else self.cam
 
     @property
     def _flips(self) -> bool:
@@ -359,8 +374,11 @@ class AttributeHeads(FeatureSource):
             raise ConfigError(f"freeze_stages={self.freeze_stages!r} is out of range for backbone '{self.backbone}'",
                               hint=f"use an integer from 0 to {stages if stages is not None else 'its stage count'} "
                                    "(stages, stem first)")
-        for key, cls in (("training", Training), ("augment", Augment), ("loss", HeadLoss)):
+        for key, cls in (("training", Training), ("augment", Augment), ("loss", HeadLoss), ("cam", HeadCAM)):
             cls.checked(getattr(self, key), f"AttributeHeads({key}=...)")
+        if isinstance(self._cam.layer, int) and stages is not None and self._cam.layer >= stages:
+            raise ConfigError(f"HeadCAM(layer={self._cam.layer}) is out of range for backbone '{self.backbone}'",
+                              hint=f"use 'auto', 'last' or a stage index from 0 to {stages - 1}")
         semi_supervised_method(self.semi_supervised)
         self._check_tta()
         return specs
@@ -455,6 +473,7 @@ class AttributeHeads(FeatureSource):
                                 hint="add attr.<name> columns, e.g. " + ", ".join(f"attr.{s.name}" for s in specs))
         self.onnx_ = None  # an onnxruntime session belongs to the loaded weights, not to a new training
         self._feature_maps = None  # nor do the last forward's feature maps
+        self._grids = None  # nor the stages' map sizes
         self.trained_attributes_ = [s.name for s in trained]
         self.skipped_attributes_ = skipped
         self.calibration_ = {}  # a new training makes an old calibration meaningless
@@ -481,6 +500,7 @@ class AttributeHeads(FeatureSource):
                 self._train(data, val, generator, phase="pseudo_label")
         self.net_.eval()
         self.columns_ = list(self._columns())
+        self._stage_grids()  # the stages' map sizes at this input size (the CAM stage), measured once now
         return self
 
     def _class_weights(self, labels: dict[str, np.ndarray]):
@@ -594,16 +614,13 @@ class AttributeHeads(FeatureSource):
                 x = crops[start:start + step].float().div_(255).to(self.device_)
                 f = None if frames is None else frames[start:start + step].float().div_(255).to(self.device_)
                 probs = {}
-                for kind, inputs in (("crop", x), ("frame", f)):  # = self.net_(x, f), the feature maps kept
-                    names = self.net_.heads_for(kind)
-                    if inputs is None or not names:
-                        continue
-                    feature_map = self.net_.backbone.features(inputs)
+                # = self.net_(x, f), the CAM stage's feature maps kept
+                for kind, feature_map, cam_map in self._feature_maps_of(x, f, keep):
                     pooled = feature_map.mean(dim=(2, 3))
-                    for name in names:
+                    for name in self.net_.heads_for(kind):
                         probs[name] = torch.softmax(self.net_.heads[name](pooled), 1)
                     if keep:
-                        maps[kind].append(feature_map.cpu().numpy())
+                        maps[kind].append(cam_map.cpu().numpy())
                 if self.tta:  # mean over the crop and its flips training showed (frames are never flipped)
                     flips = self.augment.tta_flips
                     for dims in flips:
@@ -616,6 +633,31 @@ class AttributeHeads(FeatureSource):
         if keep:
             self._remember_feature_maps(crops, frames, maps)
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
+
+    def _feature_maps_of(self, crops, frames, keep: bool = False) -> list[tuple[str, Any, Any]]:
+        """(kind, backbone feature map, the CAM stage's feature map or None) for the crops and the frames that have
+        heads; ``keep``: stop at the CAM stage on the way (:meth:`_cam_stage`) and return its output too. Crops and
+        frames of one size go through the backbone as ONE batch (inference in eval mode: every row is computed on
+        its own, so the result is the two forwards'; on 2 CPU cores one batch of 2n costs ~0.7x two batches of n)."""
+        inputs = [(kind, x) for kind, x in (("crop", crops), ("frame", frames))
+                  if x is not None and self.net_.heads_for(kind)]
+        backbone = self.net_.backbone
+
+        def forward(x):
+            if not keep:
+                return backbone.features(x), None
+            stage = self._cam_stage()
+            middle = backbone.run(x, 0, stage + 1)
+            return backbone.run(middle, stage + 1), middle
+
+        if len(inputs) == 2 and inputs[0][1].shape[1:] == inputs[1][1].shape[1:]:
+            import torch
+
+            both, middle = forward(torch.cat([inputs[0][1], inputs[1][1]]))
+            n = inputs[0][1].shape[0]
+            return [(inputs[0][0], both[:n], None if middle is None else middle[:n]),
+                    (inputs[1][0], both[n:], None if middle is None else middle[n:])]
+        return [(kind, *forward(x)) for kind, x in inputs]
 
     # ---- the last forward's feature maps, for a Grad-CAM of the same lesions right after (an explanation) ----
     def _feature_key(self, crops, frames) -> tuple:
@@ -646,13 +688,14 @@ class AttributeHeads(FeatureSource):
     def _probs_onnx(self, crops, frames) -> dict[str, np.ndarray]:
         """:meth:`_probs_from_tensors` through the onnxruntime session ``onnx_``: the crops (and their TTA flips)
         and the frames of a chunk go through the graph as one batch; each head takes its rows."""
-        from ..runtime import FEATURE_MAP, softmax
+        from ..runtime import softmax
 
         crop_heads, frame_heads = self.net_.heads_for("crop"), self.net_.heads_for("frame")
         flips = self.augment.tta_flips if self.tta else ()
         out: dict[str, list] = {}
         maps: dict[str, list] = {"crop": [], "frame": []}
-        keep = crops.shape[0] <= FEATURE_CACHE_MAX and FEATURE_MAP in self.onnx_.output_names
+        cam_output = self._cam_output()
+        keep = crops.shape[0] <= FEATURE_CACHE_MAX and cam_output in self.onnx_.output_names
         step = max(int(self._training.batch_size), 32)
         for start in range(0, crops.shape[0], step):
             x = crops[start:start + step].numpy().astype(np.float32) / np.float32(255)
@@ -674,9 +717,9 @@ class AttributeHeads(FeatureSource):
                     out.setdefault(name, []).append(softmax(logits[name][-m:]))
             if keep:
                 if crop_heads:
-                    maps["crop"].append(logits[FEATURE_MAP][:m])
+                    maps["crop"].append(logits[cam_output][:m])
                 if f is not None:
-                    maps["frame"].append(logits[FEATURE_MAP][-m:])
+                    maps["frame"].append(logits[cam_output][-m:])
         if keep:
             self._remember_feature_maps(crops, frames, maps)
         return {k: np.concatenate(v).astype(np.float64) for k, v in out.items()}
@@ -810,15 +853,18 @@ class AttributeHeads(FeatureSource):
     # ------------------------------------------------------------------------------------ Grad-CAM
     def gradcam(self, samples: LesionSamples, attributes: Sequence[str] | None = None,
                 targets: dict[str, Any] | None = None) -> dict[str, list[np.ndarray]]:
-        """Grad-CAM map per head and lesion, in [0, 1], shaped like the crop (the frame for a frame head).
+        """Class activation map per head and lesion, in [0, 1], shaped like the crop (the frame for a frame head):
+        the method and stage of ``cam`` (:class:`~explainendo.heads.settings.HeadCAM`; module docstring).
 
-        ``attributes``: heads to explain (default: every trained head). ``targets``: {attribute: class
-        name or index} (default: each lesion's predicted class). All crop heads come from one backbone
-        forward (and one more for frame heads); use :func:`paste_on_frame` to place a crop map on its frame.
+        ``attributes``: heads to explain (default: every trained head). ``targets``: {attribute: class name,
+        index, or a callable ``target(logits) -> score per row`` such as
+        :class:`~explainendo.explain.gradcam.ClassTarget`} (default: each lesion's predicted class). All crop heads
+        come from one backbone forward and one backward (and one more of each for frame heads); use
+        :func:`paste_on_frame` to place a crop map on its frame.
         """
         import torch
 
-        from ..explain.gradcam import scale_cam
+        from ..explain.gradcam import CAM_METHODS, scale_cam
 
         self._check_fitted()
         samples = self._check_samples(samples, "samples")
@@ -829,8 +875,11 @@ class AttributeHeads(FeatureSource):
             raise ConfigError(f"no trained head {unknown}", hint=f"trained heads: {list(by_name)}")
         targets = dict(targets or {})
         specs = [by_name[a] for a in attributes]
+        score_of = {s.name: self._target(s, targets.get(s.name)) for s in specs}
+        method = CAM_METHODS.get(self._cam.check_params().method)()
         result: dict[str, list[np.ndarray]] = {}
         net = self.net_ if not self.net_.training else self.net_.eval()
+        stage = self._cam_stage()
         with torch_threads(self._training.num_threads):
             crops, frames, _, bad = self._encode(samples, specs, need_labels=False)
             recalled = self._recalled_feature_maps(crops, frames)  # the forward predict_proba just ran, if any
@@ -841,63 +890,103 @@ class AttributeHeads(FeatureSource):
                 if x is None:
                     raise FeatureExtractionError(f"heads {[s.name for s in group]} need whole frames",
                                                  hint="build samples with frames (LesionSamples.from_images)")
-                x = x.float().div_(255).to(self.device_)
-                # d score / d A runs back through the head and the pooling only: the backbone's forward needs no
-                # graph (no_grad: a quarter less time and memory), its output A is the leaf the gradient stops at
                 if kind in recalled:  # the same inputs and weights went forward for the probabilities
                     activations = torch.from_numpy(recalled[kind]).to(self.device_)
-                else:
+                else:  # the stages up to A need no graph (no_grad): A is the leaf the gradient stops at
                     with torch.no_grad():
-                        activations = self._feature_map(x)  # output of backbone.gradcam_layer
-                activations = activations.detach().requires_grad_(True)
+                        activations = self._feature_map(x.float().div_(255).to(self.device_))
+                n = activations.shape[0]
+                # every head at once: A repeated once per head, rows [h n, (h + 1) n) scored by head h, one backward
+                leaf = activations.detach().repeat(len(group), 1, 1, 1).requires_grad_(True)
                 with torch.enable_grad():
-                    pooled = activations.mean(dim=(2, 3))
-                    for spec in group:
-                        logits = net.heads[spec.name](pooled)
-                        target = self._target_index(spec, targets.get(spec.name), logits)
-                        score = logits.gather(1, target[:, None]).sum()
-                        grads, = torch.autograd.grad(score, activations, retain_graph=True)
-                        alpha = grads.mean(dim=(2, 3), keepdim=True)
-                        cams = torch.relu((alpha * activations).sum(1)).detach().cpu().numpy()
-                        maps = []
-                        for i, cam in enumerate(cams):
-                            image = images[i]
-                            if i in bad or not isinstance(image, np.ndarray) or image.ndim < 2:
-                                maps.append(np.full(np.shape(image)[:2] or (1, 1), np.nan, dtype=np.float32))
-                                continue
-                            h, w = image.shape[:2]
-                            maps.append(scale_cam(cam, (w, h)))
-                        result[spec.name] = maps
+                    pooled = net.backbone.run(leaf, stage + 1).mean(dim=(2, 3))
+                    score = sum(score_of[spec.name](net.heads[spec.name](pooled[h * n:(h + 1) * n])).sum()
+                                for h, spec in enumerate(group))
+                    grads, = torch.autograd.grad(score, leaf)
+                with torch.no_grad():
+                    cams = method(leaf.detach(), grads).cpu().numpy()
+                for h, spec in enumerate(group):
+                    maps = []
+                    for i, cam in enumerate(cams[h * n:(h + 1) * n]):
+                        image = images[i]
+                        if i in bad or not isinstance(image, np.ndarray) or image.ndim < 2:
+                            maps.append(np.full(np.shape(image)[:2] or (1, 1), np.nan, dtype=np.float32))
+                            continue
+                        height, width = image.shape[:2]
+                        maps.append(scale_cam(cam, (width, height)))
+                    result[spec.name] = maps
         return result
 
     def _feature_map(self, x):
-        """The backbone's last feature map for the float batch ``x``: from the onnxruntime session when the heads
-        were loaded with ``runtime="onnx"`` and their graph has it (the same forward, faster), else from torch."""
-        from ..runtime import FEATURE_MAP
-
+        """The CAM stage's feature map (:meth:`_cam_stage`) for the float batch ``x``: from the onnxruntime session
+        when the heads were loaded with ``runtime="onnx"`` and their graph outputs that stage (the same forward,
+        faster), else from torch."""
         session = getattr(self, "onnx_", None)
-        if session is not None and FEATURE_MAP in session.output_names:
+        name = self._cam_output()
+        if session is not None and name in session.output_names:
             import torch
 
-            return torch.from_numpy(session(x.cpu().numpy(), [FEATURE_MAP])[0]).to(x.device)
-        return self.net_.backbone.features(x)
+            return torch.from_numpy(session(x.cpu().numpy(), [name])[0]).to(x.device)
+        return self.net_.backbone.run(x, 0, self._cam_stage() + 1)
 
-    @staticmethod
-    def _target_index(spec: AttributeSpec, target: Any, logits):
+    def _cam_output(self) -> str:
+        """The name of the exported graph's output that holds the CAM stage's map (:mod:`explainendo.runtime`)."""
+        from ..runtime import cam_output_name
+
+        return cam_output_name(self._cam_stage(), len(self.net_.backbone.stages))
+
+    def _stage_grids(self) -> list[tuple[int, int]]:
+        """Each backbone stage's feature-map size (h, w) at ``image_size``: one forward of a blank image, once per
+        network and size."""
         import torch
 
-        n = logits.shape[0]
+        key = (id(self.net_), int(self.image_size))
+        kept = getattr(self, "_grids", None)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        grids = []
+        backbone = self.net_.backbone
+        was_training = self.net_.training
+        self.net_.eval()
+        try:
+            with torch.no_grad():
+                x = torch.zeros(1, 3, self.image_size, self.image_size, device=self.device_)
+                x = backbone.preprocess(x)
+                for stage in backbone.stages:
+                    x = stage(x)
+                    grids.append((int(x.shape[-2]), int(x.shape[-1])))
+        finally:
+            self.net_.train(was_training)
+        self._grids = (key, grids)
+        return grids
+
+    def _cam_stage(self) -> int:
+        """The index of the backbone stage whose output the maps are made of (``cam.layer`` resolved)."""
+        return self._cam.check_params().resolve(self._stage_grids())
+
+    def _cam_grid(self) -> tuple[int, int]:
+        """The size of the CAM stage's feature map at ``image_size``: the map's real resolution."""
+        return self._stage_grids()[self._cam_stage()]
+
+    def _target(self, spec: AttributeSpec, target: Any):
+        """A target callable ``logits -> score per row`` for one head, from a class name, an index, a callable
+        or None (each row's predicted class)."""
+        from ..explain.gradcam import ClassTarget, PredictedClass
+
         if target is None:
-            return logits.argmax(1)
+            return PredictedClass()
+        if callable(target):
+            return target
         if isinstance(target, str):
             if target not in spec.classes:
                 raise ConfigError(f"target {target!r} is not a class of '{spec.name}'",
                                   hint=f"use one of {list(spec.classes)}")
             target = spec.classes.index(target)
-        if not isinstance(target, (int, np.integer)) or not 0 <= int(target) < len(spec.classes):
+        if isinstance(target, bool) or not isinstance(target, (int, np.integer)) \
+                or not 0 <= int(target) < len(spec.classes):
             raise ConfigError(f"target {target!r} for '{spec.name}' is out of range",
                               hint=f"use a class name or an index below {len(spec.classes)}")
-        return torch.full((n,), int(target), dtype=torch.long, device=logits.device)
+        return ClassTarget(int(target))
 
     # ------------------------------------------------------------------------------------ save/load
     def _save_state(self, directory: Path) -> dict:
@@ -950,5 +1039,6 @@ class AttributeHeads(FeatureSource):
         self.device_ = runtime_device(self._training.device)
         self.net_.to(self.device_).eval()
         self.columns_ = list(self._columns())
+        self._stage_grids()
         if columns != self.columns_:
             raise ModelFileError("saved columns do not match the specs", source=str(directory))

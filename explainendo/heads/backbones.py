@@ -72,7 +72,8 @@ def _backbone_class():
         """A feature extractor: ``forward(x in [0,1]) -> (N, feature_dim)`` pooled features.
 
         ``features(x)`` gives the last feature map (N, feature_dim, h, w), the output of
-        ``gradcam_layer``; ``stages`` lists the blocks in order (stem first) for partial fine-tuning;
+        ``gradcam_layer``; ``run(x, start, stop)`` a part of the stages; ``stages`` lists the blocks in order
+        (stem first) for partial fine-tuning and for a Grad-CAM of an earlier stage;
         ``classifier`` is the ImageNet head when the weights have one (else ``None``).
         """
 
@@ -94,8 +95,15 @@ def _backbone_class():
             return (x - self.mean) / self.std
 
         def features(self, x):
-            x = self.preprocess(x)
-            for stage in self.stages:
+            return self.run(x)
+
+        def run(self, x, start: int = 0, stop: int | None = None):
+            """``stages[start:stop]`` applied to ``x``: from the image (``start=0``, normalised first) or from
+            the output of stage ``start - 1``, so a forward can stop at a stage and go on from it later (a
+            Grad-CAM of an earlier stage back-propagates through the stages after it only)."""
+            if start == 0:
+                x = self.preprocess(x)
+            for stage in self.stages[start:stop]:
                 x = stage(x)
             return x
 

@@ -73,6 +73,54 @@ class PseudoLabel(Settings):
         return self
 
 
+@register_component("head_cam")
+class HeadCAM(Settings):
+    """How the heads' class activation maps are made: ``method`` (a name of
+    :data:`explainendo.explain.gradcam.CAM_METHODS`: ``"gradcam"``, ``"gradcam++"``, ``"layercam"``) on the output
+    of the backbone stage ``layer``: ``"last"`` (the last feature map, 3x3 at 96 px and 4x4 at 128 px on
+    EfficientNet-Lite0), ``"auto"`` (the deepest stage whose map is at least ``AUTO_MIN_GRID`` cells a side at the
+    heads' input size: stage 3, stride 8, 12x12 at 96 px and 16x16 at 128 px on EfficientNet-Lite0) or a stage
+    index (``.stages``, stem first). A setting of the explanation only: it changes no weight and no probability,
+    and can be set on fitted heads (``set_params(cam=...)``).
+
+    The default is Grad-CAM on the last map, the cheapest: an earlier stage's map is back-propagated through the
+    stages after it, whose depthwise convolutions are slow to differentiate on a CPU. On gastric phantoms
+    ``HeadCAM("layercam", "auto")`` puts more heat on the lesion box (1.62-1.68x its area share against
+    1.24-1.27x, the heads' maps as distinct) but costs 25-60 times the default's time for seven heads on 2 CPU
+    cores (docs/benchmarks.md, "Grad-CAM that shows something"): a setting for a report, not for the video path."""
+
+    #: "auto": the deepest stage whose feature map has at least this many cells on its shorter side
+    AUTO_MIN_GRID = 12
+
+    def __init__(self, method: str = "gradcam", layer: str | int = "last"):
+        self.method = method
+        self.layer = layer
+
+    def check_params(self) -> "HeadCAM":
+        from ..explain.gradcam import CAM_METHODS
+
+        if not isinstance(self.method, str) or self.method not in CAM_METHODS:
+            raise ConfigError(f"HeadCAM(method={self.method!r})", hint=f"use one of {CAM_METHODS.list()}")
+        if self.layer not in ("auto", "last") and (isinstance(self.layer, bool) or not isinstance(self.layer, int)
+                                                   or self.layer < 0):
+            raise ConfigError(f"HeadCAM(layer={self.layer!r})",
+                              hint="use 'auto', 'last' or a stage index (0 = the stem)")
+        return self
+
+    def resolve(self, grids: list[tuple[int, int]]) -> int:
+        """The stage index, given each stage's feature-map size (h, w) at the input size."""
+        last = len(grids) - 1
+        if self.layer == "last":
+            return last
+        if self.layer == "auto":  # a tiny input whose maps are all smaller: the deepest of the largest maps
+            least = min(self.AUTO_MIN_GRID, max(min(h, w) for h, w in grids))
+            return [i for i, (h, w) in enumerate(grids) if min(h, w) >= least][-1]
+        if self.layer > last:
+            raise ConfigError(f"HeadCAM(layer={self.layer}): the backbone has stages 0-{last}",
+                              hint="use 'auto', 'last' or a stage index in range")
+        return int(self.layer)
+
+
 #: the semi-supervised methods by name (``semi_supervised="pseudo_label"`` is ``PseudoLabel()``)
 SEMI_SUPERVISED = {"pseudo_label": PseudoLabel}
 
