@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml Makefile constraints.txt
 	# get the same packages, so a figure measured here is measured with the same code on a fresh clone.
 	# torch/torchvision first, at the versions that lie on this machine kind's disk (no multi-GB download).
 	$(PIP) install -q -c constraints.txt torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -q -c constraints.txt -e '.[test,onnx]'
-	$(PY) -c "import cv2; cv2.HOGDescriptor; import torch, ultralytics, shap, xgboost, onnx, onnxruntime, fastapi, playwright"
+	$(PIP) install -q -c constraints.txt -e '.[test,onnx,ray]'
+	$(PY) -c "import cv2; cv2.HOGDescriptor; import torch, ultralytics, shap, xgboost, onnx, onnxruntime, fastapi, playwright, ray"
 	mkdir -p $(YOLO_CONFIG_DIR)/Ultralytics
 	cp -n $$($(PY) -c "import matplotlib, os; print(os.path.join(matplotlib.get_data_path(), 'fonts/ttf/DejaVuSans.ttf'))") $(YOLO_CONFIG_DIR)/Ultralytics/Arial.ttf
 	touch $(STAMP)

@@ -356,9 +356,35 @@ def _row(d, classes: list[str], tasks: dict[str, list[str]] | None = None, ood: 
     return row
 
 
+def row_columns(model) -> tuple:
+    """What :func:`_row` needs of a model besides the result: ``(classes, tasks, has_ood)``."""
+    tasks = {name: [str(c) for c in t.classes_] for name, t in getattr(model, "tasks_", {}).items()}
+    return list(model.classes_), tasks, getattr(model, "ood_", None) is not None
+
+
+def diagnosis_row(model, d, index: int, columns: tuple, measurements=None, card_format: str = "html",
+                  write_card=None) -> tuple[dict, dict]:
+    """A diagnose run's CSV row and JSONL record of result ``d``, input ``index`` of the whole run (both engines,
+    local and Ray, build their rows here: :mod:`explainendo.archive_ray`). ``columns``: :func:`row_columns`.
+    ``write_card(name, save)``: given, a diagnosed image's card is rendered (``save(path)`` writes it) and the
+    path it returns is the record's ``card``; a card that cannot be made is the record's ``card_error``."""
+    d.frame_index = index  # the input's place in the whole run, also when resumed
+    row = _row(d, *columns)
+    record = d.to_dict()
+    if write_card is not None and row["status"] == "ok":
+        try:
+            record["card"] = str(write_card(f"{index:05d}_{Path(d.image).stem}.{card_format}",
+                                            model.explain(d, table=measurements).save_card))
+        except ExplainendoError as exc:
+            record["card_error"] = str(exc)
+    d.frame = None  # the pixels go as soon as the card is written: a long video streams in flat memory
+    return row, record
+
+
 def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Path] = None, cards: bool = True,
                     card_format: str = "html", progress: bool = True, overwrite: bool = False,
-                    retry_errors: bool = False, say=None) -> dict:
+                    retry_errors: bool = False, say=None, engine: str = "local", ray_address: Optional[str] = None,
+                    workers: Optional[int] = None, ray_object_store_mb: Optional[int] = None) -> dict:
     """Diagnose every image into ``out``: ``results.csv`` / ``results.jsonl`` (one row per input, in input order,
     appended and flushed as each is done), a card per diagnosed image, then ``results.json`` and ``broken.txt``
     (written whole, atomically, from the rows).
@@ -369,7 +395,12 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     :data:`DIAGNOSE_OUTPUTS` first). An unreadable image is a row with status ``error``, never fatal, and is not
     tried again on resume unless ``retry_errors`` (the rows from the first error on are then done again, which
     keeps the input order). ``say``: called with a line when a run resumes. Returns the counts by status over
-    all rows, ``broken`` (image, error), ``resumed`` (rows found done) and ``total`` (None: unknown)."""
+    all rows, ``broken`` (image, error), ``resumed`` (rows found done) and ``total`` (None: unknown).
+
+    ``engine="ray"``: the images are diagnosed on Ray Data (:mod:`explainendo.archive_ray`: one model per worker,
+    ``workers`` of them, on a local Ray unless ``ray_address``); the rows, written here in input order, are the
+    local run's, and the run resumes the same way. Ray missing is a
+    :class:`~explainendo.errors.MissingDependencyError` before any work."""
     import contextlib
 
     import pandas as pd
@@ -380,16 +411,25 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
     from .resume import AppendedRows, atomic_write, open_ledger, remove_temporaries, run_identity
     from .types import Result
 
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine {engine!r} is not an engine", hint="local (the default) or ray")
+    if engine == "ray":
+        from .archive_ray import require_ray
+
+        require_ray()
+    elif ray_address is not None or workers is not None or ray_object_store_mb is not None:
+        raise ConfigError("--ray-address and --workers apply to --engine ray", hint="add --engine ray")
     if card_format not in ("html", "png"):
         raise ConfigError(f"--card-format {card_format!r} is not a card format", hint="html or png")
     model = bundle.load(model_dir)
     measurements = pd.read_csv(table) if table is not None else None
     model.check_table(measurements)  # a model reading table columns without its table: refused before any output
-    classes = list(model.classes_)
-    tasks = {name: [str(c) for c in t.classes_] for name, t in getattr(model, "tasks_", {}).items()}
-    has_ood = getattr(model, "ood_", None) is not None
-    fields = list(_row(Result(image=""), classes, tasks, has_ood))
+    columns = row_columns(model)
+    fields = list(_row(Result(image=""), *columns))
     names, inputs_digest, total = _diagnose_inputs(images)
+    if engine == "ray" and names is None:
+        raise ConfigError(f"--engine ray diagnoses a folder of images or one image; {images} is read as a stream "
+                          "(a video)", source=str(images), hint="diagnose a video with --engine local (the default)")
     if overwrite:
         _remove_diagnose_outputs(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -428,19 +468,22 @@ def diagnose_images(model_dir: Path, images: Path, out: Path, table: Optional[Pa
             + ("; an unfinished row cut off" if torn else ""))
     source = names[done:] if names is not None else _frames_after(images, done)
     bar_context = task("diagnosing", total, completed=done) if progress else contextlib.nullcontext(None)
+
+    def write_card(name, save):
+        return atomic_write(out / "cards" / name, save)
+
     with rows, bar_context as bar:
-        for i, d in enumerate(model.predict(source, table=measurements, stream=True, keep_frames=cards), start=done):
-            d.frame_index = i  # the input's place in the whole run, also when resumed
-            row = _row(d, classes, tasks, has_ood)
-            record = d.to_dict()
-            if cards and row["status"] == "ok":
-                try:
-                    card = out / "cards" / f"{i:05d}_{Path(d.image).stem}.{card_format}"
-                    atomic_write(card, model.explain(d, table=measurements).save_card)
-                    record["card"] = str(card)
-                except ExplainendoError as exc:
-                    record["card_error"] = str(exc)
-            d.frame = None  # the pixels go as soon as the card is written: a long video streams in flat memory
+        if engine == "ray":
+            from .archive_ray import ray_diagnoses
+
+            done_rows = ray_diagnoses(model_dir, source, done, batch, out=out, table=measurements,
+                                      card_format=card_format, write_card=write_card if cards else None,
+                                      address=ray_address, workers=workers, object_store_mb=ray_object_store_mb)
+        else:
+            done_rows = (diagnosis_row(model, d, i, columns, measurements, card_format, write_card if cards else None)
+                         for i, d in enumerate(model.predict(source, table=measurements, stream=True,
+                                                             keep_frames=cards), start=done))
+        for row, record in done_rows:
             rows.append(row, record)
             if bar is not None:
                 bar.advance()
@@ -464,12 +507,21 @@ def diagnose(model: Path = typer.Argument(..., help="a saved model folder"),
              overwrite: bool = typer.Option(False, "--overwrite", help="delete --out's results of an earlier run and "
                                                                       "start again (default: resume it)"),
              retry_errors: bool = typer.Option(False, "--retry-errors", help="on resume, diagnose again from the "
-                                                                            "first unreadable image on")) -> None:
+                                                                            "first unreadable image on"),
+             engine: str = typer.Option("local", "--engine", help="local (this process) or ray (Ray Data, one model "
+                                                                  "per worker; pip install 'explainendo[ray]')"),
+             ray_address: Optional[str] = typer.Option(None, "--ray-address", help="--engine ray: a running Ray "
+                                                       "cluster's address (default: start a local Ray on the cores "
+                                                       "this process may use)"),
+             workers: Optional[int] = typer.Option(None, "--workers", help="--engine ray: model workers (default: "
+                                                   "one per core)")) -> None:
     """Diagnose images with a saved model: results.csv/.json and one card per image in --out. Run the same command
-    again to resume a stopped run (see ledger.json in --out)."""
+    again to resume a stopped run (see ledger.json in --out). ``--engine ray`` runs a folder on Ray Data with the
+    same rows."""
     try:
         summary = diagnose_images(model, images, out, table=table, cards=cards, card_format=card_format,
-                                  overwrite=overwrite, retry_errors=retry_errors,
+                                  overwrite=overwrite, retry_errors=retry_errors, engine=engine,
+                                  ray_address=ray_address, workers=workers,
                                   say=lambda line: typer.secho(line, fg="yellow", err=True))
     except ExplainendoError as exc:
         _fail(exc)
@@ -506,10 +558,13 @@ def explain(model: Path = typer.Argument(..., help="a saved model folder"),
                                                          "in pixels"),
             set_: Optional[list[str]] = typer.Option(None, "--set", help="correct an attribute, ATTRIBUTE=CLASS "
                                                      "(repeatable, e.g. --set boundary=clear): the diagnosis is made "
-                                                     "again from the corrected attributes")) -> None:
-    """Explain one image: the diagnosis, the group contributions in words, and a card. With ``--set`` a clinician
-    corrects attributes (``Diagnoser.intervene``): the diagnosis before and after is printed, and the card is the
-    corrected explanation's."""
+                                                     "again from the corrected attributes"),
+            localizer_saliency: str = typer.Option("eigencam", help="where the localizer looked, on the card: "
+                                                   "eigencam (one forward pass), d-rise (500 masked passes: "
+                                                   "box-specific, model-agnostic, slow) or none")) -> None:
+    """Explain one image: the diagnosis, the group contributions in words, where the localizer looked, and a card.
+    With ``--set`` a clinician corrects attributes (``Diagnoser.intervene``): the diagnosis before and after is
+    printed, and the card is the corrected explanation's."""
     import pandas as pd
 
     from . import bundle
@@ -525,9 +580,13 @@ def explain(model: Path = typer.Argument(..., help="a saved model folder"),
                 raise InvalidBoxError(f"--box {box!r} is not four numbers", hint="e.g. --box 10,20,110,140") from None
         corrections = _corrections(set_ or [])
         m = bundle.load(model)
-        ex = before = m.explain(image, box=region, table=pd.read_csv(table) if table is not None else None)
+        ex = before = m.explain(image, box=region, table=pd.read_csv(table) if table is not None else None,
+                                localizer_saliency=None if localizer_saliency.lower() == "none" else localizer_saliency)
         if corrections:
             ex = m.intervene(before.result, corrections, lesion=before.lesion_index)
+            # a correction does not move the box: where the localizer looked stays the first explanation's
+            ex.localizer_saliency = before.localizer_saliency
+            ex.localizer_saliency_method = before.localizer_saliency_method
         card = ex.save_card(out or Path(f"{image.stem}.card.html"))
     except ExplainendoError as exc:
         _fail(exc)
@@ -542,6 +601,10 @@ def explain(model: Path = typer.Argument(..., help="a saved model folder"),
     typer.echo(f"why ({ex.space} of '{ex.explained_class}', base {ex.expected_value:+.2f}):")
     for sentence in ex.sentences(top=8):
         typer.echo(f"  {sentence}")
+    heat = ex.localizer_box_heat()
+    if heat:
+        typer.echo(f"where the localizer looked ({ex.localizer_saliency_method}): {heat['heat']:.0%} of the map in the "
+                   f"box, which is {heat['area']:.0%} of the frame")
     typer.echo(f"card: {card}")
 
 

@@ -7,7 +7,8 @@
                                          lesions (1.0x or 1.2x the box), train a clone of the predictor
       predict(source, stream=False)      any input form (path, folder, video, array, PIL image, bytes, list,
                                          generator) -> frames -> boxes -> lesions -> predictor -> Results
-      explain(result)                    SHAP per feature group and Grad-CAM per head for a result's lesion
+      explain(result)                    SHAP per feature group and Grad-CAM per head for a result's lesion,
+                                         and where the localizer looked (EigenCAM by default)
       save(folder) / Diagnoser.load(folder)
 
 The localizer is any :class:`~explainendo.localize.Localizer` (or None: each image is one whole-frame
@@ -443,18 +444,24 @@ class Diagnoser(Component):
     # ---- explanation --------------------------------------------------------------------------------
     def explain(self, result, lesion: int | None = None, *, box: Box | None = None, table: pd.DataFrame | None = None,
                 class_index: int | None = None, gradcam: bool = True, task: str | None = None,
-                group_values: str = "shap") -> Explanation:
+                group_values: str = "shap", localizer_saliency="eigencam") -> Explanation:
         """Why: SHAP per feature group (a hybrid) and Grad-CAM for one lesion (default: the primary) of a
         :class:`Result` from ``predict(..., keep_frames=True)``, or of one image given as any input form
         (``box``: explain that region instead of the localizer's). ``class_index``: the class to explain
         (default: the lesion's predicted class). ``task``: explain that further task's prediction instead of
         the diagnosis. ``group_values``: ``"shap"`` (per-feature SHAP summed per group) or ``"exact"`` (exact
         group Shapley values, for a predictor with feature groups: ``HybridPredictor.explain``); the
-        explanation's ``explainer`` says which."""
+        explanation's ``explainer`` says which. ``localizer_saliency``: where the localizer looked for the
+        lesion's box (``Explanation.localizer_saliency``, a card panel): ``"eigencam"`` (the default: one forward
+        pass of the localizer's network), ``"d-rise"`` (model-agnostic, box-specific, hundreds of passes), an
+        ``EigenCAM(...)`` / ``DRise(...)`` (:mod:`explainendo.explain.localizer_saliency`), or None; no map for a
+        model without a trained localizer (whole frame), and a failing map is logged, never fatal."""
         from .explain.group_shapley import check_group_value_method
+        from .explain.localizer_saliency import saliency_method
 
         self._check_fitted()
         check_group_value_method(group_values)
+        saliency = saliency_method(localizer_saliency)
         tasks = getattr(self, "tasks_", {})
         if task is not None and task not in tasks:
             raise ConfigError(f"no task {task!r} in this model", hint=f"its tasks: {sorted(tasks) or 'none'}")
@@ -494,11 +501,26 @@ class Diagnoser(Component):
             features = features if features.shape[1] else None
         evidence = predictor.explain(samples, class_index=class_index, gradcam=gradcam, features=features,
                                      **options)[0]
+        where = self._localizer_saliency(saliency, result.frame, chosen.box)
         return Explanation(result=result, lesion_index=index, shap=evidence.shap, group_shap=evidence.group_shap,
                            expected_value=evidence.expected_value, output=evidence.output, space=evidence.space,
                            explainer=evidence.explainer, explained_class=evidence.explained_class,
                            groups=evidence.groups, gradcams=evidence.gradcams, crop=samples.crops[0],
-                           frame=result.frame, task=task, task_features=task_features)
+                           frame=result.frame, task=task, task_features=task_features,
+                           localizer_saliency=where, localizer_saliency_method=None if where is None else saliency.name)
+
+    def _localizer_saliency(self, method, frame: np.ndarray, box: Box) -> np.ndarray | None:
+        """The engine localizer's saliency map for ``box`` (None: no method, no localizer, or a localizer
+        without a feature map for EigenCAM); a failure is logged and gives None, as a failed Grad-CAM does."""
+        from .explain.localizer_saliency import localizer_saliency
+
+        if method is None or getattr(self, "localizer_", None) is None:
+            return None
+        try:
+            return localizer_saliency(self.localizer_, frame, box, method)
+        except Exception as exc:  # noqa: BLE001 - a saliency failure must not lose the explanation
+            log.warning("%s of the localizer failed: %s", method.name, exc)
+            return None
 
     # ---- intervention -------------------------------------------------------------------------------
     def intervene(self, result: Result, corrections: dict[str, str], lesion: int | None = None,

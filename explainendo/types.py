@@ -402,6 +402,11 @@ class Explanation:
     task_features: dict[str, float] | None = field(default=None, repr=False)
     #: the localizer's own heatmap in frame coordinates, values in [0, 1] (a soft-mask localizer's mask)
     localizer_map: np.ndarray | None = field(default=None, repr=False)
+    #: where the localizer looked for the lesion's box: a saliency map in frame coordinates, values in [0, 1]
+    #: (:mod:`explainendo.explain.localizer_saliency`; None when the localizer has none or it was not asked for)
+    localizer_saliency: np.ndarray | None = field(default=None, repr=False)
+    #: the method that made ``localizer_saliency`` (``"EigenCAM"``, ``"D-RISE"``)
+    localizer_saliency_method: str | None = None
     #: per Grad-CAM map, the heat inside a region of interest (the EUS cyst): ``{"heat", "area", "ratio"}``
     #: (:func:`explainendo.explain.gradcam.region_heat`); None when no region was given
     region_heat: dict[str, dict[str, float]] | None = None
@@ -438,7 +443,18 @@ class Explanation:
                 "output": self.output, "group_shap": self.group_shap, "shap": self.shap,
                 "contributions": [{"group": g, "value": w, "contribution": v} for g, w, v in self.contributions()],
                 "gradcams": sorted(self.gradcams), **({"task": self.task} if self.task else {}),
-                **({"region_heat": self.region_heat} if self.region_heat else {})}
+                **({"region_heat": self.region_heat} if self.region_heat else {}),
+                **({"localizer_saliency": {"method": self.localizer_saliency_method, **self.localizer_box_heat()}}
+                   if self.localizer_saliency is not None else {})}
+
+    def localizer_box_heat(self) -> dict[str, float]:
+        """The share of ``localizer_saliency``'s heat inside the lesion's box against the box's share of the frame
+        (:func:`explainendo.explain.metrics.box_heat`: ``heat``, ``area``, ``ratio``); empty without a map."""
+        if self.localizer_saliency is None:
+            return {}
+        from .explain.metrics import box_heat
+
+        return {k: float(v) for k, v in box_heat(self.localizer_saliency, self.lesion.box).items()}
 
     def plot(self, top: int = 10):
         """The explanation card as a matplotlib figure (see :mod:`explainendo.explain.card`)."""

@@ -68,7 +68,8 @@ def test_explain_one_image_and_errors(trained, tmp_path):
     assert "why (" in result.output and card.read_bytes()[:4] == b"\x89PNG"
     box = ",".join(str(v) for v in test.boxes_for(test.images()[0])[0].to_xyxy())
     result = runner.invoke(app, ["explain", str(root / "model"), str(images / test.images()[0]), "--box", box,
-                                 "--out", str(tmp_path / "boxed.html"), "--table", str(images / "manifest.csv")])
+                                 "--out", str(tmp_path / "boxed.html"), "--table", str(images / "manifest.csv"),
+                                 "--localizer-saliency", "none"])
     assert result.exit_code == 0, result.output
     assert "data:image/png;base64," in (tmp_path / "boxed.html").read_text()
     result = runner.invoke(app, ["explain", str(root / "model"), str(images / test.images()[0]), "--box", "1,2,3"])

@@ -1,4 +1,5 @@
-"""Explanations: grouped SHAP, exact group Shapley values, Grad-CAM helpers, trust metrics, cards and the OOD flag.
+"""Explanations: grouped SHAP, exact group Shapley values, Grad-CAM helpers, localizer saliency (EigenCAM,
+D-RISE), trust metrics, cards and the OOD flag.
 
 Names load on first use (PEP 562), so ``import explainendo.explain`` does not pay for torch, scipy or shap.
 """
@@ -16,6 +17,8 @@ _EXPORTS = {
                      "randomised_fitter", "reinitialise", "spearman"], "metrics"),
     **dict.fromkeys(["ExactGroupShapley", "GroupShapleyResult", "compare_group_values"], "group_shapley"),
     **dict.fromkeys(["IMAGE_STATISTICS", "OODDetector", "image_statistics"], "ood"),
+    **dict.fromkeys(["DRise", "EigenCAM", "LocalizerSaliency", "detection_similarity", "localizer_saliency",
+                     "principal_projection", "rise_masks", "saliency_method"], "localizer_saliency"),
 }
 
 __all__ = sorted(_EXPORTS)

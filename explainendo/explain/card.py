@@ -1,6 +1,7 @@
 """The explanation card a clinician reads: the frame with the box, the attribute probabilities, a
-waterfall of group contributions in plain words ("tone: reddened (0.83), +0.21") and the Grad-CAM
-heatmaps of the attribute heads. Rendered with matplotlib (PNG) or as one self-contained HTML file with
+waterfall of group contributions in plain words ("tone: reddened (0.83), +0.21"), where the localizer
+looked for the box (its saliency over the frame: EigenCAM or D-RISE) and the Grad-CAM heatmaps of the
+attribute heads. Rendered with matplotlib (PNG) or as one self-contained HTML file with
 the images embedded as base64 (no external files, no scripts). Attributes a clinician corrected
 (``Diagnoser.intervene``, ``Lesion.interventions``) are marked "set by clinician" and the diagnosis "after
 correction".
@@ -116,12 +117,48 @@ def _frame(ax, explanation) -> None:
     ax.axis("off")
 
 
+#: the title of the localizer's saliency panel (followed by the method's name)
+LOCALIZER_PANEL = "where the localizer looked"
+
+
+def _frame_maps(explanation) -> list[tuple[str, np.ndarray]]:
+    """The frame-sized maps the card draws before the crop's Grad-CAMs: where the localizer looked (its saliency
+    for the lesion's box) and the localizer's own output map (the ERCP soft mask)."""
+    out = []
+    if getattr(explanation, "localizer_saliency", None) is not None:
+        method = explanation.localizer_saliency_method or "saliency"
+        heat = explanation.localizer_box_heat()
+        share = f"\n{heat['heat']:.0%} of the heat in the box ({heat['area']:.0%} of the frame)" \
+            if heat and np.isfinite(heat.get("heat", np.nan)) else ""
+        out.append((f"{LOCALIZER_PANEL} ({method}){share}", explanation.localizer_saliency))
+    if getattr(explanation, "localizer_map", None) is not None:
+        out.append(("the localizer's output map", explanation.localizer_map))
+    return out
+
+
+def _frame_map(ax, explanation, title: str, heat) -> None:
+    from matplotlib.patches import Rectangle
+
+    frame = explanation.frame if explanation.frame is not None else explanation.result.frame
+    if frame is not None:
+        ax.imshow(frame)
+        ax.imshow(np.asarray(heat, dtype=float), cmap="jet", alpha=0.45,
+                  extent=(-0.5, frame.shape[1] - 0.5, frame.shape[0] - 0.5, -0.5))
+    else:
+        ax.imshow(np.asarray(heat, dtype=float), cmap="jet")
+    b = explanation.lesion.box
+    ax.add_patch(Rectangle((b.x1, b.y1), b.width, b.height, fill=False, lw=1.5, color="white"))
+    ax.set_title(title, fontsize=7)
+    ax.axis("off")
+
+
 def render_card(explanation, top: int = 10):
     """The card as a matplotlib Figure."""
     import matplotlib.pyplot as plt
 
     cams = explanation.gradcams
-    n_cams = len(cams)
+    frame_maps = _frame_maps(explanation)
+    n_cams = len(cams) + len(frame_maps)
     fig = plt.figure(figsize=(15, 7.5 if n_cams else 4.5))
     grid = fig.add_gridspec(2 if n_cams else 1, 3, height_ratios=[2, 1] if n_cams else [1],
                             width_ratios=[1, 0.8, 1.3], wspace=0.95, hspace=0.3)
@@ -131,7 +168,9 @@ def render_card(explanation, top: int = 10):
     if n_cams:
         sub = grid[1, :].subgridspec(1, n_cams, wspace=0.05)
         crop = explanation.crop
-        for i, (attr, cam) in enumerate(cams.items()):
+        for i, (title, heat) in enumerate(frame_maps):
+            _frame_map(fig.add_subplot(sub[0, i]), explanation, title, heat)
+        for i, (attr, cam) in enumerate(cams.items(), start=len(frame_maps)):
             ax = fig.add_subplot(sub[0, i])
             if crop is not None:
                 ax.imshow(crop)
@@ -193,9 +232,19 @@ table{{border-collapse:collapse;margin:1em 0}}tr:nth-child(even){{background:#f4
 <img alt="explanation card" style="max-width:100%" src="data:image/png;base64,{png}">
 <h3>Contributions by feature group</h3><table><tr><th>group</th><th>value</th><th>contribution</th></tr>{rows}</table>
 <h3>Attribute probabilities</h3><table>{attrs or '<tr><td>none</td></tr>'}</table>
+{_localizer_html(explanation)}
 <p style="color:#555"><small>{esc(INTENDED_USE)}</small></p>
 </body></html>
 """
+
+
+def _localizer_html(explanation) -> str:
+    heat = explanation.localizer_box_heat() if getattr(explanation, "localizer_saliency", None) is not None else {}
+    if not heat:
+        return ""
+    return (f"<h3>{html.escape(LOCALIZER_PANEL.capitalize())} ({html.escape(str(explanation.localizer_saliency_method))})"
+            f"</h3><p>{heat['heat']:.3f} of the saliency lies in the lesion's box, which covers {heat['area']:.3f} of "
+            f"the frame (ratio {heat['ratio']:.2f}; 1: no preference for the box).</p>")
 
 
 def save_card(explanation, path, top: int = 10) -> Path:

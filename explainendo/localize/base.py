@@ -85,6 +85,22 @@ class Localizer(Component, ABC):
 
     __call__ = locate
 
+    # ---- saliency (explainendo.explain.localizer_saliency) ------------------------------------------
+    @property
+    def feature_layer(self):
+        """The torch module whose output is the localizer's feature map (what EigenCAM reads); None when the
+        localizer has no network (``WholeFrame``). Subclasses with a network override it."""
+        return None
+
+    def feature_maps(self, images) -> list[np.ndarray]:
+        """``feature_layer``'s output for each RGB uint8 image, ``(C, h, w)`` float32, spanning the whole frame
+        (a localizer that pads its input crops the padding away), for gradient-free saliency (EigenCAM).
+
+        Raises :class:`ConfigError` for a localizer without a network: explain those with D-RISE, which needs
+        only ``locate``."""
+        raise ConfigError(f"{type(self).__name__} has no feature map",
+                          hint="use the model-agnostic D-RISE (explainendo.explain.localizer_saliency.DRise)")
+
     # ---- persistence ------------------------------------------------------------------------------
     def _save_state(self, directory: Path) -> dict:
         self._check_fitted()
@@ -183,6 +199,26 @@ def to_input(batch: np.ndarray, device):
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(batch)).to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def hooked_output(net, layer, x):
+    """The output of ``layer`` (a module inside ``net``) when ``net`` runs on the tensor ``x``: one forward pass
+    with a forward hook, in eval mode and without gradients; the net's mode is restored."""
+    import torch
+
+    seen = []
+    handle = layer.register_forward_hook(lambda _module, _inputs, output: seen.append(output))
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            net(x)
+    finally:
+        handle.remove()
+        if was_training:
+            net.train()
+    out = seen[-1]
+    return out[0] if isinstance(out, (tuple, list)) else out
 
 
 def register_kind(cls):

@@ -220,6 +220,11 @@ class BoxNetLocalizer(Localizer):
         self._check_fitted()
         return self.model_.features
 
+    def feature_maps(self, images, batch_size: int = 16) -> list[np.ndarray]:
+        """``feature_layer``'s output ``(C, h, w)`` per RGB uint8 image (the input is the frame resized to
+        ``image_size`` square, so the map spans the whole frame); always the torch network."""
+        return _feature_maps(self, images, batch_size)
+
     # ---- persistence ---------------------------------------------------------------------------------------
     def _state(self) -> dict:
         return {"classes": list(self.classes_), "history": getattr(self, "history_", [])}
@@ -248,3 +253,19 @@ class BoxNetLocalizer(Localizer):
         self.history_ = state.get("history", [])
         self.device_ = device
         self.fitted_ = True
+
+
+def _feature_maps(localizer, images, batch_size: int) -> list[np.ndarray]:
+    """What :class:`BoxNetLocalizer` and :class:`~explainendo.localize.SoftMaskLocalizer` share: their network
+    input is the frame resized to ``image_size`` square, so the feature map spans the whole frame."""
+    from .base import hooked_output
+
+    layer = localizer.feature_layer  # checks fitted
+    net, s = localizer.model_, localizer.image_size
+    device = next(net.parameters()).device
+    out: list[np.ndarray] = []
+    with torch_threads(localizer._training.num_threads):
+        for start in range(0, len(images), batch_size):
+            x = to_input(np.stack([resize_square(a, s) for a in images[start:start + batch_size]]), device)
+            out += list(hooked_output(net, layer, x).float().cpu().numpy())
+    return out

@@ -211,6 +211,21 @@ class SoftMaskLocalizer(Localizer):
                                 label=b.label).clip(w, h) for b in boxes])
         return results
 
+    # ---- saliency -----------------------------------------------------------------------------------
+    @property
+    def feature_layer(self):
+        """The U-Net decoder's last block (the feature map the 1x1 head turns into the soft mask; full
+        resolution with the VGG encoder, half with EfficientNet-Lite0): what EigenCAM reads."""
+        self._check_fitted()
+        return self.model_.up[-1]
+
+    def feature_maps(self, images, batch_size: int = 16) -> list[np.ndarray]:
+        """``feature_layer``'s output ``(C, h, w)`` per RGB uint8 image (the frame resized to ``image_size``
+        square: the map spans the whole frame); always the torch network."""
+        from .box_localizer import _feature_maps
+
+        return _feature_maps(self, images, batch_size)
+
     # ---- persistence ------------------------------------------------------------------------------
     def _state(self) -> dict:
         return {"label": self.label_, "history": getattr(self, "history_", [])}

@@ -230,6 +230,44 @@ class YoloLocalizer(Localizer):
             out.append(sorted(boxes, key=lambda b: -b.score))
         return out
 
+    # ---- saliency -----------------------------------------------------------------------------------
+    #: which of the Detect head's inputs ``feature_layer`` is: 0 = P3 (stride 8, the finest neck output), 1 = P4,
+    #: 2 = P5 (pytorch-grad-cam's YOLO tutorial reads the layer just before Detect, P5: too coarse for small frames)
+    saliency_level = 0
+
+    @property
+    def feature_layer(self):
+        """The neck layer feeding the Detect head at ``saliency_level`` (a module of the un-fused network)."""
+        self._check_fitted()
+        detect = self.model_.model[-1]
+        return self.model_.model[list(detect.f)[self.saliency_level]]
+
+    def feature_maps(self, images, batch_size: int = 16) -> list[np.ndarray]:
+        """``feature_layer``'s output ``(C, h, w)`` per RGB uint8 image. Each frame is letterboxed to ``imgsz``
+        square as ultralytics predicts (scaled to fit, centred, grey 114 padding) and the padding's cells are
+        cropped from the map, so that it spans the frame alone."""
+        import torch
+
+        from .base import hooked_output
+
+        layer = self.feature_layer
+        net, size = self.model_, int(self.imgsz)
+        device = next(net.parameters()).device
+        out: list[np.ndarray] = []
+        with torch_threads(self.num_threads):
+            for start in range(0, len(images), batch_size):
+                chunk = images[start:start + batch_size]
+                boxed = [_letterbox(a, size) for a in chunk]
+                x = torch.from_numpy(np.stack([b for b, _ in boxed])).to(device).permute(0, 3, 1, 2).float() / 255.0
+                feats = hooked_output(net, layer, x).float().cpu().numpy()
+                for f, (_, (top, left, h, w)) in zip(feats, boxed):
+                    stride = size / f.shape[-1]
+                    r0, c0 = int(np.floor(top / stride)), int(np.floor(left / stride))
+                    r1 = max(r0 + 1, int(np.ceil((top + h) / stride)))
+                    c1 = max(c0 + 1, int(np.ceil((left + w) / stride)))
+                    out.append(np.ascontiguousarray(f[:, r0:r1, c0:c1]))
+        return out
+
     # ---- persistence --------------------------------------------------------------------------------
     def _state(self) -> dict:
         return {"names": list(self.names_), "architecture": _plain(self.model_.yaml),
@@ -259,6 +297,20 @@ class YoloLocalizer(Localizer):
         self.names_ = names
         self.history_ = state.get("history", [])
         self._set_model(net.float().eval(), names)
+
+
+def _letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``image`` scaled to fit ``size`` x ``size`` and centred on grey 114 (ultralytics' letterbox), with the
+    placed image's ``(top, left, height, width)``."""
+    import cv2
+
+    h, w = image.shape[:2]
+    r = min(size / h, size / w)
+    nh, nw = max(1, int(round(h * r))), max(1, int(round(w * r)))
+    top, left = (size - nh) // 2, (size - nw) // 2
+    out = np.full((size, size, 3), 114, np.uint8)
+    out[top:top + nh, left:left + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return out, (top, left, nh, nw)
 
 
 def _arch_yaml_name(net) -> str:

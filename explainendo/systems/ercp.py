@@ -21,7 +21,8 @@ Two tasks on a duodenoscope frame:
 ``predict`` returns per frame the ampulla box (``result.box``), the binary difficulty (``result.label``,
 ``result.probabilities``) and the four classes (``result.lesion.tasks["four_class"]``); ``ampulla_masks`` the
 predicted soft masks at frame size; ``explain`` SHAP / Grad-CAM of either task with the soft mask as the
-localizer's heatmap (``explanation.localizer_map``).
+localizer's heatmap (``explanation.localizer_map``) and, as for every system, where the localizer looked
+(``explanation.localizer_saliency``: EigenCAM of the U-Net's last decoder block by default); the card draws both.
 
 Manifest columns for one's own data (docs/ercp.md): ``image``, ``patient``, the ampulla box ``x1, y1, x2, y2``
 (``box_label`` optional), ``label`` (easy / difficult), ``attr.difficulty`` (the four classes, optional) and any
@@ -185,11 +186,14 @@ class ERCPAssistant(Diagnoser):
         return out
 
     def explain(self, result, lesion: int | None = None, *, box=None, table=None, class_index: int | None = None,
-                gradcam: bool = True, task: str | None = None, group_values: str = "shap"):
+                gradcam: bool = True, task: str | None = None, group_values: str = "shap",
+                localizer_saliency="eigencam"):
         """The engine's explanation (SHAP per group for the hybrid, Grad-CAM for the CNN; ``task="four_class"``
-        for the four classes), with the ampulla soft mask of the frame as ``localizer_map``."""
+        for the four classes), with the ampulla soft mask of the frame as ``localizer_map`` (the localizer's output)
+        beside the engine's ``localizer_saliency`` (where it looked; ``localizer_saliency=None``: none)."""
         exp = super().explain(result, lesion, box=box, table=table, class_index=class_index, gradcam=gradcam,
-                              task=task, group_values=group_values)
+                              task=task, group_values=group_values,
+                              localizer_saliency=localizer_saliency)
         if self.localizer_ is not None and hasattr(self.localizer_, "predict_masks"):
             exp.localizer_map = self.ampulla_masks([exp.frame])[0]
         return exp

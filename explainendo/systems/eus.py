@@ -194,7 +194,8 @@ class EUSCystClassifier(Diagnoser):
 
     # ---- explanation -------------------------------------------------------------------------------------
     def explain(self, result, lesion: int | None = None, *, box=None, table=None, class_index: int | None = None,
-                gradcam: bool = True, task: str | None = None, cyst_box: Box | None = None, group_values: str = "shap"):
+                gradcam: bool = True, task: str | None = None, cyst_box: Box | None = None, group_values: str = "shap",
+                localizer_saliency="eigencam"):
         """The engine's explanation (grouped SHAP of the hybrid with the heads' Grad-CAM, or the CNN's Grad-CAM),
         with ``region_heat``: for each Grad-CAM map, the share of its heat inside the cyst box (``cyst_box`` if
         given, e.g. the annotated one; else the located cyst with ``input="cyst"``; none with ``input="frame"``
@@ -203,7 +204,8 @@ class EUSCystClassifier(Diagnoser):
         from ..explain.gradcam import region_heat
 
         exp = super().explain(result, lesion, box=box, table=table, class_index=class_index, gradcam=gradcam,
-                              task=task, group_values=group_values)
+                              task=task, group_values=group_values,
+                              localizer_saliency=localizer_saliency)
         target = cyst_box if cyst_box is not None else (exp.lesion.box if self.input == "cyst" else None)
         if target is not None and exp.gradcams:
             exp.region_heat = {name: region_heat(cam, exp.lesion.box, target, exp.frame.shape, self.enlarge)

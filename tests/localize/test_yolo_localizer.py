@@ -92,3 +92,21 @@ def test_yolo_saved_with_device_cuda_loads_and_predicts_on_the_cpu(yolo, phantom
     for x, y in zip(a, b):
         for p, q in zip(x, y):
             assert np.allclose(p.to_xyxy(), q.to_xyxy(), atol=1e-3) and p.score == pytest.approx(q.score, abs=1e-5)
+
+
+def test_yolo_exposes_the_neck_feature_map_for_eigencam(yolo, phantom_set):
+    """Issue 19: the detector exposes the feature maps saliency needs (the neck layer feeding Detect, P3)."""
+    from explainendo.explain.localizer_saliency import EigenCAM
+    from explainendo.io import read_image
+
+    _, test = phantom_set
+    frame = read_image(test.path(test.images()[0]))
+    wide = np.ascontiguousarray(np.concatenate([frame, frame], axis=1))  # 64 x 128: letterboxed with padding
+    layer = yolo.feature_layer
+    assert layer is yolo.model_.model[yolo.model_.model[-1].f[0]]
+    square, padded = yolo.feature_maps([frame, wide])
+    assert square.shape[1:] == (8, 8)  # stride 8 at imgsz 64
+    assert padded.shape[1:] == (4, 8)  # the padding rows above and below the wide frame are cut away
+    cams = EigenCAM().maps(yolo, [frame, wide])
+    assert [c.shape for c in cams] == [(64, 64), (64, 128)]
+    assert all(0 <= c.min() and c.max() <= 1 for c in cams)

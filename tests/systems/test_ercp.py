@@ -68,6 +68,12 @@ def test_explains_both_tasks_with_the_soft_mask(model, data):
     assert exp.explained_class == results[0].label and exp.group_shap
     assert exp.expected_value + sum(exp.group_shap.values()) == pytest.approx(exp.output, abs=1e-6)
     assert exp.localizer_map.shape == (96, 96) and exp.localizer_map.max() == pytest.approx(1.0)
+    # where the U-Net looked, beside its output; the card draws both
+    assert exp.localizer_saliency_method == "EigenCAM" and exp.localizer_saliency.shape == (96, 96)
+    from explainendo.explain.card import LOCALIZER_PANEL, render_card
+
+    titles = [ax.get_title() for ax in render_card(exp).axes]
+    assert any(t.startswith(LOCALIZER_PANEL) for t in titles) and "the localizer's output map" in titles
     four = model.explain(results[0], task="four_class")
     assert four.task == "four_class" and four.explained_class == results[0].lesion.task_label("four_class")
 
