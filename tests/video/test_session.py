@@ -62,6 +62,7 @@ def test_the_explanation_runs_exactly_once_per_frozen_span(video_model, clip, mo
     for span in clip.frozen_spans:  # the span's explanation stays on its later frames, and only there
         first = frames[span.start + detector.min_frames - 1].explanation
         assert first is not None and first.group_shap
+        assert first.localizer_saliency is None  # the overlay does not draw it: no localizer pass spent on it
         assert all(frames[i].explanation is first for i in range(span.start + detector.min_frames - 1, span.end))
         assert frames[span.end].explanation is None and frames[span.start].explanation is None
     assert frames[started[0]].to_dict()["explanation"] == frames[started[0]].sentences(3)
