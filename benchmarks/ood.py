@@ -3,9 +3,12 @@
     python benchmarks/ood.py            # every set below
     python benchmarks/ood.py --quick    # CI smoke run: few images per set
 
-The detector (:class:`explainendo.explain.ood.OODDetector`, coverage 0.95, the settings a ``Diagnoser(ood=...)``
-gets) is fitted on real endoscopy: the EDD2020 lesions (their crops, ``enlarge`` 1.2, and their frames) of the
-training frames, and is asked about
+Two detectors (:class:`explainendo.explain.ood.OODDetector`, coverage 0.95) are compared on the same sets in the
+same run: **statistics** (the default a ``Diagnoser(ood=OODDetector())`` gets: 18 image statistics of the crop and
+of the frame) and **statistics + embedding** (``embedding="efficientnet_lite0"``: the same statistics followed by
+the pooled ImageNet features of the input resized to ``EMBEDDING["embedding_size"]`` px, projected on the first
+``EMBEDDING["embedding_components"]`` principal axes of the training rows). Each is fitted on real endoscopy:
+the EDD2020 lesions (their crops, ``enlarge`` 1.2, and their frames) of the training frames, and is asked about
 
 1. **held-out in-distribution frames**: EDD2020 frames it was not fitted on, 5 folds by frame (EDD2020 has no
    patient ids: each frame is its own patient); every frame is held out once, scored by the detector fitted on
@@ -21,7 +24,9 @@ training frames, and is asked about
 A frame counts as flagged when the frame check flags it (``Result.ood``); the lesion check (``Lesion.ood``) is
 reported beside it, and "either" (flagged by one or the other). An input without a lesion box (noise, photos,
 text, DSOC frames without one) is scored with a central box of half its size, as a localizer's best guess would
-be somewhere. Every number comes from this one run; the header names the machine.
+be somewhere. Every number comes from this one run; the header names the machine. The run embeds each image array
+once (a memo on the array: the network is deterministic, so refitting on another fold only repeats the same
+forward passes); "ms per frame" times one frame at a time (its frame check and one lesion) with no memo.
 """
 
 from __future__ import annotations
@@ -38,6 +43,27 @@ sys.path.insert(0, str(ROOT))
 
 ENLARGE = 1.2
 GOALS = {"in-distribution": ("<=", 0.05), "non-endoscopic": (">=", 0.95), "other organ / system": (">=", 0.90)}
+EMBEDDING = {"embedding": "efficientnet_lite0", "embedding_size": 160, "embedding_components": 16}
+#: the detectors compared: name -> OODDetector parameters (besides coverage 0.95)
+DETECTORS = {"statistics": {}, "statistics + embedding": EMBEDDING}
+
+
+def memoise_embeddings() -> None:
+    """Embed each image array once per run (keyed by the array object, kept alive so its id is not reused)."""
+    import explainendo.explain.ood as ood
+
+    plain, memo = ood.embed_images, {}
+
+    def embed(images, network, size=128, **kwargs):
+        images = list(images)
+        missing = [im for im in images if (id(im), size) not in memo]
+        if missing:
+            for im, row in zip(missing, plain(missing, network, size, **kwargs)):
+                memo[(id(im), size)] = (im, row)
+        return np.stack([memo[(id(im), size)][1] for im in images]) if images else plain(images, network, size)
+
+    embed.__wrapped__ = plain
+    ood.embed_images = embed
 
 
 # ---- input sets ------------------------------------------------------------------------------------------------
@@ -173,7 +199,7 @@ def edd_samples(manifest):
     return LesionSamples.from_manifest(manifest, enlarge=ENLARGE)
 
 
-def held_out_in_distribution(manifest, folds: int, seed: int) -> dict[str, np.ndarray]:
+def held_out_in_distribution(manifest, folds: int, seed: int, params: dict) -> dict[str, np.ndarray]:
     """Every EDD2020 frame scored by a detector fitted on the other folds (frames, with all their lesions)."""
     from explainendo.explain.ood import OODDetector
     from explainendo.io.splits import group_kfold_indices
@@ -182,7 +208,7 @@ def held_out_in_distribution(manifest, folds: int, seed: int) -> dict[str, np.nd
     groups = samples.table["patient"].astype(str).to_numpy()
     out = {k: np.zeros(len(samples), dtype=bool) for k in ("frame", "lesion", "either")}
     for train, test in group_kfold_indices(groups, folds, seed=seed):
-        det = OODDetector(coverage=0.95).fit(samples.subset(train))
+        det = OODDetector(coverage=0.95, **params).fit(samples.subset(train))
         test_samples = samples.subset(test)
         _, lesion = det.score_lesions(test_samples)
         frame = det.score_frames(test_samples.frames)[1]
@@ -192,7 +218,7 @@ def held_out_in_distribution(manifest, folds: int, seed: int) -> dict[str, np.nd
     return {"frame": out["frame"][first], "lesion": out["lesion"], "either": out["either"]}
 
 
-def leave_one_centre_out(manifest) -> dict[str, dict[str, float]]:
+def leave_one_centre_out(manifest, params: dict) -> dict[str, dict[str, float]]:
     from explainendo.explain.ood import OODDetector
 
     samples = edd_samples(manifest)
@@ -200,7 +226,7 @@ def leave_one_centre_out(manifest) -> dict[str, dict[str, float]]:
     rows = {}
     for centre in sorted(set(centres)):
         train, test = np.flatnonzero(centres != centre), np.flatnonzero(centres == centre)
-        det = OODDetector(coverage=0.95).fit(samples.subset(train))
+        det = OODDetector(coverage=0.95, **params).fit(samples.subset(train))
         t = samples.subset(test)
         _, lesion = det.score_lesions(t)
         first = ~t.table.duplicated("image").to_numpy()
@@ -209,10 +235,30 @@ def leave_one_centre_out(manifest) -> dict[str, dict[str, float]]:
     return rows
 
 
+def ms_per_frame(detector, frames, boxes) -> float:
+    """Median ms to score one frame and one lesion of it, one frame at a time (as a video is), no memo."""
+    import explainendo.explain.ood as ood
+    from explainendo.features import LesionSamples
+
+    memoised, ood.embed_images = ood.embed_images, getattr(ood.embed_images, "__wrapped__", ood.embed_images)
+    try:
+        times = []
+        for k, (frame, box) in enumerate(zip(frames, boxes)):
+            frame = np.array(frame)  # a new array: nothing cached
+            start = time.perf_counter()
+            detector.score_frames([frame])
+            detector.score_lesions(LesionSamples.from_images([frame], [box], enlarge=ENLARGE))
+            if k:  # the first call builds the network
+                times.append(1000 * (time.perf_counter() - start))
+        return float(np.median(times))
+    finally:
+        ood.embed_images = memoised
+
+
 def rate_line(name: str, found: dict[str, np.ndarray], goal: tuple[str, float] | None) -> tuple[str, bool | None]:
     n = len(found["frame"])
     met = None
-    text = (f"   {name:<34} n {n:>5}   frame {found['frame'].mean():6.3f}   lesion {found['lesion'].mean():6.3f}   "
+    text = (f"   {name:<58} n {n:>5}   frame {found['frame'].mean():6.3f}   lesion {found['lesion'].mean():6.3f}   "
             f"either {found['either'].mean():6.3f}")
     if goal is not None:
         op, value = goal
@@ -236,6 +282,7 @@ def main() -> None:
     print(run_header())
     print(f"command: python benchmarks/{Path(__file__).name} {' '.join(sys.argv[1:])}".rstrip())
     start = time.perf_counter()
+    memoise_embeddings()
     edd = load_edd2020()
     if args.quick:
         keep = sorted(set(edd.df["image"]))[::6]
@@ -244,57 +291,72 @@ def main() -> None:
     n_generated = 12 if args.quick else 150
 
     print(f"\nfitted on EDD2020: {edd.df['image'].nunique()} frames, {len(edd.df)} lesions (crops enlarge {ENLARGE}); "
-          f"OODDetector(coverage=0.95): 18 image statistics of the crop and of the frame, Mahalanobis distance "
-          f"(Ledoit-Wolf), threshold from patient-held-out scores")
-    results: dict[str, bool | None] = {}
-    print("\n1. in-distribution, held out (flagged share; lower is better)")
-    line, met = rate_line(f"EDD2020, {args.folds} folds by frame", held_out_in_distribution(edd, args.folds, args.seed),
-                          GOALS["in-distribution"])
-    print(line)
-    results["in-distribution"] = met
-    print("   as information: each EDD2020 centre held out whole (a scope and population the detector never saw)")
-    for centre, r in leave_one_centre_out(edd).items():
-        print(f"      {centre:<6} {r['frames']:>4} frames   frame {r['frame']:.3f}   lesion {r['lesion']:.3f}")
+          f"OODDetector(coverage=0.95): Mahalanobis distance (Ledoit-Wolf), threshold from patient-held-out scores "
+          f"(the frame space on distinct frames)")
+    for name, params in DETECTORS.items():
+        print(f"   {name}: OODDetector({', '.join(f'{k}={v!r}' for k, v in {'coverage': 0.95, **params}.items())})")
+    results: dict[str, dict[str, bool | None]] = {name: {} for name in DETECTORS}
 
-    detector = OODDetector(coverage=0.95).fit(edd_samples(edd))
+    def report(label, per_detector, goal_key=None):
+        for name, found in per_detector.items():
+            line, met = rate_line(f"{label} [{name}]", found, GOALS.get(goal_key))
+            print(line)
+            if goal_key:
+                results[name][goal_key] = met
+
+    print("\n1. in-distribution, held out (flagged share; lower is better)")
+    report(f"EDD2020, {args.folds} folds by frame",
+           {name: held_out_in_distribution(edd, args.folds, args.seed, params) for name, params in DETECTORS.items()},
+           "in-distribution")
+    print("   as information: each EDD2020 centre held out whole (a scope and population the detector never saw)")
+    for name, params in DETECTORS.items():
+        rows = leave_one_centre_out(edd, params)
+        print(f"      [{name}] " + "   ".join(f"{c} ({r['frames']} frames) frame {r['frame']:.3f} lesion "
+                                             f"{r['lesion']:.3f}" for c, r in rows.items()))
+
+    detectors = {name: OODDetector(coverage=0.95, **params).fit(edd_samples(edd)) for name, params in DETECTORS.items()}
     kvasir_frames, kvasir_boxes = manifest_inputs(load_kvasir_seg(), n_small or 300, args.seed)
-    line, _ = rate_line("Kvasir-SEG polyps (information)", flags(detector, kvasir_frames, kvasir_boxes), None)
-    print(line)
+    report("Kvasir-SEG polyps (information)", {n: flags(d, kvasir_frames, kvasir_boxes) for n, d in detectors.items()})
 
     print("\n2. non-endoscopic inputs (flagged share; higher is better)")
     photos, loaded = natural_images(n_small or n_generated, args.seed)
     sets = {"noise (uniform, Gaussian, salt & pepper)": noise_images(n_generated, args.seed),
             f"natural photographs ({len(loaded)} skimage.data + crops)": photos,
             "text rendered as an image": text_images(n_generated, args.seed)}
-    pooled = {k: [] for k in ("frame", "lesion", "either")}
-    for name, images in sets.items():
-        found = flags(detector, images, [central_box(im) for im in images])
-        print(rate_line(name, found, None)[0])
-        for k in pooled:
-            pooled[k].append(found[k])
-    line, met = rate_line("all non-endoscopic", {k: np.concatenate(v) for k, v in pooled.items()},
-                          GOALS["non-endoscopic"])
-    print(line)
-    results["non-endoscopic"] = met
+    pooled = {name: {k: [] for k in ("frame", "lesion", "either")} for name in detectors}
+    for label, images in sets.items():
+        found = {n: flags(d, images, [central_box(im) for im in images]) for n, d in detectors.items()}
+        report(label, found)
+        for n in detectors:
+            for k in pooled[n]:
+                pooled[n][k].append(found[n][k])
+    report("all non-endoscopic", {n: {k: np.concatenate(v) for k, v in p.items()} for n, p in pooled.items()},
+           "non-endoscopic")
     print(f"   skimage.data images used: {', '.join(loaded)}")
 
     print("\n3. another organ or system (flagged share; higher is better)")
     dsoc_frames, dsoc_boxes = manifest_inputs(load_dsoc(), n_small or None, args.seed)
     eus_frames, eus_boxes = eus_inputs(n_generated, args.seed)
-    pooled = {k: [] for k in ("frame", "lesion", "either")}
-    for name, (frames, boxes) in {"DSOC cholangioscopy frames (real)": (dsoc_frames, dsoc_boxes),
-                                  "EUS phantoms (ultrasound)": (eus_frames, eus_boxes)}.items():
-        found = flags(detector, frames, boxes)
-        print(rate_line(name, found, None)[0])
-        for k in pooled:
-            pooled[k].append(found[k])
-    line, met = rate_line("all other organ / system", {k: np.concatenate(v) for k, v in pooled.items()},
-                          GOALS["other organ / system"])
-    print(line)
-    results["other organ / system"] = met
+    pooled = {name: {k: [] for k in ("frame", "lesion", "either")} for name in detectors}
+    for label, (frames, boxes) in {"DSOC cholangioscopy frames (real)": (dsoc_frames, dsoc_boxes),
+                                   "EUS phantoms (ultrasound)": (eus_frames, eus_boxes)}.items():
+        found = {n: flags(d, frames, boxes) for n, d in detectors.items()}
+        report(label, found)
+        for n in detectors:
+            for k in pooled[n]:
+                pooled[n][k].append(found[n][k])
+    report("all other organ / system", {n: {k: np.concatenate(v) for k, v in p.items()} for n, p in pooled.items()},
+           "other organ / system")
 
-    print(f"\ngoals (frame flag): " + "; ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in results.items())
-          + f"   ({time.perf_counter() - start:.0f} s)")
+    n_timed = 6 if args.quick else 30
+    print(f"\n4. time to score one frame and one lesion of it (median of {n_timed - 1} Kvasir-SEG frames, one at a time)")
+    for name, det in detectors.items():
+        print(f"   {name:<58} {ms_per_frame(det, kvasir_frames[:n_timed], kvasir_boxes[:n_timed]):7.1f} ms per frame")
+
+    print("\ngoals (frame flag):")
+    for name, goals in results.items():
+        print(f"   {name:<24} " + "; ".join(f"{k} {'met' if v else 'NOT met'}" for k, v in goals.items()))
+    print(f"({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,16 @@ rows are split into ``n_folds`` folds that keep each patient whole (:func:`expla
 each fold is scored by a detector fitted on the other folds, and the threshold is the conformal quantile of those
 ``n`` held-out scores, the ``k``-th smallest with ``k = ceil((n + 1) * coverage)``, so about ``1 - coverage`` of
 new training-distribution inputs are flagged (at most that, in expectation, for exchangeable rows). The detector
-used afterwards is fitted on all rows. Opt-in: ``Diagnoser(..., ood=OODDetector())``.
+used afterwards is fitted on all rows. The frame space has one row per distinct frame (a frame with five lesions
+counts once, in the fit and in the calibration). Opt-in: ``Diagnoser(..., ood=OODDetector())``.
+
+With ``embedding="efficientnet_lite0"`` each vector also holds the backbone's pooled ImageNet features of the
+input, reduced inside the space: ``e`` (1280 values) becomes its coordinates on the first ``k`` principal axes of
+the training rows, ``V (e - m)``, and the distance to their principal subspace, ``||(e - m) - V^T V (e - m)||``
+(an input unlike every training row can project near their centre). The two kinds of column are complementary,
+hence one space over both: the embedding alone flags no noise or text image (measured while choosing these
+settings), the statistics do; the embedding flags the cholangioscopy frames whose colours pass the statistics
+(benchmarks/ood.py; docs/benchmarks.md, "Out-of-distribution flag").
 """
 
 from __future__ import annotations
@@ -74,30 +83,119 @@ def _statistics(images: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([image_statistics(im) for im in images]) if len(images) else np.zeros((0, len(IMAGE_STATISTICS)))
 
 
-class _Space:
-    """One fitted distance: standardisation, shrunk precision, threshold (module docstring)."""
+def embedding_network(name: str):
+    """The backbone ``name`` with its local ImageNet weights (``create_backbone(name, pretrained=True)``), in eval
+    mode with no gradients. Nothing downloads: missing weights are a :class:`ModelFileError` (efficientnet_lite0)
+    or a :class:`ConfigError` (a torchvision ResNet whose file is not in the torch cache) saying what to do."""
+    from ..heads.backbones import create_backbone
 
-    def __init__(self, mean, scale, precision, threshold, calibration_scores):
+    network = create_backbone(name, pretrained=True).eval()
+    for p in network.parameters():
+        p.requires_grad_(False)
+    return network
+
+
+def embed_images(images: Sequence[np.ndarray], network, size: int = 128, batch_size: int = 64,
+                 num_threads: int | None = None) -> np.ndarray:
+    """Pooled backbone features (``network.feature_dim`` columns) of RGB uint8 images, each resized to
+    ``size`` x ``size`` px first (``cv2.INTER_AREA``), scaled to [0, 1] (the network normalises itself)."""
+    import cv2
+    import torch
+
+    from ..torch_threads import torch_threads
+
+    out = np.zeros((len(images), int(network.feature_dim)), dtype=np.float32)
+    with torch_threads(num_threads), torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = []
+            for im in images[start:start + batch_size]:
+                img = np.asarray(im)
+                if img.ndim == 2:
+                    img = np.repeat(img[..., None], 3, axis=2)
+                img = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
+                batch.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+            x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float().div_(255.0)
+            out[start:start + len(batch)] = network(x).numpy()
+    return out
+
+
+def _probe_image(size: int = 64) -> np.ndarray:
+    """A fixed synthetic RGB image (colour ramps and a disc): its embedding, saved with the detector, tells
+    whether the backbone rebuilt at load has the weights the detector was fitted with."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1.0)
+    disc = ((yy - 0.5) ** 2 + (xx - 0.4) ** 2 < 0.08).astype(float)
+    rgb = np.stack([0.2 + 0.7 * xx, 0.3 * yy + 0.5 * disc, 0.6 * (1 - xx) * yy], axis=2)
+    return np.clip(255.0 * rgb, 0, 255).astype(np.uint8)
+
+
+def _distinct_frames(samples) -> np.ndarray:
+    """Index of the first lesion of each distinct frame (by the table's ``image`` column where it names every
+    row, else by the frame array's identity), in order."""
+    table = samples.table
+    if "image" in table.columns and table["image"].notna().all():
+        keys = table["image"].astype(str).to_numpy()
+    else:
+        keys = np.asarray([id(f) for f in samples.frames])
+    _, first = np.unique(keys, return_index=True)
+    return np.sort(first)
+
+
+class _Space:
+    """One fitted distance (module docstring): optionally a PCA of the trailing embedding columns (the first
+    ``n_plain`` columns are kept as they are), then standardisation, shrunk precision and threshold."""
+
+    def __init__(self, mean, scale, precision, threshold, calibration_scores, pca_mean=None, pca_components=None,
+                 n_plain: int | None = None):
         self.mean, self.scale, self.precision = mean, scale, precision
         self.threshold, self.calibration_scores = float(threshold), calibration_scores
+        self.pca_mean, self.pca_components = pca_mean, pca_components
+        self.n_plain = None if n_plain is None else int(n_plain)
 
     @staticmethod
-    def fit_distance(x: np.ndarray, min_scale: float):
+    def fit_distance(x: np.ndarray, min_scale: float, n_plain: int | None = None, components: int = 0):
+        """``(mean, scale, precision, pca_mean, pca_components)`` fitted on the rows ``x``; with ``n_plain`` set,
+        the columns after the first ``n_plain`` are projected on their first ``components`` principal axes (PCA
+        fitted on these rows) before the standardisation."""
         from sklearn.covariance import LedoitWolf
 
+        pca_mean = pca_components = None
+        if n_plain is not None:
+            rest = np.asarray(x[:, n_plain:], float)
+            pca_mean = rest.mean(axis=0)
+            _, _, vt = np.linalg.svd(rest - pca_mean, full_matrices=False)
+            # a sign convention, so the same rows give the same axes on any machine
+            vt = vt[: max(1, min(int(components), len(vt)))]
+            vt *= np.where(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+            pca_components = vt
+            x = _Space.project(x, pca_mean, pca_components, n_plain)
         mean = x.mean(axis=0)
         scale = np.maximum(x.std(axis=0), min_scale)
         precision = LedoitWolf().fit((x - mean) / scale).precision_
-        return mean, scale, precision
+        return mean, scale, precision, pca_mean, pca_components
 
     @staticmethod
-    def distance(x: np.ndarray, mean, scale, precision) -> np.ndarray:
-        z = (np.asarray(x, float) - mean) / scale
+    def project(x: np.ndarray, pca_mean, pca_components, n_plain) -> np.ndarray:
+        """The plain columns, the embedding's coordinates on the principal axes and the norm of what those axes
+        leave out (the distance to the training rows' principal subspace: an input unlike every training row is
+        far from that subspace, though its projection may fall near the centre)."""
+        x = np.asarray(x, float)
+        if pca_components is None:
+            return x
+        centred = x[:, n_plain:] - pca_mean
+        coords = centred @ pca_components.T
+        residual = np.linalg.norm(centred - coords @ pca_components, axis=1)
+        return np.hstack([x[:, :n_plain], coords, residual[:, None]])
+
+    @staticmethod
+    def distance(x: np.ndarray, mean, scale, precision, pca_mean=None, pca_components=None,
+                 n_plain: int | None = None) -> np.ndarray:
+        z = (_Space.project(x, pca_mean, pca_components, n_plain) - mean) / scale
         d2 = np.einsum("ij,jk,ik->i", z, precision, z)
         return np.sqrt(np.maximum(d2, 0.0))
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        return self.distance(x, self.mean, self.scale, self.precision)
+        return self.distance(x, self.mean, self.scale, self.precision, self.pca_mean, self.pca_components,
+                             self.n_plain)
 
 
 @register_component("ood_detector")
@@ -115,16 +213,31 @@ class OODDetector(Component):
         in-distribution lesions more often than ``1 - coverage``; off by default.
     min_scale : floor of each standardised feature's scale.
     random_state : seed of the patient folds.
+    embedding : None (image statistics only), or a backbone name (``"efficientnet_lite0"``,
+        :func:`explainendo.heads.backbones.list_backbones`) whose local ImageNet weights describe each input too:
+        the pooled features of the crop (and of the frame) resized to ``embedding_size`` px, projected on their
+        first ``embedding_components`` principal axes (a PCA fitted on the training rows, inside each calibration
+        fold too), plus the norm of the part those axes leave out, are appended to the image statistics of the
+        same space (one Mahalanobis distance, one threshold). Nothing downloads; the saved detector names the
+        backbone, rebuilds it from the same local weights at load and checks them against a probe embedding.
+        One more forward per frame and per lesion (benchmarks/ood.py times it).
+    embedding_size : side in px the input is resized to before the backbone (at least 32); 160 by measurement.
+    embedding_components : principal axes of the embedding kept (at least 1); 16 by measurement (more axes fit
+        the training centres' own look: a new centre is flagged more often, docs/benchmarks.md).
     """
 
     def __init__(self, coverage: float = 0.95, n_folds: int = 5, frame_check: bool = True,
-                 predictor_features: bool = False, min_scale: float = 0.01, random_state: int = 0):
+                 predictor_features: bool = False, min_scale: float = 0.01, random_state: int = 0,
+                 embedding: str | None = None, embedding_size: int = 160, embedding_components: int = 16):
         self.coverage = coverage
         self.n_folds = n_folds
         self.frame_check = frame_check
         self.predictor_features = predictor_features
         self.min_scale = min_scale
         self.random_state = random_state
+        self.embedding = embedding
+        self.embedding_size = embedding_size
+        self.embedding_components = embedding_components
 
     # ---- settings ---------------------------------------------------------------------------------
     def check_params(self) -> "OODDetector":
@@ -140,6 +253,18 @@ class OODDetector(Component):
         for name in ("frame_check", "predictor_features"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"OODDetector({name}={getattr(self, name)!r}) must be True or False")
+        for name, least in (("embedding_size", 32), ("embedding_components", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise ConfigError(f"OODDetector({name}={value!r}) must be an integer of at least {least}",
+                                  hint="e.g. embedding_size=160, embedding_components=16")
+        if self.embedding is not None:
+            from ..heads.backbones import BACKBONES, check_local_imagenet_weights
+
+            if not isinstance(self.embedding, str) or self.embedding not in BACKBONES:
+                raise ConfigError(f"OODDetector(embedding={self.embedding!r}) must be None or a backbone name",
+                                  hint=f"known: {', '.join(BACKBONES.list())}")
+            check_local_imagenet_weights(self.embedding)  # the weights are on disk (nothing downloads)
         return self
 
     def min_rows(self) -> int:
@@ -159,9 +284,50 @@ class OODDetector(Component):
         if "patient" not in table.columns or table["patient"].nunique() < 2:
             raise ConfigError("OODDetector calibrates on held-out patients: the training data need a 'patient' "
                               "column with at least 2 patients", hint="add patient ids to the manifest")
+        if self.frame_check and "image" in table.columns and table["image"].notna().all():
+            frames = int(table["image"].nunique())
+            if frames < self.min_rows():
+                raise ConfigError(f"OODDetector(coverage={self.coverage}) calibrates its frame check on the distinct "
+                                  f"training frames: it needs at least {self.min_rows()}, the training data have "
+                                  f"{frames}", hint="give more training frames, lower coverage, or frame_check=False")
 
     # ---- fitting ----------------------------------------------------------------------------------
+    def _network(self):
+        """The embedding backbone, built once from its local weights (and checked against the probe the detector
+        was fitted with, so a loaded detector never scores with other weights than it was calibrated on)."""
+        network = self.__dict__.get("_embedding_network")
+        if network is None:
+            network = embedding_network(self.embedding)
+            probe = getattr(self, "embedding_probe_", None)
+            if probe is not None:
+                now = embed_images([_probe_image()], network, int(self.embedding_size))[0]
+                if not np.allclose(now, probe, rtol=1e-3, atol=1e-3 * float(np.abs(probe).max() + 1e-12)):
+                    raise ModelFileError(f"the local ImageNet weights of '{self.embedding}' are not those the OOD "
+                                         "detector was fitted with (its probe image embeds differently)",
+                                         hint="install the weights it was trained with, or train the model again")
+            self.__dict__["_embedding_network"] = network
+        return network
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_embedding_network", None)  # rebuilt from the local weights on first use
+        return state
+
+    def _embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        return embed_images(list(images), self._network(), int(self.embedding_size))
+
+    def _with_embedding(self, x: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
+        """``x`` followed by the embedding of ``images`` (its raw pooled features; the space projects them)."""
+        if self.embedding is None:
+            return x
+        return np.hstack([x, self._embed(images).astype(float)]) if len(images) else np.zeros((0, 0))
+
     def lesion_vectors(self, samples, features: pd.DataFrame | None = None) -> np.ndarray:
+        """The lesion space's raw rows: crop statistics [, the predictor's features] [, the crop's embedding]."""
+        x = self._plain_lesion_vectors(samples, features)
+        return self._with_embedding(x, samples.crops)
+
+    def _plain_lesion_vectors(self, samples, features: pd.DataFrame | None = None) -> np.ndarray:
         x = _statistics(samples.crops)
         if not self.predictor_features:
             return x
@@ -175,36 +341,56 @@ class OODDetector(Component):
                               hint="train the model again")
         return np.hstack([x, features[names].to_numpy(dtype=float)])
 
+    def frame_vectors(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """The frame space's raw rows: frame statistics [, the frame's embedding]."""
+        frames = list(frames)
+        return self._with_embedding(_statistics(frames), frames)
+
     def fit(self, samples, features: pd.DataFrame | None = None) -> "OODDetector":
         """Fit on training :class:`~explainendo.features.LesionSamples` (with ``patient`` in their table and
-        ``frames``); ``features``: the predictor's features of the same lesions (``predictor_features=True``)."""
+        ``frames``); ``features``: the predictor's features of the same lesions (``predictor_features=True``).
+        The lesion space has one row per lesion; the frame space one row per distinct frame (the ``image`` column,
+        else the frame array itself), so a frame with many lesions counts once in its fit and its calibration."""
         self.check_data(samples.table)
         if self.predictor_features and features is not None:
             self.feature_names_ = [str(c) for c in features.columns]
+        for name in ("_embedding_network", "embedding_probe_"):  # a refit builds and probes the network again
+            self.__dict__.pop(name, None)
         groups = samples.table["patient"].astype(str).to_numpy()
-        vectors = {"lesion": self.lesion_vectors(samples, features)}
+        plain = self._plain_lesion_vectors(samples, features)
+        spaces = {"lesion": self._fit_space(self._with_embedding(plain, samples.crops), groups,
+                                            plain.shape[1] if self.embedding else None)}
         if self.frame_check:
             if samples.frames is None:
                 raise ConfigError("OODDetector(frame_check=True) needs the training frames",
                                   hint="LesionSamples with frames, or frame_check=False")
-            vectors["frame"] = _statistics(samples.frames)
-        self.spaces_ = {name: self._fit_space(x, groups) for name, x in vectors.items()}
+            first = _distinct_frames(samples)
+            frames = [samples.frames[i] for i in first]
+            spaces["frame"] = self._fit_space(self.frame_vectors(frames), groups[first],
+                                              len(IMAGE_STATISTICS) if self.embedding else None)
+        if self.embedding is not None:
+            self.embedding_probe_ = embed_images([_probe_image()], self._network(), int(self.embedding_size))[0]
+        self.spaces_ = spaces
         self.n_training_rows_ = int(len(samples))
+        self.n_training_frames_ = int(len(first)) if self.frame_check else 0
         return self
 
-    def _fit_space(self, x: np.ndarray, groups: np.ndarray) -> _Space:
+    def _fit_space(self, x: np.ndarray, groups: np.ndarray, n_plain: int | None = None) -> _Space:
         from ..io.splits import group_kfold_indices
 
         if not np.isfinite(x).all():
             raise ConfigError("a training lesion gave a non-finite OOD feature", hint="check the training images")
+        k_pca = int(self.embedding_components) if n_plain is not None else 0
         held_out = np.full(len(x), np.nan)
         for train, test in group_kfold_indices(groups, self.n_folds, seed=self.random_state,
                                                hint="OODDetector needs at least 2 patients"):
-            held_out[test] = _Space.distance(x[test], *_Space.fit_distance(x[train], self.min_scale))
+            fitted = _Space.fit_distance(x[train], self.min_scale, n_plain, k_pca)
+            held_out[test] = _Space.distance(x[test], *fitted, n_plain)
         n = len(held_out)
         k = math.ceil((n + 1) * float(self.coverage))
         threshold = np.sort(held_out)[min(k, n) - 1]
-        return _Space(*_Space.fit_distance(x, self.min_scale), threshold, held_out)
+        mean, scale, precision, pca_mean, pca_components = _Space.fit_distance(x, self.min_scale, n_plain, k_pca)
+        return _Space(mean, scale, precision, threshold, held_out, pca_mean, pca_components, n_plain)
 
     # ---- scoring ----------------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -229,7 +415,7 @@ class OODDetector(Component):
         if "frame" not in self.spaces_:
             return None
         space = self.spaces_["frame"]
-        scores = space.score(_statistics(list(frames))) if len(frames) else np.zeros(0)
+        scores = space.score(self.frame_vectors(frames)) if len(frames) else np.zeros(0)
         return scores, scores > space.threshold
 
     # ---- persistence: arrays in an npz (no pickle), numbers in component.yaml ------------------------
@@ -239,10 +425,17 @@ class OODDetector(Component):
         for name, s in self.spaces_.items():
             arrays.update({f"{name}.mean": s.mean, f"{name}.scale": s.scale, f"{name}.precision": s.precision,
                            f"{name}.calibration_scores": s.calibration_scores})
+            if s.pca_components is not None:
+                arrays.update({f"{name}.pca_mean": s.pca_mean, f"{name}.pca_components": s.pca_components})
+        if getattr(self, "embedding_probe_", None) is not None:
+            arrays["embedding_probe"] = self.embedding_probe_
         np.savez(Path(directory) / _STATE_FILE, **arrays)
-        return {"file": _STATE_FILE, "spaces": {n: {"threshold": s.threshold} for n, s in self.spaces_.items()},
+        spaces = {n: {"threshold": s.threshold, **({} if s.n_plain is None else {"plain_columns": s.n_plain})}
+                  for n, s in self.spaces_.items()}
+        return {"file": _STATE_FILE, "spaces": spaces,
                 "feature_names": list(getattr(self, "feature_names_", []) or []),
-                "n_training_rows": self.n_training_rows_}
+                "n_training_rows": self.n_training_rows_,
+                "n_training_frames": int(getattr(self, "n_training_frames_", 0))}
 
     def _load_state(self, state: dict, directory: Path) -> None:
         path = Path(directory) / str(state.get("file", _STATE_FILE))
@@ -253,12 +446,32 @@ class OODDetector(Component):
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: np.asarray(data[k], float) for k in data.files}
-            self.spaces_ = {n: _Space(arrays[f"{n}.mean"], arrays[f"{n}.scale"], arrays[f"{n}.precision"],
-                                      float(entry["threshold"]), arrays[f"{n}.calibration_scores"])
-                            for n, entry in spaces.items()}
+            loaded = {}
+            for n, entry in spaces.items():
+                plain = entry.get("plain_columns")
+                if (plain is None) != (self.embedding is None):
+                    raise ValueError(f"space {n!r} and the embedding setting {self.embedding!r} disagree")
+                pca = (None, None) if plain is None else (arrays[f"{n}.pca_mean"], arrays[f"{n}.pca_components"])
+                loaded[n] = _Space(arrays[f"{n}.mean"], arrays[f"{n}.scale"], arrays[f"{n}.precision"],
+                                   float(entry["threshold"]), arrays[f"{n}.calibration_scores"], *pca,
+                                   None if plain is None else int(plain))
+            probe = arrays.get("embedding_probe")
+            if self.embedding is not None and probe is None:
+                raise KeyError("embedding_probe")
         except (OSError, KeyError, ValueError, TypeError) as exc:
             raise ModelFileError(f"cannot read the OOD detector's arrays ({exc})", source=str(path),
                                  hint="save the model again") from None
+        if self.embedding is not None:
+            from ..heads.backbones import check_local_imagenet_weights
+
+            try:  # the backbone is rebuilt from local weights on first use; say now if they are missing
+                check_local_imagenet_weights(self.embedding)
+            except ConfigError as exc:
+                raise ModelFileError(f"the OOD detector's embedding needs the local ImageNet weights of "
+                                     f"'{self.embedding}': {exc.reason}", source=str(directory), hint=exc.hint) from None
+            self.embedding_probe_ = probe
+        self.spaces_ = loaded
         if state.get("feature_names"):
             self.feature_names_ = [str(c) for c in state["feature_names"]]
         self.n_training_rows_ = int(state.get("n_training_rows", 0))
+        self.n_training_frames_ = int(state.get("n_training_frames", 0))
