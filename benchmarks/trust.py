@@ -100,6 +100,7 @@ def head_rows(heads, test, wide, args) -> tuple[pd.DataFrame, dict]:
             "rho_all_randomised": float(table["spearman_mean"].iloc[-1]),
             "rho_max_randomised": float(randomised.max()),
             "seconds": time.perf_counter() - t0})
+        print(f"  {name}: scored in {rows[-1]['seconds']:.0f} s ({len(rows)} of {len(crop_heads)} heads)", flush=True)
     return pd.DataFrame(rows).set_index("head"), sanity
 
 
