@@ -20,7 +20,10 @@ class probability otherwise), so the two can be compared value for value. For a 
 features the exact group value equals the linear SHAP values summed over the group; for trees (path-dependent
 SHAP) and kernels they can differ, and :func:`compare_group_values` says where.
 
-Cost: one model call on ``2^g * m`` hybrid rows per explained row, built in batches of at most ``max_rows`` rows.
+Cost: one model call on ``2^g * m`` hybrid rows per explained row, built in batches of at most ``max_rows`` rows,
+except for two fitters whose values come without those rows, equal to the model calls' to rounding: a binary RBF
+SVM (:func:`rbf_svm_coalition_values`, the kernel's per-group factors) and binary xgboost (:class:`TreeCoalitions`:
+each tree walked only on the patterns of the groups it splits on, the float32 margins summed as xgboost sums them).
 Time is linear in ``m``, so the background can be summarised to ``n_background`` rows (``summary="kmeans"``: the
 k-means summary shap's kernel explainer uses, centroids weighted by cluster size and rounded to observed values;
 ``"sample"``: a seeded sample of rows, equal weights). The trade-off: the values stay exact Shapley values, but of
@@ -47,6 +50,9 @@ MAX_GROUPS = 13
 #: summarised by k-means into this many weighted rows, the size of the kernel explainer's summary (2^13 coalitions
 #: x 10 rows = 81,920 model rows per lesion; the whole background costs 10x the time)
 EXACT_BACKGROUND_ROWS = 10
+#: the most rows :class:`TreeCoalitions` walks per explained row (sum over trees of 2^groups used x background
+#: rows; the library's 150 depth-3 trees on 13 groups and 10 rows: ~50,000); more is left to the fitter's predict
+MAX_WALKED_ROWS = 2 ** 22
 #: how an :class:`~explainendo.predict.base.Evidence` with exact group values names its explainer (it starts so)
 EXACT_EXPLAINER_PREFIX = "exact group Shapley"
 
@@ -183,6 +189,191 @@ def rbf_svm_coalition_values(parts, X: np.ndarray, background: np.ndarray, weigh
     return out
 
 
+@dataclass(frozen=True)
+class XGBoostTrees:
+    """A binary xgboost fitter's trees as flat arrays, as its CPU predictor walks them (:func:`xgboost_trees`).
+
+    Node ``i`` (all trees concatenated in boosting order; tree t starts at ``roots[t]``) sends a row to ``left[i]``
+    when its column ``feature[i]``, cast to float32, is ``< threshold[i]`` (float32), or is missing (NaN) and
+    ``default_left[i]``; else to ``right[i]``. A leaf points to itself and holds ``value[i]`` (float32). The margin
+    is the float32 sum ``((base_margin + tree_0) + tree_1) + ...``, in this order, as xgboost adds it."""
+
+    base_margin: np.float32
+    feature: np.ndarray
+    threshold: np.ndarray
+    default_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    roots: np.ndarray
+    depth: int
+
+    def leaves(self, X32: np.ndarray) -> np.ndarray:
+        """``(rows, trees)``: the leaf each float32 row reaches in each tree."""
+        node = np.broadcast_to(self.roots, (len(X32), len(self.roots))).copy()
+        rows = np.arange(len(X32))[:, None]
+        for _ in range(self.depth):
+            v = X32[rows, self.feature[node]]
+            node = np.where(np.where(np.isnan(v), self.default_left[node], v < self.threshold[node]),
+                            self.left[node], self.right[node])
+        return node
+
+    def margin(self, X) -> np.ndarray:
+        """``(rows,)`` float32 margins of the rows ``X``, summed in xgboost's order."""
+        leaf_values = self.value[self.leaves(np.asarray(X, dtype=np.float32))]
+        out = np.full(len(leaf_values), self.base_margin, dtype=np.float32)
+        for t in range(leaf_values.shape[1]):
+            out += leaf_values[:, t]
+        return out
+
+
+def _logit32(p: np.float32) -> np.float32:
+    """xgboost's ``binary:logistic`` base score -> margin, in float32 as it computes it: -log(1/p - 1)."""
+    return np.float32(-np.log(np.float32(1.0) / p - np.float32(1.0)))
+
+
+def xgboost_trees(fitter, check_rows=None) -> XGBoostTrees | None:
+    """The trees of a fitted binary xgboost classifier (``binary:logistic``, gbtree, numeric splits, NaN as the
+    missing value, every tree used), read from its JSON model, else None: the fitters
+    :class:`TreeCoalitions` can take. ``check_rows``: rows whose margins from the arrays must equal the
+    fitter's own ``predict(output_margin=True)`` bit for bit (base margins within 2 float32 steps of the formula
+    are tried, xgboost's ``logf`` may round differently from NumPy's), else None."""
+    import json
+
+    if type(fitter).__name__ != "XGBClassifier" or len(getattr(fitter, "classes_", [])) != 2:
+        return None
+    missing = fitter.get_params().get("missing", np.nan)
+    if missing is not None and not (isinstance(missing, float) and np.isnan(missing)):
+        return None
+    if getattr(fitter, "best_iteration", None) is not None:  # early stopping: predict uses only the best trees
+        return None
+    learner = json.loads(fitter.get_booster().save_raw("json"))["learner"]
+    booster = learner["gradient_booster"]
+    base = np.atleast_1d(json.loads(learner["learner_model_param"]["base_score"]))
+    if learner["objective"]["name"] != "binary:logistic" or booster.get("name") != "gbtree" or len(base) != 1:
+        return None
+    trees = booster["model"]["trees"]
+    if not trees or any(booster["model"]["tree_info"]) or any(any(t["split_type"]) for t in trees):
+        return None
+
+    def joined(key, dtype):
+        return np.concatenate([np.asarray(t[key], dtype=dtype) for t in trees])
+
+    starts = np.cumsum([0] + [len(t["left_children"]) for t in trees])
+    left, right, conditions = joined("left_children", np.int64), joined("right_children", np.int64), \
+        joined("split_conditions", np.float32)
+    offset, node, leaf = np.repeat(starts[:-1], np.diff(starts)), np.arange(len(left)), left < 0
+    forest = dict(feature=np.where(leaf, 0, joined("split_indices", np.int64)),
+                  threshold=np.where(leaf, np.float32(0), conditions).astype(np.float32),
+                  default_left=joined("default_left", bool),
+                  left=np.where(leaf, node, left + offset), right=np.where(leaf, node, right + offset),
+                  value=np.where(leaf, conditions, np.float32(0)).astype(np.float32), roots=starts[:-1])
+    depth, level = 0, forest["roots"]
+    while True:  # the longest root-leaf path
+        level = level[~leaf[level]]
+        if not len(level):
+            break
+        depth, level = depth + 1, np.concatenate([forest["left"][level], forest["right"][level]])
+    guess = _logit32(np.float32(base[0]))
+    up = np.nextafter(guess, np.float32(np.inf), dtype=np.float32)
+    down = np.nextafter(guess, np.float32(-np.inf), dtype=np.float32)
+    candidates = [guess, up, down, np.nextafter(up, np.float32(np.inf), dtype=np.float32),
+                  np.nextafter(down, np.float32(-np.inf), dtype=np.float32)]
+    check = None if check_rows is None else np.atleast_2d(np.asarray(check_rows, dtype=float))
+    own = None if check is None else np.asarray(fitter.predict(check, output_margin=True), dtype=np.float32)
+    for base_margin in candidates:
+        found = XGBoostTrees(base_margin=base_margin, depth=depth, **forest)
+        if own is None or np.array_equal(found.margin(check), own):
+            return found
+    return None
+
+
+class TreeCoalitions:
+    """:func:`coalition_values` of a sum of trees (:class:`XGBoostTrees`) against fixed background rows, without
+    predicting the 2^g * m hybrid rows. A tree's output on the hybrid row (x_S, b_notS) depends only on S ∩ G_t,
+    G_t the groups whose columns the tree splits on (with depth-3 trees, 1 to 7 groups): each tree is walked on
+    its 2^|G_t| patterns x m background rows only, every split deciding on x's value where its group is in the
+    pattern and on b's otherwise. The margin of every (S, b) is then summed from the trees' tables in float32, in
+    the trees' order, as xgboost sums it, so that the values equal the ones from the fitter's own predictions
+    (the tests compare them). The sum runs on ``acc`` (2^g, m) viewed as (2,) * g + (m,): a tree's table
+    (2^|G_t|, m) is the same array with a 2 on its groups' axes and a 1 on the others, and broadcasts onto every
+    coalition. NumPy's loop over it is longest where the tree's groups take the last axes, so ``acc`` numbers the
+    groups by how many trees use them (most first: bit 0, the last axis) and its coalitions are mapped back to
+    S's bits once per row.
+
+    Prepared once per background (the splits' decisions on it, each tree's groups); :meth:`values` then costs one
+    walk of sum_t 2^|G_t| * m rows and one float32 addition of 2^g * m values per tree."""
+
+    def __init__(self, trees: XGBoostTrees, background: np.ndarray, group_of_column: np.ndarray, n_groups: int):
+        self.trees, self.n_groups = trees, n_groups
+        b32 = np.asarray(background, dtype=np.float32)
+        self.m = m = len(b32)
+        nodes = np.arange(len(trees.left))
+        v = b32[:, trees.feature].T  # (nodes, m): each split's column in each background row
+        #: (nodes, m + 1): each split's decision (go left) on each background row; column m: on x (per row)
+        self._decisions = np.zeros((len(nodes), m + 1), dtype=bool)
+        self._decisions[:, :m] = np.where(np.isnan(v), trees.default_left[:, None], v < trees.threshold[:, None])
+        self._children = np.stack([trees.right, trees.left], axis=1).reshape(-1)  # child of node i: 2i + go_left
+        inner = trees.left != nodes
+        tree_of_node = np.searchsorted(trees.roots, nodes, side="right") - 1
+        group = np.where(inner, group_of_column[trees.feature], -1)
+        uses = np.bincount(np.unique(tree_of_node[inner] * n_groups + group[inner]) % n_groups, minlength=n_groups)
+        bit_of_group = np.argsort(np.argsort(-uses, kind="stable"))  # acc's bit of each group: most used, bit 0
+        group = np.where(inner, bit_of_group[np.maximum(group, 0)], -1)
+        coalitions = np.arange(2 ** n_groups)
+        #: acc's coalition of each coalition S (bit i of S: group i)
+        self._acc_index = sum(((coalitions >> g) & 1) << int(bit_of_group[g]) for g in range(n_groups))
+        self._bit = np.zeros(len(nodes), dtype=np.int64)  # the node's group's bit in its tree's patterns
+        self._shapes, per_tree = [], []
+        for t in range(len(trees.roots)):
+            mine = (tree_of_node == t) & inner
+            used = np.unique(group[mine])  # acc's bits, ascending: pattern bit i = used[i], as in acc's order
+            self._bit[mine] = np.searchsorted(used, group[mine])
+            shape = [1] * n_groups + [m]
+            for bit in used:
+                shape[n_groups - 1 - bit] = 2
+            self._shapes.append(tuple(shape))
+            per_tree.append(2 ** len(used) * m)
+        self._starts = np.concatenate([[0], np.cumsum(per_tree)]).astype(np.int64)
+        #: the rows one explained row's walk visits: sum over trees of 2^|G_t| * m
+        self.walked_rows = int(self._starts[-1])
+        self._rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def _walked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The walked rows' root node, pattern and background row, tree by tree (pattern-major), made once."""
+        if self._rows is None:
+            per_tree = np.diff(self._starts)
+            within = np.arange(self.walked_rows) - np.repeat(self._starts[:-1], per_tree)
+            self._rows = (np.repeat(self.trees.roots, per_tree), within // self.m, within % self.m)
+        return self._rows
+
+    def values(self, X, weights: np.ndarray, sign: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """``(values, full)``: ``values`` ``(n, 2^g)``, v(S) = sum_b w_b * sign * margin(x_S, b_notS) for each row x
+        of ``X`` (as :func:`coalition_values` computes it from the fitter's float32 margins); ``full`` ``(n,)``
+        float32, the margin of each row itself (the full coalition, to check against the fitter's)."""
+        trees, m = self.trees, self.m
+        decisions = self._decisions.copy()  # its column m is this call's (no state shared between threads)
+        X32 = np.atleast_2d(np.asarray(X, dtype=np.float32))
+        values, full = np.empty((len(X32), 2 ** self.n_groups)), np.empty(len(X32), dtype=np.float32)
+        acc = np.empty((2 ** self.n_groups, m), dtype=np.float32)  # the margin of every (S, b), S in acc's bits
+        by_group = acc.reshape((2,) * self.n_groups + (m,))
+        root, pattern, b = self._walked()
+        for i, x in enumerate(X32):
+            v = x[trees.feature]
+            decisions[:, m] = np.where(np.isnan(v), trees.default_left, v < trees.threshold)
+            node = root
+            for _ in range(trees.depth):  # a leaf's children are itself
+                column = np.where((pattern >> self._bit[node]) & 1, m, b)  # x's value, or background row b's
+                node = self._children[2 * node + decisions.reshape(-1)[node * (m + 1) + column]]
+            leaf_values = trees.value[node]
+            acc.fill(trees.base_margin)
+            for start, stop, shape in zip(self._starts[:-1], self._starts[1:], self._shapes):
+                by_group += leaf_values[start:stop].reshape(shape)  # in the trees' order, as xgboost adds
+            values[i] = ((sign * acc.astype(float)) @ weights)[self._acc_index]
+            full[i] = acc[-1, 0]
+        return values, full
+
+
 def compare_group_values(exact: pd.DataFrame, summed: pd.DataFrame) -> pd.DataFrame:
     """Per row, where the exact group values and the summed per-feature SHAP values disagree:
     ``max_abs_difference`` and ``mean_abs_difference`` over the groups, each method's top group (largest
@@ -264,6 +455,7 @@ class ExactGroupShapley:
         self.max_rows = max_rows
         self._check()
         self._reference: tuple[np.ndarray, np.ndarray, str] | None = None
+        self._tree_game: tuple[object, TreeCoalitions | None] | None = None  # (booster, its game), made once
 
     def _check(self) -> None:
         groups, names = self.explainer.groups, list(self.explainer.feature_names)
@@ -320,6 +512,22 @@ class ExactGroupShapley:
             self._reference = (rows, weights, text)
         return self._reference
 
+    def tree_coalitions(self) -> TreeCoalitions | None:
+        """The :class:`TreeCoalitions` of a binary xgboost fitter against :meth:`reference` (made once per fitted
+        booster; its arrays checked against the fitter's own margins on the background rows), else None: every
+        other fitter, or trees whose walk would visit more than :data:`MAX_WALKED_ROWS` rows per explained row."""
+        fitter = self.explainer.fitter
+        if self.explainer.space != "log-odds" or type(fitter).__name__ != "XGBClassifier":
+            return None
+        booster = fitter.get_booster()
+        if self._tree_game is None or self._tree_game[0] is not booster:
+            rows, _, _ = self.reference()
+            trees = xgboost_trees(fitter, check_rows=np.vstack([self.explainer.background, rows]))
+            game = None if trees is None else TreeCoalitions(trees, rows, self._group_of_column,
+                                                             len(self.explainer.groups))
+            self._tree_game = (booster, game if game is not None and game.walked_rows <= MAX_WALKED_ROWS else None)
+        return self._tree_game[1]
+
     def explain(self, X, class_index: int | None = None, compare: bool = False) -> GroupShapleyResult:
         """Exact group values of every row of ``X`` (fitter inputs) for ``class_index`` (default: the
         explainer's). ``compare=True`` also runs the grouped SHAP explainer on the same rows and compares."""
@@ -327,10 +535,18 @@ class ExactGroupShapley:
         c = explainer._class(class_index)
         X = np.atleast_2d(np.asarray(X, dtype=float))
         rows, weights, text = self.reference()
+        output = explainer.model_output(X, c)
         svm = rbf_svm_parts(explainer.fitter) if explainer.space == "probability" else None
+        trees = self.tree_coalitions()
+        values = None
         if svm is not None:  # the same values, from the kernel's per-group factors (~20x faster than its predict)
             values = rbf_svm_coalition_values(svm, X, rows, weights, self._group_of_column, len(explainer.groups), c)
-        else:
+        elif trees is not None:  # the same values, from each tree walked on the patterns of its groups only
+            sign = explainer._margin_sign(c)
+            tree_values, full = trees.values(X, weights, sign)
+            if np.array_equal(sign * full.astype(float), output):  # else the generic path below
+                values = tree_values
+        if values is None:
             members = coalition_members(self._group_of_column, len(explainer.groups))
             values = coalition_values(lambda Z: explainer.model_output(Z, c), X, rows, weights, members,
                                       self.max_rows)
@@ -338,7 +554,7 @@ class ExactGroupShapley:
         group_values = pd.DataFrame(phi, columns=list(explainer.groups))
         expected_value = float(explainer.model_output(rows, c) @ weights)  # v({}), the same for every row
         result = GroupShapleyResult(group_values=group_values, expected_value=expected_value,
-                                    output=explainer.model_output(X, c), space=explainer.space, class_index=c,
+                                    output=output, space=explainer.space, class_index=c,
                                     n_background=len(rows), background=text)
         if compare:
             shap_result = explainer.explain(X, class_index=c)

@@ -55,29 +55,6 @@ class ShapResult:
     class_index: int
 
 
-#: from this many rows (exact group Shapley values: 2^g coalitions x k background rows) xgboost predicts on every core
-MANY_ROWS = 4096
-
-
-def _xgboost_margin(fitter, X: np.ndarray) -> np.ndarray:
-    """The margin (log-odds of class 1) of a binary xgboost fitter; a batch of :data:`MANY_ROWS` rows or more is
-    predicted with one thread per core (the fitter trains with one, ``n_jobs=1``, and is given that back)."""
-    if len(X) < MANY_ROWS:
-        return np.asarray(fitter.predict(X, output_margin=True), dtype=float).reshape(-1)
-    from ..torch_threads import default_threads
-
-    booster = fitter.get_booster()
-    booster.set_param({"nthread": default_threads()})
-    try:
-        stop = getattr(fitter, "best_iteration", None) if hasattr(fitter, "best_iteration") else None
-        margin = booster.inplace_predict(X, predict_type="margin", missing=fitter.missing,
-                                         iteration_range=(0, 0 if stop is None else stop + 1))
-    finally:
-        n_jobs = fitter.get_params().get("n_jobs")
-        booster.set_param({"nthread": n_jobs if n_jobs is not None and n_jobs > 0 else default_threads()})
-    return np.asarray(margin, dtype=float).reshape(-1)
-
-
 class GroupedShapExplainer:
     """Explain ``fitter``'s output for a class (``class_index``; default: the last class, the positive one).
 
@@ -174,7 +151,7 @@ class GroupedShapExplainer:
         c = self._class(class_index)
         X = np.asarray(X, dtype=float)
         if self.explainer_name == "tree" and self.space == "log-odds":
-            return self._margin_sign(c) * _xgboost_margin(self.fitter, X)
+            return self._margin_sign(c) * np.asarray(self.fitter.predict(X, output_margin=True), dtype=float)
         if self.explainer_name == "linear":
             return self._margin_sign(c) * self._linear.decision_function(self._scaler.transform(X)).reshape(-1)
         return self.fitter.predict_proba(X)[:, c]

@@ -184,12 +184,10 @@ def test_svms_the_factorisation_does_not_cover_take_the_model_calls():
 def test_xgboost_margins_of_a_large_batch_are_the_fitters_own_and_it_keeps_one_thread():
     import json
 
-    from explainendo.explain.grouped_shap import MANY_ROWS
-
     X, y, names, groups = _data(n=200, n_groups=4, per_group=2)
     model = make_fitter("xgboost", seed=0).fit(X, y)
     explainer = GroupedShapExplainer(model, X[:9], names, groups)
-    Z = np.random.default_rng(3).normal(size=(MANY_ROWS + 7, X.shape[1]))
+    Z = np.random.default_rng(3).normal(size=(4096 + 7, X.shape[1]))
     np.testing.assert_array_equal(explainer.model_output(Z, 1), model.predict(Z, output_margin=True))
     np.testing.assert_array_equal(explainer.model_output(Z, 0), -model.predict(Z, output_margin=True))
     config = json.loads(model.get_booster().save_config())
