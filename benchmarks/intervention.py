@@ -4,6 +4,7 @@ closes when a clinician corrects the attributes the model is least sure of (Koh 
 
     nice python benchmarks/intervention.py            # 400 phantoms at 192 px, 96-px heads, 8 epochs
     nice python benchmarks/intervention.py --quick    # a smoke run (a few minutes on 2 cores)
+    nice python benchmarks/intervention.py --interventions 0.25,2   # fitter trained with RandomInterventions
 
 Patients are split 75 / 25 into train / held-out test (one fold of ``group_kfold_indices``). A gastric hybrid
 (``gastric_predictor``: the seven attribute heads, EfficientNet-Lite0 with ImageNet weights when present, and the
@@ -21,12 +22,20 @@ random order per lesion (seeded) is the control. Reported, each with its 95% Wil
 * the share of the model-to-oracle gap closed with every attribute corrected, (acc(7) - acc(0)) / (oracle - acc(0))
   (goal: >= 0.5), and the same against the Bayes rate.
 
+``--interventions p,copies`` (repeatable) trains the fitter with intervention training
+(:class:`~explainendo.predict.RandomInterventions`: ``copies`` extra copies of the fitter's rows, each attribute set
+to its truth with probability ``p``). The first setting is the hybrid's own (``fit``); the hybrid without
+interventions and any further setting are the same fitted heads with the fitter refitted
+(``set_params(interventions=...).refit_fitter`` on the fitter's own lesions, the features it was trained on), so
+the settings are compared on the same heads, lesion for lesion. Each setting gets its curves and its gap closed.
+
 Prints the machine first (``explainendo.bench.run_header``) and writes a JSON to ``--out``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 import warnings
@@ -46,6 +55,21 @@ def accuracy_cell(correct: np.ndarray) -> dict:
     return {"accuracy": float(correct.mean()), "ci_low": float(low), "ci_high": float(high)}
 
 
+def interventions_setting(text: str):
+    """``"p,copies"`` -> ``RandomInterventions(p, copies, seed=None)`` (the predictor's seed)."""
+    from explainendo.predict import RandomInterventions
+
+    try:
+        p, copies = text.split(",")
+        return RandomInterventions(p=float(p), copies=int(copies)).check_params()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--interventions {text!r}: expected p,copies such as 0.25,2") from None
+
+
+def setting_name(interventions) -> str:
+    return "none" if interventions is None else f"random p={interventions.p:g} copies={interventions.copies}"
+
+
 def build_hybrid(args):
     from explainendo.predict import HeldOut, HybridPredictor
     from explainendo.systems import gastric_heads, gastric_predictor
@@ -53,10 +77,13 @@ def build_hybrid(args):
 
     heads = gastric_heads(args.seed, pretrained="auto", image_size=args.image_size,
                           training=Training(epochs=args.epochs, batch_size=32, patience=2, num_threads=args.threads))
+    first = args.interventions[0] if args.interventions else None
     if args.sources == "heads":
-        return HybridPredictor([heads], fitter="logistic_regression", stacking=HeldOut(0.5), seed=args.seed)
+        return HybridPredictor([heads], fitter="logistic_regression", stacking=HeldOut(0.5), seed=args.seed,
+                               interventions=first)
     return gastric_predictor(heads=heads, fitter="logistic_regression", stacking=HeldOut(0.5), seed=args.seed,
-                             group_selection="default" if args.group_selection == "default" else None)
+                             group_selection="default" if args.group_selection == "default" else None
+                             ).set_params(interventions=first)
 
 
 def intervention_curve(hybrid, features: pd.DataFrame, truth: pd.DataFrame, labels: np.ndarray, order: str,
@@ -103,6 +130,9 @@ def main(argv=None):
                         help="gastric: heads + handcrafted (the preset); heads: the attribute heads alone")
     parser.add_argument("--group-selection", default="none", choices=["none", "default"],
                         help="none: the fitter sees every group; default: the preset's GroupEliminator")
+    parser.add_argument("--interventions", type=interventions_setting, action="append", default=[],
+                        metavar="P,COPIES", help="train the fitter with RandomInterventions(p, copies) (repeatable; "
+                                                 "the hybrid without them is measured on the same heads too)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is faster on a busy 2-core box)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke run: 96 images at 128 px, 64-px heads, 2 epochs")
@@ -140,40 +170,69 @@ def main(argv=None):
           f"{fit_seconds:.0f} s; correctable attributes {list(attributes)}; dropped groups "
           f"{hybrid.dropped_groups_ or 'none'}" + (f" (attributes the fitter does not use: {unused})"
                                                     if unused else ""))
+    variants = {setting_name(hybrid.interventions): hybrid}
+    if args.interventions:  # the same heads, the fitter refitted on its own lesions (module docstring)
+        fitter_lesions = train.subset(hybrid.training_rows_)
+        for setting in [None] + list(args.interventions[1:]):
+            t0 = time.perf_counter()
+            variant = copy.deepcopy(hybrid).set_params(interventions=setting).refit_fitter(fitter_lesions)
+            variants[setting_name(setting)] = variant
+            print(f"refitted the fitter with interventions {setting_name(setting)} in {time.perf_counter() - t0:.0f} s")
+    for name, variant in variants.items():
+        if variant.interventions_:
+            facts = variant.interventions_
+            print(f"interventions {name}: {facts['rows']} fitter rows + {facts['rows_added']} copies; values set "
+                  f"to the truth per attribute {facts['values_set']}")
 
     truth = pd.DataFrame({a: test.table[f"attr.{a}"].astype(str).to_numpy() for a in attributes})
     labels = test.table["label"].astype(str).to_numpy()
     features = hybrid.features(test)
-    curves, changed = {}, {}
-    for order in ("reliability", "random"):
-        curves[order], changed[order] = intervention_curve(hybrid, features, truth, labels, order, args.seed)
 
     oracle_columns = [f"attr.{a}" for a in attributes]
     oracle = HybridPredictor([ColumnFeatures(oracle_columns, name="truth")], fitter="logistic_regression",
                              seed=args.seed).fit(train)
     oracle_acc = accuracy_cell(oracle.predict(test) == labels)
 
-    table = pd.DataFrame({
-        "k": [r["k"] for r in curves["reliability"]],
-        "accuracy (least reliable first)": [r["accuracy"] for r in curves["reliability"]],
-        "95% CI": [f"{r['ci_low']:.3f}-{r['ci_high']:.3f}" for r in curves["reliability"]],
-        "head calls changed": changed["reliability"],
-        "accuracy (random order)": [r["accuracy"] for r in curves["random"]],
-    }).set_index("k")
-    print(f"\n### accuracy on {len(test)} held-out lesions as the k least reliable attributes are set to the truth\n")
-    print(markdown(table))
-    model_acc, full = curves["reliability"][0]["accuracy"], curves["reliability"][-1]["accuracy"]
-    gaps = {}
-    for name, target in (("oracle", oracle_acc["accuracy"]), ("Bayes rate", phantoms.bayes_rate)):
-        gap = target - model_acc
-        gaps[name] = float((full - model_acc) / gap) if gap > 0 else float("nan")
-    print(f"\nmodel {model_acc:.3f}; every attribute corrected {full:.3f}; oracle (LR on the true attributes) "
-          f"{oracle_acc['accuracy']:.3f} [{oracle_acc['ci_low']:.3f}, {oracle_acc['ci_high']:.3f}]; Bayes rate "
-          f"{phantoms.bayes_rate:.3f}")
-    for name, share in gaps.items():
-        note = "" if np.isfinite(share) else " (undefined: the model is not below it)"
-        print(f"share of the model-to-{name} gap closed with every attribute corrected: {share:.2f}{note} "
-              f"(goal >= 0.5)")
+    report = {}
+    for name, variant in variants.items():
+        curves, changed = {}, {}
+        for order in ("reliability", "random"):
+            curves[order], changed[order] = intervention_curve(variant, features, truth, labels, order, args.seed)
+        table = pd.DataFrame({
+            "k": [r["k"] for r in curves["reliability"]],
+            "accuracy (least reliable first)": [r["accuracy"] for r in curves["reliability"]],
+            "95% CI": [f"{r['ci_low']:.3f}-{r['ci_high']:.3f}" for r in curves["reliability"]],
+            "head calls changed": changed["reliability"],
+            "accuracy (random order)": [r["accuracy"] for r in curves["random"]],
+        }).set_index("k")
+        print(f"\n### interventions {name}: accuracy on {len(test)} held-out lesions as the k least reliable "
+              f"attributes are set to the truth\n")
+        print(markdown(table))
+        model_acc, full = curves["reliability"][0]["accuracy"], curves["reliability"][-1]["accuracy"]
+        gaps = {}
+        for target_name, target in (("oracle", oracle_acc["accuracy"]), ("Bayes rate", phantoms.bayes_rate)):
+            gap = target - model_acc
+            gaps[target_name] = float((full - model_acc) / gap) if gap > 0 else float("nan")
+        print(f"\nmodel {model_acc:.3f}; every attribute corrected {full:.3f}; oracle (LR on the true attributes) "
+              f"{oracle_acc['accuracy']:.3f} [{oracle_acc['ci_low']:.3f}, {oracle_acc['ci_high']:.3f}]; Bayes rate "
+              f"{phantoms.bayes_rate:.3f}")
+        for target_name, share in gaps.items():
+            note = "" if np.isfinite(share) else " (undefined: the model is not below it)"
+            print(f"share of the model-to-{target_name} gap closed with every attribute corrected: {share:.2f}{note} "
+                  f"(goal >= 0.5)")
+        report[name] = {"curves": curves, "head_calls_changed": changed, "gap_closed": gaps,
+                        "model_accuracy": model_acc, "all_corrected_accuracy": full,
+                        "interventions": variant.interventions_}
+    if len(report) > 1:
+        summary = pd.DataFrame({"interventions": list(report),
+                                "model (k=0)": [r["model_accuracy"] for r in report.values()],
+                                "every attribute corrected": [r["all_corrected_accuracy"] for r in report.values()],
+                                "gap to oracle closed": [r["gap_closed"]["oracle"] for r in report.values()],
+                                "gap to Bayes closed": [r["gap_closed"]["Bayes rate"] for r in report.values()],
+                                }).set_index("interventions")
+        print("\n### the settings on the same heads\n")
+        print(markdown(summary))
+    first = report[setting_name(hybrid.interventions)]
     seconds = time.perf_counter() - start
     print(f"\n{seconds:.0f} s in all")
 
@@ -181,9 +240,10 @@ def main(argv=None):
     out.write_text(json.dumps({"args": vars(args), "header": run_header(), "n_train": len(train), "n_test": len(test),
                                "bayes_rate": phantoms.bayes_rate, "fitter": hybrid.describe(),
                                "dropped_groups": hybrid.dropped_groups_, "unused_attributes": unused,
-                               "curves": curves, "head_calls_changed": changed, "oracle": oracle_acc,
-                               "gap_closed": gaps, "fit_seconds": fit_seconds, "seconds": seconds},
-                              indent=1, default=float))
+                               "curves": first["curves"], "head_calls_changed": first["head_calls_changed"],
+                               "oracle": oracle_acc, "gap_closed": first["gap_closed"], "settings": report,
+                               "fit_seconds": fit_seconds, "seconds": seconds},
+                              indent=1, default=lambda v: v.get_params() if hasattr(v, "get_params") else float(v)))
     print(f"wrote {out}")
 
 

@@ -20,6 +20,7 @@ _LAZY = {
     "OutOfFold": ("explainendo.predict", "OutOfFold"),
     "HeldOut": ("explainendo.predict", "HeldOut"),
     "InSample": ("explainendo.predict", "InSample"),
+    "RandomInterventions": ("explainendo.predict", "RandomInterventions"),
     "Training": ("explainendo.training", "Training"),
     "load": ("explainendo.bundle", "load"),
 }

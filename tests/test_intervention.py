@@ -19,6 +19,7 @@ from explainendo.errors import ConfigError
 from explainendo.fit import GroupEliminator
 from explainendo.handcrafted import HandcraftedFeatures
 from explainendo.localize import WholeFrame
+from explainendo.predict import RandomInterventions
 from explainendo.synth import generate
 from explainendo.systems.gastric import gastric_heads, gastric_predictor
 from explainendo.training import Training
@@ -247,3 +248,22 @@ def test_cli_explain_with_set(model, image, tmp_path):
     assert r.exit_code == 2 and "ATTRIBUTE=CLASS" in r.output
     r = runner.invoke(app, ["explain", str(folder), str(path), "--out", str(card), "--set", "boundary=sharp"])
     assert r.exit_code == 2 and "unclear, clear" in r.output
+
+
+def test_intervention_training_with_real_heads(model, phantoms, result, tmp_path):
+    """``HybridPredictor(interventions=RandomInterventions(...))`` on the gastric heads: every correctable attribute,
+    the landmark head's ``location`` included, finds its truth (``attr.<attribute>``) in the phantoms' table; the
+    strategy survives save / load."""
+    hybrid = copy.deepcopy(model.predictor_).set_params(interventions=RandomInterventions(p=0.5, copies=1))
+    samples = phantoms.to_samples()
+    hybrid.refit_fitter(samples)  # the heads stay; the fitter learns from its rows and their intervened copies
+    facts = hybrid.interventions_
+    assert facts["attributes"] == list(hybrid.correctable_attributes()) and "location" in facts["attributes"]
+    assert facts["rows"] == len(samples) and facts["rows_added"] == len(samples)
+    assert all(0 < facts["values_set"][a] < len(samples) for a in facts["attributes"])
+    features = pd.DataFrame([result.lesion.features])
+    proba, _ = hybrid.intervene(features, CORRECTIONS)
+    hybrid.save(tmp_path / "hybrid")
+    loaded = HybridPredictor.load(tmp_path / "hybrid")
+    assert loaded.interventions == hybrid.interventions and loaded.interventions_ == facts
+    np.testing.assert_array_equal(loaded.intervene(features, CORRECTIONS)[0], proba)

@@ -20,6 +20,13 @@ features drove each diagnosis. Strategy objects decide the rest, each passed as 
   not need are dropped by grouped-CV backward elimination scored with that fitter, which is then refit on
   the kept groups (``prefer_keep="attributes"``: of two readings the folds cannot tell apart, the named
   attribute stays). An explanation names only the groups the fitter uses.
+* ``interventions``: ``None`` (the fitter learns from the sources' features as they are) or an intervention
+  training strategy (:mod:`explainendo.predict.interventions`, e.g. ``RandomInterventions(p=0.25, copies=2)``):
+  the fitter's training rows get extra copies in which a random subset of the correctable attributes (the
+  attribute heads' groups) hold the one-hot of the lesion's true ``attr.<attribute>``, so that a clinician's
+  correction (:meth:`HybridPredictor.intervene`) moves the diagnosis as the true attribute would. Each copy stays in
+  its lesion's patient group for the fitter's grouped CV and group selection; column means and the SHAP background
+  come from the real rows.
 
 Every parameter is checked before any training starts. A source that cannot be trained on the data
 raises :class:`~explainendo.errors.SourceUnavailableError` (e.g. no attribute has a label): it is left out
@@ -67,13 +74,17 @@ class HybridPredictor(Predictor):
     label_column : the table column it learns (default ``label``; e.g. ``attr.difficulty`` for a second task
         of a :class:`~explainendo.engine.Diagnoser`'s ``tasks``).
     contrast_class : None, or the class whose training rows are SHAP's reference (module docstring).
+    interventions : None, or an intervention training strategy such as
+        :class:`~explainendo.predict.interventions.RandomInterventions` (module docstring); needs attribute heads
+        among the sources and ``attr.<attribute>`` truth columns in the training table.
     """
 
     values_feature_groups = True  # explain(..., group_values="exact") gives exact group Shapley values
 
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
                  stacking: Any = None, positive_label: str | None = None, seed: int = 0,
-                 folds_by: str = "patient", label_column: str = "label", contrast_class: str | None = None):
+                 folds_by: str = "patient", label_column: str = "label", contrast_class: str | None = None,
+                 interventions: Any = None):
         self.sources = sources
         self.fitter = fitter
         self.group_selection = group_selection
@@ -83,6 +94,7 @@ class HybridPredictor(Predictor):
         self.folds_by = folds_by
         self.label_column = label_column
         self.contrast_class = contrast_class
+        self.interventions = interventions
 
     # ---- checks (all before training) ------------------------------------------------------------
     def _checked(self) -> tuple[list[FeatureSource], Stacking]:
@@ -124,11 +136,39 @@ class HybridPredictor(Predictor):
             if not isinstance(self.group_selection, GroupEliminator):
                 raise ConfigError(f"group_selection must be None or GroupEliminator(...), got {self.group_selection!r}")
             self.group_selection.check()
+        if self.interventions is not None:
+            from .interventions import InterventionTraining
+
+            InterventionTraining.checked(self.interventions, "HybridPredictor(interventions=...)")
+            if not any(s.reads_attributes for s in sources):
+                raise ConfigError("interventions: no feature source reads named attributes, so there is nothing to "
+                                  "set to its true value", hint="add attribute heads, or leave interventions=None")
         return sources, stacking
+
+    def _check_intervention_truth(self, table: pd.DataFrame) -> None:
+        """With ``interventions``: the training table has a true value for at least one attribute the sources
+        read (an ``attr.<attribute>`` column with a value; the landmark head's ``location`` too), before training."""
+        if self.interventions is None:
+            return
+        names = set()
+        for source in self.sources or []:
+            if source.reads_attributes:
+                for spec in getattr(source, "attribute_specs", lambda: [])():
+                    names.add(spec.name)
+                    if spec.name == "landmark":
+                        names.add("location")
+        present = [c for c in table.columns if str(c).startswith("attr.") and table[c].notna().any()
+                   and (not names or str(c)[len("attr."):] in names)]
+        if not present:
+            wanted = ", ".join(f"attr.{n}" for n in sorted(names)) or "attr.<attribute>"
+            raise ConfigError("interventions: the training lesions have no true attribute values to set "
+                              f"(none of {wanted} has a value)",
+                              hint="give the attributes' truth in the manifest, or leave interventions=None")
 
     # ---- training -------------------------------------------------------------------------------
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
         sources, stacking = self._checked()
+        self._check_intervention_truth(samples.table)
         self.classes_, y = training_labels(samples, self.positive_label, column=self.label_column)
         self._check_contrast_class(self.classes_)
         groups = self._fold_groups(samples)
@@ -179,7 +219,7 @@ class HybridPredictor(Predictor):
         self.feature_columns_ = list(X.columns)
         self.training_rows_ = fitter_rows  # the fitter's rows' positions among the training lesions
         self.n_training_lesions_ = int(len(samples))
-        self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows])
+        self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows], fitter_samples.table)
         return self
 
     def _check_contrast_class(self, labels) -> None:
@@ -218,14 +258,49 @@ class HybridPredictor(Predictor):
         """``metric`` as a scorer for this task (ROC AUC one-vs-rest for more than two classes)."""
         return "roc_auc_ovr" if len(self.classes_) > 2 and metric == "roc_auc" else metric
 
-    def _fit_fitter_on(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+    def _intervention_rows(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, table: pd.DataFrame):
+        """The fitter's training rows with ``interventions``' extra rows (``X``, ``y``, ``groups`` as they are
+        without): each added row keeps its lesion's label and fold group. Sets ``interventions_``."""
+        self.interventions_ = None
+        if self.interventions is None:
+            return X, y, groups
+        columns, truth, unknown = {}, {}, {}
+        for attribute, classes in self._correctable(self.sources_).items():
+            column = f"attr.{attribute}"
+            if column not in table or not all(f"{attribute}.p_{c}" in X.columns for c in classes):
+                continue
+            folded = {c.lower(): k for k, c in enumerate(classes)}
+            values = table[column].reset_index(drop=True)
+            target = np.array([folded.get(str(v).strip().lower(), -1) if pd.notna(v) else -1 for v in values])
+            odd = int((values.notna().to_numpy() & (target < 0)).sum())
+            if odd:  # a value the head does not know (e.g. a spelling): that lesion keeps the head's reading
+                unknown[attribute] = odd
+                log.warning("interventions: %d lesion(s) have an %s value that is not one of %s; left as read",
+                            odd, column, classes)
+            if (target >= 0).any():
+                columns[attribute] = [f"{attribute}.p_{c}" for c in classes]
+                truth[attribute] = target
+        if not columns:
+            raise ConfigError("interventions: none of the fitter's training lesions has a true value of an attribute "
+                              f"the heads read ({', '.join(self._correctable(self.sources_)) or 'none trained'})",
+                              hint="give attr.<attribute> truth for the lesions, or leave interventions=None")
+        rows, origin, facts = self.interventions.augment(X, columns, truth, self.seed)
+        self.interventions_ = {**facts, "unknown_values": unknown}
+        return rows, np.asarray(y)[origin], np.asarray(groups)[origin]
+
+    def _fit_fitter_on(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
+                       table: pd.DataFrame | None = None) -> None:
         """The fitter (selected by grouped CV for a FitterSelector), group selection, column means and the
-        SHAP background, from the fitter's rows ``X``."""
+        SHAP background, from the fitter's rows ``X`` (``table``: their lesions' table rows, for the true attribute
+        values that ``interventions`` set). The fitter, its selection and group selection learn from the rows
+        with the interventions' copies; the column means and the SHAP background from the real rows ``X``."""
         self.training_features_ = X  # not saved: for the benchmark's feature tables right after fit
         self.feature_means_ = X.mean(axis=0, skipna=True).fillna(0.0).to_dict()
         self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
         self.selection_ = None
-        inputs = self._fitter_input(X)
+        real_y = y
+        X_fit, y, groups = self._intervention_rows(X, y, groups, pd.DataFrame() if table is None else table)
+        inputs = self._fitter_input(X_fit)
         fitter = FitterSelector(seed=self.seed) if self.fitter is None else self.fitter
         if isinstance(fitter, FitterSelector):
             selector = clone(fitter).set_params(metric=self._cv_metric(fitter.metric)).fit(inputs, y, groups)
@@ -237,12 +312,12 @@ class HybridPredictor(Predictor):
             self.fitter_ = clone(fitter).fit(inputs, y)
             self.fitter_name_ = fitter_name(self.fitter_)
         if self.group_selection is not None:
-            self._select_groups(X.fillna(self.feature_means_), y, groups)
-            self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X), y)
-        Xf = self._fitter_input(X)
+            self._select_groups(X_fit.fillna(self.feature_means_), y, groups)
+            self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X_fit), y)
+        Xf = self._fitter_input(X)  # the real rows: SHAP explains the model's real predictions
         pool = np.arange(len(Xf))
         if self.contrast_class is not None:  # the reference: the contrast class's rows among the fitter's
-            pool = np.flatnonzero(np.asarray(y) == self.classes_.index(self.contrast_class))
+            pool = np.flatnonzero(np.asarray(real_y) == self.classes_.index(self.contrast_class))
             if len(pool) == 0:
                 raise ManifestError(f"contrast_class {self.contrast_class!r}: none of the fitter's training rows has "
                                     "that label", hint="give the fitter's rows that class, or leave contrast_class "
@@ -275,15 +350,21 @@ class HybridPredictor(Predictor):
         """Fit the fitter again (with its selection) on ``samples``' features from the fitted sources, which stay
         as they are: for a changed prediction setting of a source, or stacking on patients set aside by hand.
         ``samples`` must be lesions the supervised sources did not train on; nothing here can check that, so
-        ``stacking_["mode"]`` becomes ``"refit"``."""
+        ``stacking_["mode"]`` becomes ``"refit"``. With ``interventions``, the fitter also learns from their copies
+        (the true attributes from ``samples``' table)."""
         self._check_fitted()
+        if self.interventions is not None:
+            from .interventions import InterventionTraining
+
+            InterventionTraining.checked(self.interventions, "HybridPredictor(interventions=...)")
         classes, y = training_labels(samples)
         unknown = sorted(set(classes) - set(self.classes_))
         if unknown:
             raise ManifestError(f"labels {unknown} are not among the model's classes {self.classes_}",
                                 source="samples", hint="refit on lesions of the classes the model knows")
         y = np.array([self.classes_.index(classes[i]) for i in y])
-        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples))
+        self._check_intervention_truth(samples.table)
+        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples), samples.table)
         self.training_rows_ = np.arange(len(samples))
         self.stacking_ = {**self.stacking_, "mode": "refit", "fitter_lesions": int(len(samples))}
         return self
@@ -329,6 +410,7 @@ class HybridPredictor(Predictor):
         if self.folds_by != "patient" and self.folds_by not in table:
             raise ManifestError(f"folds_by={self.folds_by!r}: the training data have no '{self.folds_by}' column",
                                 source=self.folds_by, hint=f"add it, or use folds_by='patient'")
+        self._check_intervention_truth(table)
         for source in sources:
             source.check_data(table)
 
@@ -422,8 +504,12 @@ class HybridPredictor(Predictor):
         named attributes (``reads_attributes``: the attribute heads) whose columns are all ``<attribute>.p_<class>``,
         in column order. The landmark head's group is ``location`` (its location classes). Empty without heads."""
         self._check_fitted()
+        return self._correctable(self.sources_)
+
+    @staticmethod
+    def _correctable(sources) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for source in self.sources_:
+        for source in sources:
             if not source.reads_attributes:
                 continue
             for group, columns in source.groups.items():
@@ -519,7 +605,9 @@ class HybridPredictor(Predictor):
                 "groups": {g: list(c) for g, c in self.groups_.items()},
                 "fitter_columns": list(self.fitter_columns_), "dropped_groups": list(self.dropped_groups_),
                 "sources_used": self.sources_used_, "skipped_sources": self.skipped_sources_,
-                "stacking": self.stacking_, "n_training_lesions": int(self.n_training_lesions_)}
+                "stacking": self.stacking_, "n_training_lesions": int(self.n_training_lesions_),
+                # only with interventions: a folder of a predictor without them saves what it saved before
+                **({"interventions": self.interventions_} if getattr(self, "interventions_", None) else {})}
 
     def _load_state(self, state: dict, directory: Path) -> None:
         from safetensors.numpy import load_file
@@ -541,6 +629,7 @@ class HybridPredictor(Predictor):
             self.skipped_sources_ = list(state.get("skipped_sources") or [])
             self.stacking_ = dict(state.get("stacking") or {})
             self.n_training_lesions_ = int(state.get("n_training_lesions", 0))
+            self.interventions_ = state.get("interventions") or None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"hybrid predictor state is incomplete or malformed ({exc!r})",
                                  source=str(directory)) from None
