@@ -9,10 +9,15 @@
    unclear by :func:`explainendo.synth.colon.degrade`: **derived** unclear frames, no real ones exist here),
    split 70 / 30 with every image its own group (the sets share no image and no source frame), reported per
    source; and how far a source-only cue (the shape of the field-of-view mask) tells Kvasir-SEG from CP-CHILD;
-3. ``speed``: frames per second of ``ColonFrameDetector`` on a 640 x 480 stream, and the time of one explanation.
+3. ``speed``: frames per second of ``ColonFrameDetector`` on a 640 x 480 stream and the time of one explanation,
+   with the networks in torch and in onnxruntime (a copy of the model folder exported to ONNX), for
+   ``predict(stream=True)`` at batch 1 and at the model's batch size and for ``VideoSession`` without and with box
+   reuse; wall-clock frames per second and CPU milliseconds per frame (the steadier figure on a shared machine),
+   the load average before and after, the ratios from the same run.
 
     nice python benchmarks/colon.py --quick                       # a smoke run, a few minutes
     nice python benchmarks/colon.py --out bench/colon             # the measured run (docs/benchmarks.md)
+    nice python benchmarks/colon.py --parts speed --speed-models bench/colon/phantoms_hybrid_model   # speed only
 
 Absolute times are for the machine printed at the top. The tumor localizer is trained once per part and shared
 by the hybrid and the CNN (they differ only in the frame classifier).
@@ -218,26 +223,109 @@ def source_cue(manifest) -> dict:
     return {"accuracy": float(scores.mean()), "sd": float(scores.std(ddof=1)), "majority": float(majority)}
 
 
-def speed(a, model_dir: Path, work: Path) -> dict:
-    import explainendo
-    from explainendo.synth import generate
+def _timed(run) -> tuple[float, float, object]:
+    """``(wall seconds, CPU seconds of this process, what run returned)``: on a shared machine the CPU time per
+    frame is the steadier figure (other jobs stretch the wall clock, not the work)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = run()
+    return time.perf_counter() - wall, time.process_time() - cpu, out
 
+
+def speed_frames(a) -> list:
+    """The speed part's stream: colon phantom videos (16 frames each, the scope moving between frames) at 256 px,
+    resized to 640 x 480 like a colonoscope's frames."""
     import cv2
 
-    model = explainendo.load(model_dir)
-    frames = [cv2.resize(f, (640, 480)) for f in generate("colon", a.speed_frames, seed=a.seed + 7, size=256).images]
-    model.predict(frames[:4])  # warm-up
+    from explainendo.synth import generate
+
+    return [cv2.resize(f, (640, 480)) for f in generate("colon", a.speed_frames, seed=a.seed + 7, size=256).images]
+
+
+def handcrafted_threads(model, frames) -> dict:
+    """The hybrid's handcrafted features of ``frames`` (their field of view), one thread against two:
+    ``{threads: (wall ms per frame, CPU ms per frame)}``; {} for a model without them."""
+    from explainendo.features import LesionSamples
+    from explainendo.handcrafted import HandcraftedFeatures
+    from explainendo.handcrafted.runner import build_extractors, run_extractors
+
+    source = next((s for s in getattr(model.predictor_, "sources_", []) if isinstance(s, HandcraftedFeatures)), None)
+    if source is None:
+        return {}
+    params = source.resolved_params()
+    samples = LesionSamples.from_images(frames, [b[0] for b in model.localizer_.locate_batch(frames)])
+    out = {}
+    for threads in (1, 2):
+        run = lambda: run_extractors(build_extractors(params), params["preprocess"], samples.crops,  # noqa: E731
+                                     colour=params["colour_constancy"], frames=samples.frames, threads=threads)
+        run()
+        wall, cpu, _ = _timed(run)
+        out[threads] = (1000 * wall / len(frames), 1000 * cpu / len(frames))
+    return out
+
+
+def speed(a, model_dir: Path, work: Path) -> dict:
+    """Frames per second of a saved ``ColonFrameDetector`` on the 640 x 480 stream, in torch and in onnxruntime
+    (a copy of the folder exported with :func:`explainendo.runtime.export_onnx`, loaded with ``runtime="onnx"``):
+    ``predict(stream=True)`` at batch 1 and at the model's batch size, ``VideoSession`` without and with box reuse;
+    then one explanation per runtime. Every figure of one model comes from this one run (the ratios too)."""
+    import os
+
+    import explainendo
+    from explainendo.runtime import export_onnx
+    from explainendo.video import VideoSession
+
+    frames = speed_frames(a)
+    n = len(frames)
+    onnx_dir = work / f"{model_dir.name}_onnx"
     t0 = time.perf_counter()
-    n = sum(1 for _ in model.predict(iter(frames), stream=True))
-    seconds = time.perf_counter() - t0
-    result = model.predict(frames[0], keep_frames=True)[0]
-    t1 = time.perf_counter()
-    model.explain(result)
-    explain_s = time.perf_counter() - t1
-    fps = n / seconds
-    log(f"\n== speed ({model_dir.name}): {fps:.1f} frames/s on a 640x480 stream of {n} frames (goal >= 25); "
-        f"one explanation {explain_s:.2f} s")
-    return {"fps": fps, "frames": n, "explain_seconds": explain_s}
+    exported = export_onnx(model_dir, onnx_dir)
+    log(f"\n== speed ({model_dir.name}): {n} frames of 640 x 480; exported {len(exported)} network(s) to ONNX in "
+        f"{time.perf_counter() - t0:.0f} s (largest difference from torch "
+        f"{max((e.max_abs_diff for e in exported), default=float('nan')):.1e}); load average (1 / 5 / 15 min) "
+        f"{' / '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    out: dict = {"frames": n, "load_before": list(os.getloadavg())}
+    labels = {}
+    for runtime, folder in (("torch", model_dir), ("onnx", onnx_dir)):
+        model = explainendo.load(folder, runtime=runtime)
+        batch = model.batch_size
+        model.predict(frames[:4])  # warm-up
+        rows = {}
+        for name, size in (("stream, batch 1", 1), (f"stream, batch {batch}", batch)):
+            model.batch_size = size
+            wall, cpu, results = _timed(lambda: list(model.predict(iter(frames), stream=True)))
+            rows[name] = (wall, cpu)
+            labels.setdefault(runtime, [r.label for r in results])
+        model.batch_size = batch
+        for reuse in (False, True):
+            session = VideoSession(model, explain_on_freeze=False, fps=25.0, reuse_box=reuse)
+            wall, cpu, run = _timed(lambda: [f.box_reused for f in session.run(frames)])
+            rows[f"VideoSession{' + box reuse' if reuse else ''}"] = (wall, cpu)
+        result = model.predict(frames[0], keep_frames=True)[0]
+        model.explain(result)  # warm-up: the SHAP explainer is built on the first call
+        wall, cpu, _ = _timed(lambda: model.explain(result))
+        out[runtime] = {"fps": {k: n / w for k, (w, c) in rows.items()},
+                        "cpu_ms_per_frame": {k: 1000 * c / n for k, (w, c) in rows.items()},
+                        "explain_seconds": wall, "explain_cpu_seconds": cpu,
+                        "box_reused": int(sum(run))}
+        for k, (w, c) in rows.items():
+            log(f"   {runtime:<5} {k:<26}: {n / w:5.1f} frames/s ({1000 * w / n:6.1f} ms/frame wall, "
+                f"{1000 * c / n:6.1f} ms CPU)")
+        log(f"   {runtime:<5} one explanation: {wall:.3f} s ({cpu:.3f} s CPU); box reused on {int(sum(run))} of {n}")
+    hand = handcrafted_threads(model, frames[:16])
+    if hand:
+        out["handcrafted_ms_per_frame"] = hand
+        log("   the frame-quality + colour features alone, 16 frames: " + "; ".join(
+            f"{t} thread(s) {w:.1f} ms/frame wall, {c:.1f} ms CPU" for t, (w, c) in hand.items())
+            + " (EXPLAINENDO_HANDCRAFTED_THREADS)")
+    same = float(np.mean([x == y for x, y in zip(labels["torch"], labels["onnx"])]))
+    best = max(out["onnx"]["fps"].values())
+    for key in out["torch"]["fps"]:
+        log(f"   onnxruntime / torch, {key}: {out['onnx']['fps'][key] / out['torch']['fps'][key]:.2f}x")
+    log(f"   explanation onnxruntime / torch: {out['onnx']['explain_seconds'] / out['torch']['explain_seconds']:.2f}x; "
+        f"same frame label in both runtimes on {same:.3f} of the frames; fastest path {best:.1f} frames/s (goal >= 25: "
+        f"{'met' if best >= 25 else 'not met'}); load average after {os.getloadavg()[0]:.1f}")
+    out.update({"same_label": same, "best_fps": best, "load_after": list(os.getloadavg())})
+    return out
 
 
 def main(argv=None) -> int:
@@ -252,6 +340,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cnn-size", type=int, default=160)
     ap.add_argument("--cnn-epochs", type=int, default=12)
     ap.add_argument("--speed-frames", type=int, default=120)
+    ap.add_argument("--speed-models", default="",
+                    help="speed: saved ColonFrameDetector folders (comma-separated) instead of --out's phantoms models")
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--quick", action="store_true", help="small sets and few epochs (a smoke run)")
     ap.add_argument("--seed", type=int, default=0)
@@ -279,12 +369,13 @@ def main(argv=None) -> int:
         report["real"] = {"source_cue": cue, **run_models(a, "real", train, test, out)}
     if "speed" in parts:
         report["speed"] = {}
-        for approach in a.approaches.split(","):
-            model_dir = out / f"phantoms_{approach}_model"
+        dirs = ([Path(d) for d in a.speed_models.split(",")] if a.speed_models else
+                [out / f"phantoms_{approach}_model" for approach in a.approaches.split(",")])
+        for model_dir in dirs:
             if not model_dir.is_dir():
-                log(f"speed: no {model_dir.name} in --out (run --parts phantoms first)")
+                log(f"speed: no {model_dir} (run --parts phantoms first, or name saved models with --speed-models)")
                 continue
-            report["speed"][approach] = speed(a, model_dir, work)
+            report["speed"][model_dir.name] = speed(a, model_dir, work)
     (out / "colon.json").write_text(json.dumps(report, indent=2, default=str))
     log(f"wrote {out / 'colon.json'}")
     return 0

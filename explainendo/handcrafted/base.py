@@ -216,12 +216,36 @@ class PreparedCrop:
         key = (float(level), int(erode))
         cache = self.__dict__.setdefault("_fov_cache", {})
         if key not in cache:
-            from ..io.image import largest_bright_region
+            if erode > 0:  # eroded from the level's own field (found once per level, whatever the erosions)
+                mask = cv2.erode(self.field_of_view(level, 0).astype(np.uint8), np.ones((3, 3), np.uint8),
+                                 iterations=int(erode), borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+            else:
+                from ..io.image import largest_bright_region
 
-            region = largest_bright_region(self.working_rgb.max(axis=2), level)
-            mask = np.ones(self.grey.shape, bool) if region is None else region
-            if erode > 0:
-                mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=int(erode),
-                                 borderType=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+                region = largest_bright_region(self.brightest, level)
+                mask = np.ones(self.grey.shape, bool) if region is None else region
             cache[key] = mask
+        return cache[key]
+
+    @cached_property
+    def brightest(self) -> np.ndarray:
+        """``(h, w)`` float64: the brightest channel ``max(R, G, B)`` of :attr:`working_rgb` (the field of view's
+        and the highlights' measure), computed once per crop."""
+        from ..io.image import brightest_channel
+
+        return brightest_channel(self.working_rgb)
+
+    @cached_property
+    def darkest(self) -> np.ndarray:
+        """``(h, w)`` float64: ``min(R, G, B)`` of :attr:`working_rgb`."""
+        rgb = self.working_rgb
+        return np.minimum(np.minimum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
+
+    def pixels_in(self, level: float = 0.08, erode: int = 0) -> np.ndarray:
+        """``(N, 3)`` float64 RGB of :attr:`working_rgb` inside :meth:`field_of_view` (row-major order), cached per
+        argument pair (``fluid_colour`` and ``exposure`` both read the un-eroded field's pixels)."""
+        key = (float(level), int(erode))
+        cache = self.__dict__.setdefault("_pixels_cache", {})
+        if key not in cache:
+            cache[key] = self.working_rgb[self.field_of_view(level, erode)]
         return cache[key]

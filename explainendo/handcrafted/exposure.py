@@ -31,9 +31,10 @@ class Exposure(Extractor):
         return ["brightness_mean", "overexposed_ratio"]
 
     def compute(self, crop: PreparedCrop) -> np.ndarray:
-        inside = crop.field_of_view(self.config["fov_level"], 0)
-        pixels = crop.working_rgb[inside]
+        pixels = crop.pixels_in(self.config["fov_level"], 0)
         if pixels.size == 0:
             return np.zeros(2)
         luma = pixels @ LUMA_WEIGHTS
-        return np.array([float(luma.mean()), float((pixels >= self.config["bright"]).any(axis=1).mean())])
+        bright = self.config["bright"]
+        clipped = (pixels[:, 0] >= bright) | (pixels[:, 1] >= bright) | (pixels[:, 2] >= bright)
+        return np.array([float(luma.mean()), float(clipped.mean())])

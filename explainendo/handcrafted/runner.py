@@ -81,10 +81,12 @@ def extract(crops: Sequence[Any] | LesionSamples, masks: Sequence[np.ndarray | N
 def run_extractors(extractors: Sequence[Extractor], preprocess: Mapping[str, Any], crops: Sequence[Any],
                    masks: Sequence[np.ndarray | None] | None = None, boxes: Sequence[Any] | None = None,
                    strict: bool = False, names: Sequence[Any] | None = None, colour: Mapping[str, Any] | None = None,
-                   frames: Sequence[Any] | None = None) -> pd.DataFrame:
+                   frames: Sequence[Any] | None = None, threads: int | None = None) -> pd.DataFrame:
     """Run already-built extractors over crops (see :func:`extract` for the failure policy). ``colour``: the
     params' ``colour_constancy`` section, applied to every crop first (with ``frames``, the crops' frames,
-    for ``reference: frame``; :mod:`explainendo.handcrafted.colour_constancy`)."""
+    for ``reference: frame``; :mod:`explainendo.handcrafted.colour_constancy`). ``threads``: crops extracted in
+    parallel (None: :func:`extraction_threads`; ``strict=True`` runs one thread, so the first bad crop in order is
+    the one raised); every crop's row is the same whatever the count."""
     crops = list(crops)  # a (N, H, W, C) array becomes N crops
     n = len(crops)
     for label, values in (("masks", masks), ("boxes", boxes), ("names", names), ("frames", frames)):
@@ -100,12 +102,37 @@ def run_extractors(extractors: Sequence[Extractor], preprocess: Mapping[str, Any
         spans.append((extractor, start, start + len(extractor.columns)))
         start += len(extractor.columns)
     table = np.full((n, len(columns)), np.nan, dtype=np.float64)
-    # once per batch (entering it per call costs more than the small extractors); underflow to 0 is fine
-    with np.errstate(divide="raise", invalid="raise", over="raise", under="ignore"):
-        for i, crop in enumerate(crops):
-            _extract_one(i, crop, None if names is None else names[i], spans, table, preprocess,
-                         None if boxes is None else boxes[i], None if masks is None else masks[i], strict)
+
+    def rows(indices) -> None:
+        # once per batch (entering it per call costs more than the small extractors); underflow to 0 is fine.
+        # np.errstate is per thread: every worker enters its own
+        with np.errstate(divide="raise", invalid="raise", over="raise", under="ignore"):
+            for i in indices:
+                _extract_one(i, crops[i], None if names is None else names[i], spans, table, preprocess,
+                             None if boxes is None else boxes[i], None if masks is None else masks[i], strict)
+
+    workers = 1 if strict or n < 2 else min(n, extraction_threads() if threads is None else max(1, int(threads)))
+    if workers == 1:
+        rows(range(n))
+    else:  # each worker fills its own rows (crop i -> row i): the table is the one-thread table, bit for bit
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="explainendo-handcrafted") as pool:
+            for future in [pool.submit(rows, range(k, n, workers)) for k in range(workers)]:
+                future.result()
     return pd.DataFrame(table, columns=columns)
+
+
+def extraction_threads() -> int:
+    """Threads :func:`run_extractors` spreads a batch's crops over: ``EXPLAINENDO_HANDCRAFTED_THREADS`` (e.g. 2 on
+    an otherwise idle two-core machine: OpenCV and numpy's large array operations release the GIL), else 1. One is
+    the default because on a shared, oversubscribed machine a second thread measured slower (issue 21: 94 against
+    136 ms per 640 x 480 frame of the colon suite at load average 6 on 2 cores); ``benchmarks/colon.py --parts speed``
+    measures both."""
+    import os
+
+    value = os.environ.get("EXPLAINENDO_HANDCRAFTED_THREADS", "").strip()
+    return max(1, int(value)) if value.isdigit() else 1
 
 
 def _extract_one(i: int, crop: Any, name: Any, spans: list, table: np.ndarray, preprocess: Mapping[str, Any],

@@ -52,9 +52,8 @@ class SpecularHighlights(Extractor):
     def compute(self, crop: PreparedCrop) -> np.ndarray:
         c = self.config
         inside = crop.field_of_view(c["fov_level"], 0)
-        rgb = crop.working_rgb
-        value = rgb.max(axis=2)
-        saturation = np.where(value > 0, (value - rgb.min(axis=2)) / np.where(value > 0, value, 1.0), 0.0)
+        value = crop.brightest  # max(R, G, B), computed once per crop
+        saturation = np.where(value > 0, (value - crop.darkest) / np.where(value > 0, value, 1.0), 0.0)
         candidates = inside & (value >= c["rim_value_min"]) & (saturation <= c["rim_saturation_max"])
         count, pixels = bright_rings(value, candidates, c["ring_width"], c["ring_contrast"], c["min_ring"])
         return np.array([float(count), pixels / max(int(inside.sum()), 1)])

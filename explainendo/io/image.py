@@ -243,18 +243,85 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
 
+def brightest_channel(image: np.ndarray) -> np.ndarray:
+    """``image.max(axis=2)`` of an ``(H, W, C)`` array (a 2-D one as it is), as element-wise maxima of the channel
+    planes: the same values, many times faster than numpy's reduction over a short last axis (issue 21)."""
+    a = np.asarray(image)
+    if a.ndim != 3:
+        return a
+    out = np.maximum(a[..., 0], a[..., 1]) if a.shape[2] > 1 else a[..., 0].copy()
+    for c in range(2, a.shape[2]):
+        np.maximum(out, a[..., c], out=out)
+    return out
+
+
 def largest_bright_region(brightness: np.ndarray, level: float, min_fraction: float = 0.1) -> np.ndarray | None:
     """The field of view of an endoscopic frame: the largest 4-connected region of ``brightness > level``
     (``brightness`` a 2-D array, e.g. the max over RGB) with its holes filled (a dark lumen or a dark pixel lies
     inside the view), as a boolean mask; None when that region covers less than ``min_fraction`` of the frame (a
     dark or borderless frame: the caller uses the whole frame). Taking the largest region keeps burnt-in text and
-    markers in the black border out."""
-    from scipy import ndimage
+    markers in the black border out.
 
-    labels, n = ndimage.label(np.asarray(brightness) > level)
-    if n == 0:
+    Computed with OpenCV's connected components (the holes: the parts of the region's complement that touch no
+    edge, 4-connected, as ``scipy.ndimage.binary_fill_holes``), the same mask as scipy's labelling, several times
+    faster on a 640 x 480 frame; two regions tied for the largest go through scipy (the first in raster order)."""
+    found = _largest_bright_component(brightness, level, min_fraction)
+    if found is None:
         return None
-    sizes = np.bincount(labels.ravel())[1:]
-    if sizes.max() < min_fraction * labels.size:
+    labels, largest = found
+    region = labels == largest
+    _, holes, stats, _ = cv2_components(~region)
+    h, w = region.shape
+    x, y, bw, bh = (stats[:, i] for i in range(4))
+    enclosed = np.flatnonzero((x > 0) & (y > 0) & (x + bw < w) & (y + bh < h))
+    enclosed = enclosed[enclosed > 0]
+    if enclosed.size:
+        region |= np.isin(holes, enclosed) if enclosed.size > 1 else holes == enclosed[0]
+    return region
+
+
+def largest_bright_box(brightness: np.ndarray, level: float, min_fraction: float = 0.1
+                       ) -> tuple[int, int, int, int] | None:
+    """``(x1, y1, x2, y2)`` (pixel edges) of :func:`largest_bright_region`'s mask, without building it (filling
+    holes never moves the bounding box); None where that function gives None."""
+    found = _largest_bright_component(brightness, level, min_fraction, need_labels=False)
+    if found is None:
         return None
-    return ndimage.binary_fill_holes(labels == (int(np.argmax(sizes)) + 1))
+    x, y, w, h = found
+    return int(x), int(y), int(x + w), int(y + h)
+
+
+def cv2_components(mask: np.ndarray):
+    """OpenCV's 4-connected components of a boolean mask: ``(n, labels, stats, centroids)``."""
+    import cv2
+
+    return cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=4, ltype=cv2.CV_32S)
+
+
+def _largest_bright_component(brightness: np.ndarray, level: float, min_fraction: float, need_labels: bool = True):
+    """The largest 4-connected component of ``brightness > level``: ``(labels, its label)``, or with
+    ``need_labels=False`` its bounding box ``(x, y, w, h)``; None when it is smaller than ``min_fraction`` of the
+    frame or there is none. Two components tied for the largest: scipy's labelling decides (its first in raster
+    order), so the choice is the one of the scipy implementation this replaced."""
+    import cv2
+
+    bright = np.asarray(brightness) > level
+    n, labels, stats, _ = cv2_components(bright)
+    if n <= 1:
+        return None
+    sizes = stats[1:, cv2.CC_STAT_AREA]
+    top = int(sizes.max())
+    if top < min_fraction * bright.size:
+        return None
+    winners = np.flatnonzero(sizes == top) + 1
+    if winners.size > 1:
+        from scipy import ndimage
+
+        scipy_labels, _ = ndimage.label(bright)
+        first = {int(scipy_labels[labels == k].flat[0]): int(k) for k in winners}  # raster-first pixel's scipy label
+        winner = first[min(first)]
+    else:
+        winner = int(winners[0])
+    if need_labels:
+        return labels, winner
+    return tuple(int(v) for v in stats[winner, :4])

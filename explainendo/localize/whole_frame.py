@@ -13,15 +13,14 @@ def field_of_view_box(image: np.ndarray, level: int = 20, min_fraction: float = 
     brighter than ``level`` (max over channels). Taking the largest region keeps burnt-in text and markers
     in the black border out. Falls back to the whole image when that region covers less than
     ``min_fraction`` of it (a dark or borderless frame)."""
-    from ..io.image import largest_bright_region
+    from ..io.image import brightest_channel, largest_bright_box
 
     h, w = image.shape[:2]
-    region = largest_bright_region(image.max(axis=2) if image.ndim == 3 else image, level, min_fraction)
-    if region is None:
+    # the region's bounding box straight from its connected component (filling its holes never moves it)
+    found = largest_bright_box(brightest_channel(image), level, min_fraction)
+    if found is None:
         return Box(0.0, 0.0, float(w), float(h))
-    rows = np.flatnonzero(region.any(axis=1))
-    cols = np.flatnonzero(region.any(axis=0))
-    return Box(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+    return Box(*(float(v) for v in found))
 
 
 @register_kind
