@@ -11,10 +11,15 @@
    model breaks (a drop over 2 points);
 4. ``gradcam``: the CNN's Grad-CAM heat inside the true cyst box against the box's share of the frame;
 5. ``shap``: on the hybrid's correct test cases, how often each drawn finding (calcification, central scar,
-   microcystic pattern) is among the three groups with the largest |SHAP|.
+   microcystic pattern) is among the three groups with the largest |SHAP|, overall and on the look-alikes.
 
     nice python benchmarks/eus.py --quick                       # a few minutes: small phantoms, few epochs
     nice python benchmarks/eus.py --n 800 --out bench/eus       # the measured run (docs/benchmarks.md)
+    nice python benchmarks/eus.py --n 800 --p-oligocystic 0.3 --p-thin-wall 0.3   # findings with their own evidence
+
+``--p-oligocystic`` / ``--p-thin-wall`` (generator options, default 0: the phantoms above) draw oligocystic serous
+cysts that look unilocular and thin-walled mucinous ones, so locularity and wall no longer decide the label alone
+and calcification and scar carry evidence of their own (docs/eus.md); the look-alikes are those two kinds.
 
 Absolute times are for the machine printed at the top; every figure of one run comes from the same split.
 """
@@ -47,8 +52,10 @@ def models(a, freeze: int):
     from explainendo.systems import eus_cnn, eus_heads, eus_localizer, eus_predictor
     from explainendo.training import Training
 
-    training = Training(epochs=a.epochs, batch_size=32, patience=4)
-    localizer = eus_localizer(a.seed, image_size=a.loc_size, training=UNetTraining(epochs=a.loc_epochs, batch_size=16))
+    threads = {} if a.threads is None else {"num_threads": a.threads}  # (default: each Training's own)
+    training = Training(epochs=a.epochs, batch_size=32, patience=4, **threads)
+    localizer = eus_localizer(a.seed, image_size=a.loc_size,
+                              training=UNetTraining(epochs=a.loc_epochs, batch_size=16, **threads))
     heads = eus_heads(a.seed, image_size=a.heads_size, training=training)
     hybrid = eus_predictor(heads=heads, fitter=FitterSelector(cv=3, seed=a.seed), stacking=HeldOut(0.5), seed=a.seed)
     return {
@@ -81,6 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=800, help="phantom frames (one per patient)")
     ap.add_argument("--size", type=int, default=256, help="phantom side in pixels")
     ap.add_argument("--label-noise", type=float, default=0.1, help="share of labels flipped (Bayes rate 1 - it)")
+    ap.add_argument("--p-oligocystic", type=float, default=0.0,
+                    help="share of serous cysts drawn oligocystic (unilocular-looking, thin wall; default 0)")
+    ap.add_argument("--p-thin-wall", type=float, default=0.0, help="share of mucinous cysts drawn thin-walled (default 0)")
+    ap.add_argument("--p-calcification", type=float, default=0.3, help="generator's p_calcification")
+    ap.add_argument("--p-scar", type=float, default=0.4, help="generator's p_scar (serous)")
     ap.add_argument("--test", type=float, default=0.3, help="share of patients held out")
     ap.add_argument("--loc-size", type=int, default=128)
     ap.add_argument("--loc-epochs", type=int, default=8)
@@ -94,6 +106,8 @@ def main(argv=None) -> int:
                                                  "e.g. 'CNN, whole frame;hybrid, cyst'")
     ap.add_argument("--quick", action="store_true", help="small phantoms and few epochs (a smoke run)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads of every training (default: Training's 2, the localizer's torch default)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "eus"))
     a = ap.parse_args(argv)
     if a.quick:
@@ -108,7 +122,9 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     print(run_header(), flush=True)
-    phantoms = generate("eus", a.n, seed=a.seed, size=a.size, label_noise=a.label_noise)
+    phantoms = generate("eus", a.n, seed=a.seed, size=a.size, label_noise=a.label_noise,
+                        p_oligocystic=a.p_oligocystic, p_thin_wall=a.p_thin_wall, p_calcification=a.p_calcification,
+                        p_scar=a.p_scar)
     work = Path(tempfile.mkdtemp(prefix="explainendo-eus-"))
     manifest = phantoms.write(work / "phantoms")
     split = train_val_test_split(manifest, val=0.0, test=a.test, by="patient", seed=a.seed)
@@ -117,6 +133,11 @@ def main(argv=None) -> int:
     images = [str(test.path(i)) for i in truth.index]
     y = truth.to_numpy(dtype=object)
     cysts = [test.boxes_for(i)[0] for i in truth.index]
+    if a.p_oligocystic or a.p_thin_wall:
+        t = phantoms.table
+        print(f"look-alikes: {int(((t['attr.cyst_type'] == 'serous') & (t['attr.locularity'] == 'unilocular')).sum())} "
+              f"oligocystic serous, {int(((t['attr.cyst_type'] == 'mucinous') & (t['attr.wall'] == 'thin')).sum())} "
+              f"thin-walled mucinous", flush=True)
     print(f"{a.n} EUS phantoms at {a.size} px, label noise {a.label_noise} (Bayes rate {phantoms.bayes_rate:.3f}); "
           f"train {train.df['patient'].nunique()} patients, test {test.df['patient'].nunique()} (split by patient)",
           flush=True)
@@ -140,6 +161,12 @@ def main(argv=None) -> int:
             rows.append({"model": name, "accuracy": acc, "fit_min": minutes, "localizer_reused": not model.train_localizer,
                          "fitter": getattr(fitted[name].predictor_, "fitter_name_", "cnn")})
             print(f"{name}: accuracy {acc:.3f} (Bayes {phantoms.bayes_rate:.3f}), fit {minutes:.1f} min", flush=True)
+        import pandas as pd  # the calls per frame, so runs of one model each can be compared afterwards
+
+        pd.DataFrame({"image": list(truth.index), "label": y,
+                      **{f"{k}|{part}": v[i] for k, v in predictions.items() for i, part in enumerate(("called",
+                                                                                                       "score"))}}
+                     ).to_csv(out / "predictions.csv", index=False)
         comparison = compare_models(y, predictions, positive="mucinous", title="EUS phantoms, held-out patients")
         print("\n" + comparison.to_markdown(), flush=True)
         report["classify"] = {"rows": rows, "comparison": comparison.to_dict()}
@@ -163,7 +190,9 @@ def main(argv=None) -> int:
                 continue
             model = EUSCystClassifier(approach="cnn", input="frame", seed=a.seed,
                                       predictor=eus_cnn(k, seed=a.seed, image_size=a.cnn_size,
-                                                        training=Training(epochs=a.epochs, batch_size=32, patience=4)))
+                                                        training=Training(epochs=a.epochs, batch_size=32, patience=4,
+                                                                          **({} if a.threads is None else
+                                                                             {"num_threads": a.threads}))))
             t0 = time.perf_counter()
             model.fit(train)
             minutes = (time.perf_counter() - t0) / 60
@@ -203,20 +232,36 @@ def main(argv=None) -> int:
         table = test.df.groupby("image", sort=False).first()
         results = model.predict(images, keep_frames=True)
         named = {k: [0, 0] for k in FINDING_GROUPS}
+        alike = {k: [0, 0] for k in FINDING_GROUPS}  # on the look-alikes (oligocystic serous, thin-walled mucinous)
+        tops = {}
         for r, image, t in zip(results, truth.index, y):
             if not (r.ok and r.label == t):
                 continue
             top = model.explain(r, gradcam=False).top_groups(3)
+            tops[image] = top
+            row = table.loc[image]
+            look_alike = (row["attr.cyst_type"] == "serous" and row["attr.locularity"] == "unilocular") or \
+                (row["attr.cyst_type"] == "mucinous" and row["attr.wall"] == "thin")
             for finding, (column, value) in FINDING_GROUPS.items():
-                if str(table.loc[image, column]) == value:
-                    named[finding][1] += 1
-                    named[finding][0] += int(finding in top)
-        rates = {k: {"named": v[0], "present": v[1], "rate": v[0] / v[1] if v[1] else float("nan")}
-                 for k, v in named.items()}
+                if str(row[column]) == value:
+                    for counts in ((named, alike) if look_alike else (named,)):
+                        counts[finding][1] += 1
+                        counts[finding][0] += int(finding in top)
+        rate = lambda v: {"named": v[0], "present": v[1], "rate": v[0] / v[1] if v[1] else float("nan")}  # noqa: E731
+        rates = {k: rate(v) for k, v in named.items()}
         total = sum(v[0] for v in named.values()) / max(1, sum(v[1] for v in named.values()))
         print(f"\nhybrid SHAP: a drawn finding among the top 3 groups on correct cases: {total:.3f} "
               f"(goal >= 0.90); " + ", ".join(f"{k} {v['named']}/{v['present']}" for k, v in rates.items()), flush=True)
-        report["shap"] = {"overall": total, **rates}
+        if a.p_oligocystic or a.p_thin_wall:
+            print("  on the look-alikes: " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in alike.items()), flush=True)
+        groups = {}
+        for top in tops.values():
+            for g in top:
+                groups[g] = groups.get(g, 0) + 1
+        print(f"  groups in the top 3 ({len(tops)} correct cases): "
+              + ", ".join(f"{g} {c}" for g, c in sorted(groups.items(), key=lambda kv: -kv[1])), flush=True)
+        report["shap"] = {"overall": total, **rates, "look_alikes": {k: rate(v) for k, v in alike.items()},
+                          "top3_counts": groups}
 
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"\nreport: {out / 'report.json'}", flush=True)

@@ -15,10 +15,28 @@ image, its box ``cyst`` and mask:
 
 Both show posterior acoustic enhancement below the cyst. Size (radius 6-16% of the frame width) and position
 vary. ``attr.calcification``, ``attr.central_scar``, ``attr.locularity`` (unilocular / microcystic),
-``attr.wall`` (thick / thin) and ``attr.septa`` (a septum in a mucinous cyst; always in a honeycomb) say what
-was drawn (:data:`explainendo.specs.EUS_ATTRIBUTES`). Images are RGB with three equal
-channels. The label is what is drawn, so the Bayes rate is ``1 - label_noise`` (``label_noise`` flips
-that fraction of labels at random; default 0).
+``attr.wall`` (thick / thin) and ``attr.septa`` (a septum in a unilocular cyst; always in a honeycomb) say what
+was drawn (:data:`explainendo.specs.EUS_ATTRIBUTES`).
+
+By default the label follows from locularity and wall alone (every mucinous cyst unilocular and thick-walled,
+every serous one a honeycomb), so scar and calcification add no evidence of their own. Two options, both 0 by
+default (which draws exactly the phantoms above, bit for bit), make locularity and wall fallible, as in the
+clinic, so the findings carry evidence of their own:
+
+* ``p_oligocystic``: the share of serous cysts drawn **oligocystic** (macrocystic): one large anechoic locule
+  with a thin, faint wall (as the honeycomb's rim), sometimes one thin septum, and a lobulated (scalloped)
+  outline; it looks unilocular and mimics a mucinous cyst (``attr.locularity`` unilocular, ``attr.wall``
+  thin). A central scar is drawn as in a honeycomb (``p_scar``), calcified or not.
+* ``p_thin_wall``: the share of mucinous cysts drawn with a **thin** wall (10-14% of the radius, against
+  18-30%; ``attr.wall`` thin), still bright and with the smooth round outline of a mucinous cyst.
+
+A thin-walled mucinous cyst and an oligocystic serous one still differ in principle (the mucinous wall is
+brighter and thicker than the serous rim, the serous outline lobulated), so the label is still what is drawn;
+where locularity and wall mislead, an eggshell calcification (mucinous) or a central scar (serous) tells them
+apart at a glance. Calcification is peripheral in a mucinous cyst and central (in the scar) in a serous one.
+
+Images are RGB with three equal channels. The label is what is drawn, so the Bayes rate is ``1 - label_noise``
+(``label_noise`` flips that fraction of labels at random; default 0).
 """
 
 from __future__ import annotations
@@ -59,9 +77,11 @@ def _speckle(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Generator, size: int,
-               drawn: dict | None = None):
+               drawn: dict | None = None, *, oligocystic: bool = False, thin_wall: bool = False):
     """One EUS frame: ``(RGB uint8 with equal channels, bool cyst mask, xyxy box)``. ``drawn``, a dict, receives
-    what the random draws added (``septa``: a septum inside a mucinous cyst; a serous honeycomb always has)."""
+    what the random draws added (``septa``: a septum inside a unilocular cyst; a serous honeycomb always has).
+    ``oligocystic`` (serous only) draws one large locule with a thin rim and a lobulated outline instead of the
+    honeycomb; ``thin_wall`` (mucinous only) a wall of 10-14% of the radius instead of 18-30%."""
     yy, xx = R.grid(size)
     apex_y = -1.0 - rng.uniform(0.0, 0.08)
     half = math.radians(rng.uniform(38, 50))
@@ -83,11 +103,15 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
     v = -(xx - cx) * math.sin(rot) + (yy - cy) * math.cos(rot)
     rho = np.sqrt((u / radius) ** 2 + (v / (radius * aspect)) ** 2) \
         * (1 + 0.05 * np.cos(3 * np.arctan2(v, u) + rng.uniform(0, 6)))
+    oligocystic = oligocystic and label != "mucinous"
+    if oligocystic:  # a lobulated (scalloped) outline: 4-6 lobes
+        rho = rho * (1 + rng.uniform(0.05, 0.08) * np.cos(int(rng.integers(4, 7)) * np.arctan2(v, u)
+                                                         + rng.uniform(0, 6)))
     px = 2.0 / size / radius
     inside = np.clip((1 - rho) / px + 0.5, 0, 1).astype(np.float32)
     shadow_from = np.zeros_like(inside)
     if label == "mucinous":
-        wall = rng.uniform(0.18, 0.3)
+        wall = rng.uniform(0.1, 0.14) if thin_wall else rng.uniform(0.18, 0.3)
         ring = np.clip((1 - np.abs(rho - 1 + wall / 2) / (wall / 2)) * 1.5, 0, 1)
         lumen = np.clip((1 - wall - rho) / px + 0.5, 0, 1)
         echo = echo * (1 - lumen) + 0.03 * lumen
@@ -102,9 +126,19 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
             arc_a = rng.uniform(-math.pi, math.pi)
             phi = np.arctan2(v, u)
             dphi = np.abs((phi - arc_a + math.pi) % (2 * math.pi) - math.pi)
-            arc = np.clip((0.6 - dphi) / 0.1, 0, 1) * np.exp(-((rho - 1 + wall / 2) / (wall * 0.7)) ** 2)
+            arc = np.clip((0.6 - dphi) / 0.1, 0, 1) \
+                * np.exp(-((rho - 1 + wall / 2) / (max(wall, 0.15) * 0.7)) ** 2)  # (as wide on a thin wall)
             echo = np.maximum(echo, 1.3 * arc)
             shadow_from = arc
+    elif oligocystic:
+        # one large anechoic locule, sometimes a thin septum; the rim as thin and faint as the honeycomb's
+        septum = rng.random() < 0.3
+        if drawn is not None:
+            drawn["septa"] = bool(septum)
+        cells = np.full_like(inside, 0.04)
+        if septum:
+            s = np.abs(u * math.cos(0.7) + v * math.sin(0.7) - rng.uniform(-0.3, 0.3) * radius)
+            cells = np.maximum(cells, 0.6 * np.exp(-(s / (0.02 * radius + px * radius)) ** 2))
     else:
         if drawn is not None:
             drawn["septa"] = True
@@ -120,6 +154,7 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
         gap = (d[:, 1] - d[:, 0]) / radius
         septa[win] = np.exp(-(gap / rng.uniform(0.05, 0.08)) ** 2)
         cells = 0.05 + 0.75 * septa
+    if label != "mucinous":
         if scar:
             scar_map = np.exp(-(rho / 0.28) ** 2) * (0.7 + 0.3 * np.cos(5 * np.arctan2(v, u)) ** 2)
             cells = np.maximum(cells, 0.9 * scar_map)
@@ -160,8 +195,14 @@ def render_eus(label: str, calcification: bool, scar: bool, rng: np.random.Gener
 
 def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification: float = 0.3,
                  p_scar: float = 0.4, images_per_patient: int = 1, label_noise: float = 0.0,
-                 progress=None):
-    """EUS frames; ``proportions`` maps mucinous / serous to weights (default equal)."""
+                 p_oligocystic: float = 0.0, p_thin_wall: float = 0.0, progress=None):
+    """EUS frames; ``proportions`` maps mucinous / serous to weights (default equal). ``p_oligocystic`` (serous)
+    and ``p_thin_wall`` (mucinous), both 0 by default, draw the look-alikes that make locularity and wall fallible
+    (module docstring); a patient keeps its type, findings and label flip whatever they are."""
+    for name, value in (("p_calcification", p_calcification), ("p_scar", p_scar), ("p_oligocystic", p_oligocystic),
+                        ("p_thin_wall", p_thin_wall)):
+        if not 0 <= value <= 1:
+            raise ConfigError(f"{name} must be in [0, 1], got {value}")
     props = {"mucinous": 0.5, "serous": 0.5} if proportions is None else dict(proportions)
     if set(props) - set(LABELS) or any(v < 0 for v in props.values()) or sum(props.values()) <= 0:
         raise ConfigError(f"EUS proportions {proportions} must give non-negative weights to {LABELS}")
@@ -179,10 +220,13 @@ def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification
             calc = bool(prng.random() < p_calcification)
             scar = bool(prng.random() < p_scar) if kind == "serous" else False
             flip = bool(prng.random() < label_noise)
-            drawn[p] = (kind, calc if (kind == "mucinous" or scar) else False, scar, flip)
-        kind, calc, scar, flip = drawn[p]
+            variant = bool(prng.random() < (p_thin_wall if kind == "mucinous" else p_oligocystic))  # drawn last
+            drawn[p] = (kind, calc if (kind == "mucinous" or scar) else False, scar, flip, variant)
+        kind, calc, scar, flip, variant = drawn[p]
+        oligo, thin = variant and kind == "serous", variant and kind == "mucinous"
         found: dict = {}
-        image, mask, box = render_eus(kind, calc, scar, np.random.default_rng([seed, 402, i]), size, drawn=found)
+        image, mask, box = render_eus(kind, calc, scar, np.random.default_rng([seed, 402, i]), size, drawn=found,
+                                      oligocystic=oligo, thin_wall=thin)
         if progress is not None:
             progress(1)
         images.append(image)
@@ -193,8 +237,8 @@ def generate_eus(n: int, seed: int, size: int, proportions=None, p_calcification
                      "width": size, "height": size, "attr.cyst_type": kind,
                      "attr.calcification": "yes" if calc else "no",
                      "attr.central_scar": "yes" if scar else "no",
-                     "attr.locularity": "unilocular" if kind == "mucinous" else "microcystic",
-                     "attr.wall": "thick" if kind == "mucinous" else "thin",
+                     "attr.locularity": "unilocular" if kind == "mucinous" or oligo else "microcystic",
+                     "attr.wall": "thick" if kind == "mucinous" and not thin else "thin",
                      "attr.septa": "yes" if found["septa"] else "no"})
     return images, pd.DataFrame(rows), masks, None
 
