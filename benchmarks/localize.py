@@ -95,6 +95,86 @@ def evaluate(loc, test) -> tuple[dict, object, float]:
     return res, curve, res["ms_per_image"] / 1000
 
 
+def miss_report(loc, test, nms=(0.3, 0.45)) -> dict:
+    """Where the top box misses (issue 19): success at IoU 0.3 counts, per true box, the image's top-scored box
+    only, so an image with several polyps loses all but one of them whatever the model does. Figures (class-
+    agnostic, IoU 0.3): ``ceiling_top1`` (images with a box / true boxes: the most the top-1 figure can reach);
+    ``success_image`` (images whose top box hits one of their true boxes); ``success_top_n`` (per true box, the
+    image's ``n`` best boxes, ``n`` its number of true boxes); ``first_hit_rank`` (per true box, the rank of the
+    first box that hits it: 1, 2, 3, 4+, none); per score threshold ``t``: ``recall_at_<t>`` (per true box, any
+    box scored >= t) and ``false_per_image_at_<t>`` (boxes scored >= t hitting no true box); for CenterNet,
+    ``success_top1_nms_<iou>`` and ``success_image_nms_<iou>`` (top-1 again with another class-wise NMS IoU)."""
+    from explainendo.evaluate.detection import iou
+    from explainendo.io import read_image
+
+    images = test.images()
+    frames = [read_image(test.path(i)) for i in images]
+    gts = [test.boxes_for(i) for i in images]
+
+    def hits(p, g):
+        return iou(p, g) >= 0.3
+
+    def figures(preds) -> dict:
+        preds = [sorted(p, key=lambda b: -b.score) for p in preds]
+        n_gt = sum(len(g) for g in gts)
+        top1 = sum(bool(p) and hits(p[0], b) for p, g in zip(preds, gts) for b in g)
+        image_hit = [bool(p) and any(hits(p[0], b) for b in g) for p, g in zip(preds, gts) if g]
+        top_n = sum(any(hits(q, b) for q in p[:len(g)]) for p, g in zip(preds, gts) for b in g)
+        ranks = {"1": 0, "2": 0, "3": 0, "4+": 0, "none": 0}
+        for p, g in zip(preds, gts):
+            for b in g:
+                r = next((k + 1 for k, q in enumerate(p) if hits(q, b)), None)
+                ranks["none" if r is None else str(r) if r <= 3 else "4+"] += 1
+        out = {"true_boxes": n_gt, "images_with_box": len(image_hit),
+               "ceiling_top1": len(image_hit) / max(n_gt, 1), "success_top1": top1 / max(n_gt, 1),
+               "success_image": float(np.mean(image_hit)) if image_hit else float("nan"),
+               "success_top_n": top_n / max(n_gt, 1), "first_hit_rank": ranks}
+        for t in (0.1, 0.2, 0.3, 0.5):
+            kept = [[q for q in p if q.score >= t] for p in preds]
+            out[f"recall_at_{t}"] = sum(any(hits(q, b) for q in k) for k, g in zip(kept, gts) for b in g) / max(n_gt, 1)
+            out[f"false_per_image_at_{t}"] = float(np.mean([sum(not any(hits(q, b) for b in g) for q in k)
+                                                            for k, g in zip(kept, gts)]))
+        return out
+
+    report = figures(loc._locate_arrays(frames))
+    if hasattr(loc, "nms_iou"):
+        old = loc.nms_iou
+        try:
+            for v in nms:
+                loc.set_params(nms_iou=v)
+                f = figures(loc._locate_arrays(frames))
+                report[f"success_top1_nms_{v}"] = f["success_top1"]
+                report[f"success_image_nms_{v}"] = f["success_image"]
+        finally:
+            loc.set_params(nms_iou=old)
+    return report
+
+
+def print_misses(name: str, m: dict) -> None:
+    print(f"  {name} misses (IoU 0.3): top-1 {m['success_top1']:.3f} of a ceiling {m['ceiling_top1']:.3f} "
+          f"({m['images_with_box']} images, {m['true_boxes']} true boxes); per image {m['success_image']:.3f}; "
+          f"top-n (n = true boxes of the image) {m['success_top_n']:.3f}; first hit at rank {m['first_hit_rank']}; "
+          + "; ".join(f"score >= {t}: recall {m[f'recall_at_{t}']:.3f}, {m[f'false_per_image_at_{t}']:.2f} false/image"
+                      for t in (0.1, 0.2, 0.3, 0.5))
+          + "".join(f"; NMS {k[17:]}: top-1 {v:.3f}, per image {m['success_image_nms_' + k[17:]]:.3f}"
+                    for k, v in m.items() if k.startswith("success_top1_nms_")), flush=True)
+
+
+def print_epochs(loc) -> None:
+    """With ``--verbose``: one line per epoch for a box localizer (the progress bar does not show in a log
+    file), wrapping its validation scoring on this instance only."""
+    scores, t0, count = loc._val_scores, time.perf_counter(), [0]
+
+    def verbose_scores(net, imgs, targets):
+        out = scores(net, imgs, targets)
+        count[0] += 1
+        print(f"  epoch {count[0]}: val mAP50 {out['val_mAP50']:.3f}, val mIoU {out['val_mIoU']:.3f}, "
+              f"{(time.perf_counter() - t0) / 60:.1f} min", flush=True)
+        return out
+
+    loc._val_scores = verbose_scores
+
+
 def validation_split(train, by: str, seed: int):
     """(fit, val) of ``train``: 10% of its groups held out for early stopping."""
     from explainendo.io import train_val_test_split
@@ -127,6 +207,12 @@ def main(argv=None) -> int:
                     help="centernet, boxreg, softmask, yolo, wholeframe (a no-training baseline)")
     ap.add_argument("--det-epochs", type=int, default=30, help="epochs of the centernet / boxreg localizers")
     ap.add_argument("--det-size", type=int, default=160, help="input side of the centernet / boxreg localizers")
+    ap.add_argument("--det-stride", type=int, default=8, help="output stride of the centernet localizer (4 or 8)")
+    ap.add_argument("--det-tta", default="none", choices=("none", "flip", "both"),
+                    help="test-time augmentation of centernet / boxreg: none, flip (horizontal), or both "
+                         "(each evaluated; the weights are saved with tta=None)")
+    ap.add_argument("--misses", action="store_true", help="centernet / boxreg: where the top box misses "
+                    "(per image, top-n, rank of the first hit, score thresholds, NMS settings)")
     ap.add_argument("--patience", type=int, default=6, help="early stopping of centernet / boxreg (val mAP50)")
     ap.add_argument("--evaluate", default="", help="a saved localizer folder: evaluate it on --manifest, no training")
     ap.add_argument("--manifest", default="", help="with --evaluate: a dataset name or manifest CSV")
@@ -185,7 +271,8 @@ def main(argv=None) -> int:
                 training = DetectorTraining(epochs=a.det_epochs, patience=a.patience, device=a.device,
                                             num_threads=a.threads or None)
                 loc = (CenterNetLocalizer(image_size=a.det_size, class_agnostic=True, min_score=0.01,
-                                          training=training, seed=a.seed) if method == "centernet" else
+                                          out_stride=a.det_stride, training=training, seed=a.seed)
+                       if method == "centernet" else
                        BoxRegressionLocalizer(image_size=a.det_size, training=training, seed=a.seed))
             elif method == "yolo":
                 loc = YoloLocalizer("yolov8n.yaml", imgsz=a.yolo_imgsz, epochs=a.yolo_epochs, batch=a.yolo_batch,
@@ -209,34 +296,49 @@ def main(argv=None) -> int:
                 if method == "yolo":
                     loc.fit(train, verbose=a.verbose)
                 elif method in ("centernet", "boxreg"):
+                    if a.verbose:
+                        print_epochs(loc)
                     loc.fit(*validation_split(train, by, a.seed))
+                    loc.__dict__.pop("_val_scores", None)
                 else:
                     loc.fit(train)
                 fit_s = time.perf_counter() - t0
                 loc.save(work / f"{ds}-{method}")  # outside the repo: an evaluation failure must not lose it
+            if a.keep_weights and not a.evaluate_saved:  # before the evaluation: a failure there must not lose it
+                loc.save(out / f"{ds}-{method}")
             params = loc.get_params()
             history = getattr(loc, "history_", [])
             epochs = len(history) if history else int(params.get("epochs", params.get("training__epochs", 0)))
             image_size = params.get("imgsz", params.get("image_size"))
-            res, curve, pred_s = evaluate(loc, test)
-            res.update(dataset=ds, method=method, split=how, train_images=int(train.df["image"].nunique()),
-                       test_images=int(test.df["image"].nunique()), epochs=epochs, fit_seconds=fit_s,
-                       seconds_per_epoch=fit_s / epochs if epochs else float("nan"), predict_seconds_per_image=pred_s, device=a.device,
-                       image_size=image_size,
-                       history=getattr(loc, "history_", []))
-            results.append(res)
-            curves[f"{ds}/{method}"] = curve
-            print(f"{ds:8s} {method:8s} mAP50 {res['mAP50']:.3f}  mAP50-95 {res['mAP50_95']:.3f}  "
-                  f"mIoU {res['mIoU']:.3f}  centroid {res['centroid_distance_mean']:.3f}  "
-                  f"success@IoU0.3 {res['success_iou_0.3']:.3f}  success@d0.05 {res['success_centroid_0.05']:.3f}  "
-                  f"{res['seconds_per_epoch']:.1f} s/epoch x {epochs}, {fit_s / 60:.1f} min ({a.device})  "
-                  f"{res['ms_per_image']:.1f} ms/frame batched, {res['latency_ms']:.1f} ms one frame", flush=True)
-            if a.keep_weights:
-                loc.save(out / f"{ds}-{method}")
+            box = method in ("centernet", "boxreg")
+            variants = {"none": [None], "flip": ["flip"], "both": [None, "flip"]}[a.det_tta] if box else [None]
+            for tta in variants:
+                name = method + ("+flip" if tta else "")
+                if box:
+                    loc.set_params(tta=tta)
+                res, curve, pred_s = evaluate(loc, test)
+                res.update(dataset=ds, method=name, split=how, train_images=int(train.df["image"].nunique()),
+                           test_images=int(test.df["image"].nunique()), epochs=epochs, fit_seconds=fit_s,
+                           seconds_per_epoch=fit_s / epochs if epochs else float("nan"),
+                           predict_seconds_per_image=pred_s, device=a.device, image_size=image_size, tta=tta,
+                           out_stride=params.get("out_stride"), history=getattr(loc, "history_", []))
+                results.append(res)
+                curves[f"{ds}/{name}"] = curve
+                print(f"{ds:8s} {name:8s} mAP50 {res['mAP50']:.3f}  mAP50-95 {res['mAP50_95']:.3f}  "
+                      f"mIoU {res['mIoU']:.3f}  centroid {res['centroid_distance_mean']:.3f}  "
+                      f"success@IoU0.3 {res['success_iou_0.3']:.3f}  success@d0.05 {res['success_centroid_0.05']:.3f}  "
+                      f"{res['seconds_per_epoch']:.1f} s/epoch x {epochs}, {fit_s / 60:.1f} min ({a.device})  "
+                      f"{res['ms_per_image']:.1f} ms/frame batched, {res['latency_ms']:.1f} ms one frame", flush=True)
+                if box and a.misses:
+                    try:
+                        res["misses"] = miss_report(loc, test)
+                        print_misses(name, res["misses"])
+                    except Exception as exc:  # noqa: BLE001 - an analysis failure must not lose the figures
+                        print("miss analysis failed:", exc)
         try:
             from explainendo.evaluate.detection import plot_success
 
-            fig = plot_success({m: curves[f"{ds}/{m}"] for m in a.methods.split(",")}, title=ds)
+            fig = plot_success({k.split("/", 1)[1]: c for k, c in curves.items() if k.startswith(f"{ds}/")}, title=ds)
             fig.savefig(out / f"success-{ds}.png", dpi=90)
         except Exception as exc:  # noqa: BLE001 - a plot failure must not lose the figures
             print("plot failed:", exc)

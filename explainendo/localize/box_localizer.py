@@ -24,6 +24,8 @@ from .base import (Localizer, resolve_device, runtime_device, save_state_dict, t
                    weights_path)
 
 ENCODERS = ("efficientnet_lite0",)
+#: test-time augmentations of ``tta``: None (one pass) or ``"flip"`` (the frame and its horizontal mirror)
+TTA_MODES = (None, "flip")
 #: the class name of boxes that carry no label
 UNLABELLED = "lesion"
 
@@ -33,12 +35,16 @@ class BoxNetLocalizer(Localizer):
     ImageNet weights from the local package file), ``image_size`` (network input side, a multiple of 32),
     ``training`` (a :class:`~explainendo.training.Training`), ``augment`` (a :class:`BoxAugment`; None: the
     default one; ``BoxAugment.none()`` for none), ``class_agnostic`` (one class, named by the most common
-    label), ``min_score`` (boxes scored lower are not returned), ``seed``."""
+    label), ``min_score`` (boxes scored lower are not returned), ``tta`` (test-time augmentation at predict
+    time: None, the default, one pass; ``"flip"``: the frame and its horizontal mirror, their outputs mapped
+    back and averaged before decoding, about twice the time; validation during ``fit`` never uses it),
+    ``seed``."""
 
     #: the default Training of the subclass
     default_training: Training = Training()
 
-    # subclasses: _build(pretrained), _loss(outputs, batch_targets), _decode(outputs) -> per image [(x1..,score,cls)]
+    # subclasses: _build(pretrained), _loss(outputs, batch_targets), _decode(outputs) -> per image [(x1..,score,cls)],
+    # _merge_flip(outputs, outputs_of_the_mirrored_batch) -> outputs (for tta="flip")
     def _common_check(self) -> None:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"{type(self).__name__}(encoder={self.encoder!r}) is not an encoder here",
@@ -48,6 +54,9 @@ class BoxNetLocalizer(Localizer):
             raise ConfigError(f"{type(self).__name__}(image_size={self.image_size!r}): a multiple of 32, >= 64")
         if not (isinstance(self.min_score, (int, float)) and 0 <= self.min_score < 1):
             raise ConfigError(f"{type(self).__name__}(min_score={self.min_score!r}): a number in [0, 1)")
+        if self.tta not in TTA_MODES:
+            raise ConfigError(f"{type(self).__name__}(tta={self.tta!r}) is not a test-time augmentation here",
+                              hint="use None (one pass) or 'flip' (the frame and its horizontal mirror)")
         Training.checked(self.training, f"{type(self).__name__}(training=...)")
         BoxAugment.checked(self.augment, f"{type(self).__name__}(augment=...)")
         self._training.check_params()
@@ -171,26 +180,29 @@ class BoxNetLocalizer(Localizer):
     # ---- prediction ----------------------------------------------------------------------------------------
     def forward_batches(self, images: list[np.ndarray], batch_size: int = 16):
         """The network's raw outputs for RGB uint8 images of any size, in batches: a generator of
-        ``(outputs, count)``."""
+        ``(outputs, count)``. With ``tta="flip"``, the outputs of each frame and its horizontal mirror, mapped
+        back onto the frame and averaged (what ``locate`` decodes)."""
         self._check_fitted()
         s = self.image_size
         chunks = [images[start:start + batch_size] for start in range(0, len(images), batch_size)]
         resized = (np.stack([resize_square(a, s) for a in chunk]) for chunk in chunks)
-        for outputs, chunk in zip(self._network_outputs(self.model_, resized), chunks):
+        for outputs, chunk in zip(self._network_outputs(self.model_, resized, tta=self.tta), chunks):
             yield outputs, len(chunk)
 
-    def _network_outputs(self, net, batches):
+    def _network_outputs(self, net, batches, tta: str | None = None):
         """``net``'s outputs (in eval mode, without gradients) for each uint8 ``(n, S, S, 3)`` array of
-        ``batches``. Restores the net's mode."""
+        ``batches``; ``tta="flip"``: merged with those of the mirrored batch (``_merge_flip``). Restores the
+        net's mode."""
         import torch
 
         if net is getattr(self, "model_", None) and getattr(self, "onnx_", None) is not None:
             # loaded with runtime="onnx" (explainendo.runtime): the same outputs from onnxruntime
-            import torch
+            def run(batch):
+                outputs = [torch.from_numpy(o) for o in self.onnx_(to_input(batch, "cpu").numpy())]
+                return tuple(outputs) if len(outputs) > 1 else outputs[0]
 
             for batch in batches:
-                outputs = [torch.from_numpy(o) for o in self.onnx_(to_input(batch, "cpu").numpy())]
-                yield tuple(outputs) if len(outputs) > 1 else outputs[0]
+                yield self._tta_outputs(run, batch, tta)
             return
         was_training = net.training
         net.eval()
@@ -198,10 +210,17 @@ class BoxNetLocalizer(Localizer):
         try:
             with torch_threads(self._training.num_threads), torch.inference_mode():
                 for batch in batches:
-                    yield net(to_input(batch, device))
+                    yield self._tta_outputs(lambda b: net(to_input(b, device)), batch, tta)
         finally:
             if was_training:
                 net.train()
+
+    def _tta_outputs(self, run, batch: np.ndarray, tta: str | None):
+        """``run(batch)``, or with ``tta="flip"`` merged with ``run`` of the batch mirrored left-right."""
+        outputs = run(batch)
+        if tta == "flip":
+            outputs = self._merge_flip(outputs, run(np.ascontiguousarray(batch[:, :, ::-1])))
+        return outputs
 
     def _locate_arrays(self, images: list[np.ndarray]) -> list[list[Box]]:
         s = self.image_size

@@ -18,14 +18,16 @@ class BoxRegressionLocalizer(BoxNetLocalizer):
     """One box per frame. Parameters: ``encoder``, ``image_size`` (default 192), ``training`` (None:
     :class:`~explainendo.localize.DetectorTraining`), ``augment``, ``class_agnostic`` (always one class: the
     most common label; kept for the shared contract), ``hidden`` (MLP width), ``min_score`` (the presence
-    score below which no box is returned; 0: always one box, as for the ampulla), ``seed``."""
+    score below which no box is returned; 0: always one box, as for the ampulla), ``seed``, ``tta`` (None,
+    or ``"flip"``: the box and presence probability of the frame and of its horizontal mirror mapped back,
+    averaged)."""
 
     kind = "box_regression_localizer"
     default_training = DetectorTraining()
 
     def __init__(self, encoder: str = "efficientnet_lite0", image_size: int = 192, training: Training | None = None,
                  augment: BoxAugment | None = None, class_agnostic: bool = True, hidden: int = 256,
-                 min_score: float = 0.0, seed: int = 0):
+                 min_score: float = 0.0, seed: int = 0, tta: str | None = None):
         self.encoder = encoder
         self.image_size = image_size
         self.training = training
@@ -34,6 +36,7 @@ class BoxRegressionLocalizer(BoxNetLocalizer):
         self.hidden = hidden
         self.min_score = min_score
         self.seed = seed
+        self.tta = tta
 
     def _check_params(self) -> None:
         self._common_check()
@@ -79,6 +82,15 @@ class BoxRegressionLocalizer(BoxNetLocalizer):
         scores = torch.sigmoid(presence)
         return [[(*map(float, b.tolist()), float(sc), 0)] if sc >= min_score else []
                 for b, sc in zip(boxes, scores)]
+
+
+    def _merge_flip(self, outputs, flipped):
+        import torch
+
+        (box, presence), (fbox, fpresence) = outputs, flipped
+        back = torch.stack([1 - fbox[:, 0], fbox[:, 1], fbox[:, 2], fbox[:, 3]], dim=1)  # the centre mirrored
+        p = (torch.sigmoid(presence) + torch.sigmoid(fpresence)) / 2
+        return (box + back) / 2, torch.logit(p, eps=1e-6)
 
 
 def _xyxy(cxcywh):

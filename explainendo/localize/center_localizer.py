@@ -34,7 +34,9 @@ class CenterNetLocalizer(BoxNetLocalizer):
     :class:`DetectorTraining`), ``augment`` (a :class:`~explainendo.localize.augment.BoxAugment`; None: the
     default), ``class_agnostic``, ``out_stride`` (4 or 8: the output map's cell in input pixels), ``width``
     (pyramid channels), ``min_score`` (default 0.1), ``max_boxes`` per frame, ``nms_iou`` (class-wise NMS),
-    ``box_weight`` (GIoU loss weight against the heatmap loss), ``seed``.
+    ``box_weight`` (GIoU loss weight against the heatmap loss), ``seed``, ``tta`` (None, or ``"flip"``: the
+    heatmap probabilities and box distances of the frame and its horizontal mirror, mapped back, averaged before
+    the peaks are read).
 
     ``locate`` returns the boxes best first; ``feature_layer`` is the pyramid output module (Grad-CAM target).
     """
@@ -45,7 +47,7 @@ class CenterNetLocalizer(BoxNetLocalizer):
     def __init__(self, encoder: str = "efficientnet_lite0", image_size: int = 192, training: Training | None = None,
                  augment: BoxAugment | None = None, class_agnostic: bool = False, out_stride: int = 8,
                  width: int = 64, min_score: float = 0.1, max_boxes: int = 20, nms_iou: float = 0.6,
-                 box_weight: float = 5.0, seed: int = 0):
+                 box_weight: float = 5.0, seed: int = 0, tta: str | None = None):
         self.encoder = encoder
         self.image_size = image_size
         self.training = training
@@ -58,6 +60,7 @@ class CenterNetLocalizer(BoxNetLocalizer):
         self.nms_iou = nms_iou
         self.box_weight = box_weight
         self.seed = seed
+        self.tta = tta
 
     def _check_params(self) -> None:
         self._common_check()
@@ -95,3 +98,8 @@ class CenterNetLocalizer(BoxNetLocalizer):
         heat_logits, ltrb = outputs
         return decode(heat_logits, ltrb, self.out_stride, min_score=min_score, max_boxes=self.max_boxes,
                       nms_iou=self.nms_iou)
+
+    def _merge_flip(self, outputs, flipped):
+        from .centernet import merge_flip
+
+        return merge_flip(*outputs, *flipped)

@@ -124,6 +124,21 @@ def centernet_loss(heat_logits: torch.Tensor, ltrb: torch.Tensor, heat: torch.Te
     return hm + box_weight * box, {"heatmap_loss": float(hm.detach()), "box_loss": float(box.detach())}
 
 
+def merge_flip(heat_logits: torch.Tensor, ltrb: torch.Tensor, flip_logits: torch.Tensor,
+               flip_ltrb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flip test-time augmentation: ``(heat_logits, ltrb)`` of a batch and ``(flip_logits, flip_ltrb)`` of the
+    same batch mirrored left-right -> merged ``(heat_logits, ltrb)``.
+
+    Mirroring an input of ``cols`` cells maps cell ``j`` onto cell ``cols - 1 - j`` exactly (cell centres at
+    ``(j + 0.5) * stride``), and a box's left distance onto its right one; so the mirrored outputs are flipped
+    back along the columns with left and right swapped, then averaged: the heatmap as probabilities (returned
+    as logits again, which ``decode`` reads), the distances as they are.
+    """
+    p = (torch.sigmoid(heat_logits) + torch.sigmoid(flip_logits.flip(-1))) / 2
+    back = flip_ltrb.flip(-1)[:, [2, 1, 0, 3]]
+    return torch.logit(p, eps=1e-6), (ltrb + back) / 2
+
+
 def decode(heat_logits: torch.Tensor, ltrb: torch.Tensor, stride: int, min_score: float = 0.05,
            max_boxes: int = 20, nms_iou: float = 0.6) -> list[list[tuple[float, float, float, float, float, int]]]:
     """Boxes per image: ``(x1, y1, x2, y2, score, class)`` in input pixels, best first.
