@@ -146,6 +146,12 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
     table.add_row("Bayes rate (best possible)", f"{phantoms.bayes_rate:.3f}")
     table.add_row("accuracy / Bayes rate", f"{accuracy / phantoms.bayes_rate:.2f}")
     table.add_row("heads trained", ", ".join(predictor.sources_used_[0].get("trained_attributes", [])))
+    flagged = [(bool(r.ood), bool(r.ood or any(les.ood for les in r.lesions))) for r in results
+               if r.ok and r.ood is not None]
+    if flagged:  # the default out-of-distribution flag (GastricDiagnoser(ood=None) switches it off)
+        frame, either = np.mean(flagged, axis=0)
+        table.add_row("held-out images flagged unlike the training data (OOD): frame / frame or lesion",
+                      f"{frame:.3f} / {either:.3f}")
     console.print(table)
 
     index = next((i for i, r in enumerate(results) if not r.no_lesion and r.label == "neoplastic"), 0)
@@ -162,7 +168,8 @@ def run_gastric_demo(out: Path, console: Console, settings: dict | None = None) 
     console.print(f"demo finished in {total:.0f} s")
     return {"accuracy": accuracy, "bayes_rate": phantoms.bayes_rate, "mean_iou": float(np.mean(ious)),
             "fit_seconds": fit_s, "card": card_png, "seconds": total, "groups": explanation.top_groups(10),
-            "kept_groups": [g for g in predictor.groups_ if g not in predictor.dropped_groups_]}
+            "kept_groups": [g for g in predictor.groups_ if g not in predictor.dropped_groups_],
+            "ood_flagged": {"frame": float(frame), "frame_or_lesion": float(either)} if flagged else None}
 
 
 def run_demo(out: Path = Path("demo_output"), data_root: Path = Path(__file__).parents[2] / "shared" / "data",

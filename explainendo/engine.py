@@ -77,9 +77,12 @@ class Diagnoser(Component):
         ``label_column`` (e.g. ``{"four_class": HybridPredictor(..., label_column="attr.difficulty")}``):
         trained on the lesions that have that column, reported in each lesion's ``tasks[name]`` and explained
         by ``explain(..., task=name)``.
-    ood : an :class:`~explainendo.explain.ood.OODDetector` (cloned and fitted on the training lesions in ``fit``), or
-        None (the default: no out-of-distribution scores). When set, every result and lesion carries ``ood_score``
-        and ``ood`` (flagged: unlike the training data).
+    ood : an :class:`~explainendo.explain.ood.OODDetector` (cloned and fitted on the training lesions in ``fit``),
+        ``"default"`` (:func:`~explainendo.explain.ood.default_ood_detector`, the image statistics plus the
+        EfficientNet-Lite0 embedding: the four systems' default), or None (this bare engine's default: no
+        out-of-distribution scores). When fitted, every result and lesion carries ``ood_score`` and ``ood`` (flagged:
+        unlike the training data). ``"default"`` on training data too small to calibrate it (fewer than 19 lesions
+        or distinct frames, one patient) fits none and warns; an explicit detector there is a ConfigError.
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, enlarge: float = 1.0, batch_size: int = 16,
@@ -123,15 +126,43 @@ class Diagnoser(Component):
         return tasks
 
     def checked_ood(self):
-        """The :class:`~explainendo.explain.ood.OODDetector` ``fit`` would fit (parameters checked), or None.
-        A system whose ``__init__`` does not take ``ood`` has none."""
-        from .explain.ood import OODDetector
+        """The :class:`~explainendo.explain.ood.OODDetector` ``fit`` would fit (parameters checked; ``"default"``: a
+        new :func:`~explainendo.explain.ood.default_ood_detector`), or None. A system whose ``__init__`` does not take
+        ``ood`` has none."""
+        from .explain.ood import DEFAULT_OOD, OODDetector, default_ood_detector
 
         ood = getattr(self, "ood", None)
+        if isinstance(ood, str) and ood == DEFAULT_OOD:
+            ood = default_ood_detector()
         if ood is not None and not isinstance(ood, OODDetector):
-            raise ConfigError(f"ood must be an OODDetector or None, got {type(ood).__name__}",
-                              hint="Diagnoser(..., ood=OODDetector(coverage=0.95))")
+            raise ConfigError(f"ood must be an OODDetector, {DEFAULT_OOD!r} or None, got {ood!r}",
+                              hint="Diagnoser(..., ood=OODDetector(coverage=0.95)), ood='default', or ood=None")
         return None if ood is None else ood.check_params()
+
+    def _ood_to_fit(self, table: pd.DataFrame, has_frames: bool = True):
+        """The OOD detector ``fit`` fits on the training rows ``table`` (checked against them first), or None.
+        The default (``ood="default"``) on rows too few to calibrate it, or on samples without frames, is left out
+        with a warning that says why (results then carry no flag); an explicit detector there is a ConfigError."""
+        import warnings
+
+        from .explain.ood import DEFAULT_OOD
+
+        ood = self.checked_ood()
+        if ood is None:
+            return None
+        try:
+            ood.check_data(table)
+            if ood.frame_check and not has_frames:
+                raise ConfigError("OODDetector(frame_check=True) needs the training frames",
+                                  hint="LesionSamples with frames, or OODDetector(frame_check=False)")
+        except ConfigError as exc:
+            if not (isinstance(self.ood, str) and self.ood == DEFAULT_OOD):
+                raise
+            warnings.warn(f"{type(self).__name__} trains without its out-of-distribution flag: {exc.reason} (results "
+                          f"will carry no ood / ood_score); give more training data, or pass ood=None to say so",
+                          UserWarning, stacklevel=3)
+            return None
+        return ood
 
     def data_specs(self) -> list:
         """The :class:`~explainendo.specs.AttributeSpec` of every ``attr.<name>`` column this model trains on:
@@ -188,9 +219,7 @@ class Diagnoser(Component):
             samples = data.subset(np.flatnonzero(data.table["label"].notna().to_numpy()))
             predictor.check_data(samples.table)
             self.check_task_data(data.table)
-            ood = self.checked_ood()
-            if ood is not None:
-                ood.check_data(samples.table)
+            ood = self._ood_to_fit(samples.table, data.frames is not None)
             self.localizer_ = localizer
             self.manifest_hash_ = manifest_hash(samples.table)
             task_samples = data
@@ -202,9 +231,7 @@ class Diagnoser(Component):
             labelled = manifest.df[manifest.df["label"].notna()]
             predictor.check_data(labelled)  # labels, attribute values, columns: before any network trains
             self.check_task_data(manifest.df)
-            ood = self.checked_ood()
-            if ood is not None:
-                ood.check_data(labelled)
+            ood = self._ood_to_fit(labelled)
             self.localizer_ = self._trained_localizer(localizer, manifest)
             self.manifest_hash_ = manifest_hash(manifest.df)
             rows = manifest
@@ -224,7 +251,6 @@ class Diagnoser(Component):
             column = self.task_column(task)
             have = np.flatnonzero(task_samples.labels(column).notna().to_numpy())
             self.tasks_[name] = clone(task).fit(task_samples.subset(have), unlabeled=extra)
-        ood = self.checked_ood()
         self.ood_ = None
         if ood is not None:
             features = self.predictor_.features(samples) if ood.predictor_features else None
@@ -413,10 +439,9 @@ class Diagnoser(Component):
         classes = self.classes_
         ood = getattr(self, "ood_", None)
         lesion_ood = frame_ood = None
-        if ood is not None:
-            if lesion_boxes:
-                lesion_ood = ood.score_lesions(samples, feats)
-            frame_ood = ood.score_frames([frame.image for _, frame in chunk])
+        if ood is not None:  # the batch's crops and frames in one backbone pass
+            lesion_ood, frame_ood = ood.score(samples if lesion_boxes else None, feats,
+                                              [frame.image for _, frame in chunk])
         out = []
         for k, ((_, frame), _bxs) in enumerate(zip(chunk, per_image)):
             idx = np.flatnonzero(owner == k)

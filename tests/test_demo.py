@@ -23,6 +23,8 @@ def test_demo_trains_diagnoses_held_out_patients_and_writes_a_card(tmp_path):
     assert result["card"].read_bytes()[:4] == b"\x89PNG"
     assert "<html" in (tmp_path / "card.html").read_text().lower()
     assert (tmp_path / "model" / "component.yaml").is_file()
+    # the default OOD flag is on every result: the held-out phantoms are mostly not flagged
+    assert result["ood_flagged"] is not None and result["ood_flagged"]["frame"] <= 0.25 and "(OOD)" in text
 
 
 @pytest.mark.slow

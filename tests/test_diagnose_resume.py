@@ -34,7 +34,7 @@ def _model(train, seed: int):
     predictor = gastric_predictor(heads=heads, fitter="logistic_regression", stacking=InSample(),
                                   group_selection=None, seed=seed)
     return GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=predictor, batch_size=4,
-                            seed=seed).fit(train)
+                            seed=seed, ood=None).fit(train)  # the OOD flag: tests/test_ood_default.py
 
 
 @pytest.fixture(scope="module")

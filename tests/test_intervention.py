@@ -46,7 +46,8 @@ def train_manifest(phantoms, tmp_path_factory):
 def model(train_manifest):
     predictor = gastric_predictor(heads=_tiny_heads(), fitter="logistic_regression", stacking=InSample(),
                                   group_selection=None, seed=0)
-    return GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=predictor, seed=0).fit(train_manifest)
+    return GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=predictor, seed=0,
+                            ood=None).fit(train_manifest)
 
 
 @pytest.fixture(scope="module")

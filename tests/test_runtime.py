@@ -37,7 +37,7 @@ def saved_model(tmp_path_factory):
                                   training=UNetTraining(epochs=1, batch_size=8, num_threads=1))
     predictor = gastric_predictor(heads=heads, fitter="logistic_regression", stacking=InSample(),
                                   group_selection=None, seed=0)
-    model = GastricDiagnoser(localizer=localizer, predictor=predictor, seed=0).fit(train)
+    model = GastricDiagnoser(localizer=localizer, predictor=predictor, seed=0, ood=None).fit(train)
     return model.save(root / "model")
 
 

@@ -16,7 +16,9 @@ each fold is scored by a detector fitted on the other folds, and the threshold i
 ``n`` held-out scores, the ``k``-th smallest with ``k = ceil((n + 1) * coverage)``, so about ``1 - coverage`` of
 new training-distribution inputs are flagged (at most that, in expectation, for exchangeable rows). The detector
 used afterwards is fitted on all rows. The frame space has one row per distinct frame (a frame with five lesions
-counts once, in the fit and in the calibration). Opt-in: ``Diagnoser(..., ood=OODDetector())``.
+counts once, in the fit and in the calibration). The four systems fit one by default (``ood="default"``:
+:func:`default_ood_detector`, the embedding below); ``ood=None`` switches it off; a bare ``Diagnoser`` is opt-in
+(``Diagnoser(..., ood=OODDetector())`` or ``ood="default"``).
 
 With ``embedding="efficientnet_lite0"`` each vector also holds the backbone's pooled ImageNet features of the
 input, reduced inside the space: ``e`` (1280 values) becomes its coordinates on the first ``k`` principal axes of
@@ -45,6 +47,9 @@ IMAGE_STATISTICS = ("mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b", "sa
                     "gradient_mean", "gradient_std", "laplacian_abs_mean", "colourfulness", "grey_entropy")
 SPACES = ("lesion", "frame")
 _STATE_FILE = "ood.npz"
+#: the value of a diagnoser's ``ood`` parameter that stands for :func:`default_ood_detector` (a plain string, so the
+#: systems' signatures hold no estimator instance and ``get_params`` / ``clone`` / a saved ``component.yaml`` keep it)
+DEFAULT_OOD = "default"
 
 
 def image_statistics(image: np.ndarray, size: int = 64) -> np.ndarray:
@@ -77,6 +82,13 @@ def image_statistics(image: np.ndarray, size: int = 64) -> np.ndarray:
               val.std(), (val < 0.1).mean(), (val > 0.95).mean(), (sat < 0.1).mean(), gradient.mean(), gradient.std(),
               laplacian.mean(), colourfulness, entropy]
     return np.asarray(values, dtype=float)
+
+
+def default_ood_detector() -> "OODDetector":
+    """The detector ``ood="default"`` stands for: ``OODDetector(embedding="efficientnet_lite0")`` (coverage 0.95,
+    frame check on), the one that met the three goals of benchmarks/ood.py (docs/benchmarks.md,
+    "Out-of-distribution flag"). A new instance each call."""
+    return OODDetector(embedding="efficientnet_lite0")
 
 
 def _statistics(images: Sequence[np.ndarray]) -> np.ndarray:
@@ -220,7 +232,8 @@ class OODDetector(Component):
         fold too), plus the norm of the part those axes leave out, are appended to the image statistics of the
         same space (one Mahalanobis distance, one threshold). Nothing downloads; the saved detector names the
         backbone, rebuilds it from the same local weights at load and checks them against a probe embedding.
-        One more forward per frame and per lesion (benchmarks/ood.py times it).
+        A diagnoser embeds the crops and frames of each predict batch in one batched forward (:meth:`score`;
+        its cost per frame: docs/benchmarks.md, "Out-of-distribution flag").
     embedding_size : side in px the input is resized to before the backbone (at least 32); 160 by measurement.
     embedding_components : principal axes of the embedding kept (at least 1); 16 by measurement (more axes fit
         the training centres' own look: a new centre is flagged more often, docs/benchmarks.md).
@@ -316,6 +329,21 @@ class OODDetector(Component):
     def _embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         return embed_images(list(images), self._network(), int(self.embedding_size))
 
+    def _embed_both(self, crops: Sequence[np.ndarray], frames: Sequence[np.ndarray]):
+        """``(crop embeddings, frame embeddings)`` from one batched backbone pass over both lists (both are resized
+        to ``embedding_size``, so one forward serves them); ``(None, None)`` without an embedding."""
+        if self.embedding is None:
+            return None, None
+        crops, frames = list(crops), list(frames)
+        both = self._embed(crops + frames).astype(float) if crops or frames else np.zeros((0, 0))
+        return both[:len(crops)], both[len(crops):]
+
+    @staticmethod
+    def _join(x: np.ndarray, embedded: np.ndarray | None) -> np.ndarray:
+        if embedded is None:
+            return x
+        return np.hstack([x, embedded]) if len(x) else np.zeros((0, 0))
+
     def _with_embedding(self, x: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
         """``x`` followed by the embedding of ``images`` (its raw pooled features; the space projects them)."""
         if self.embedding is None:
@@ -357,16 +385,19 @@ class OODDetector(Component):
         for name in ("_embedding_network", "embedding_probe_"):  # a refit builds and probes the network again
             self.__dict__.pop(name, None)
         groups = samples.table["patient"].astype(str).to_numpy()
-        plain = self._plain_lesion_vectors(samples, features)
-        spaces = {"lesion": self._fit_space(self._with_embedding(plain, samples.crops), groups,
-                                            plain.shape[1] if self.embedding else None)}
+        frames = []
         if self.frame_check:
             if samples.frames is None:
                 raise ConfigError("OODDetector(frame_check=True) needs the training frames",
                                   hint="LesionSamples with frames, or frame_check=False")
             first = _distinct_frames(samples)
             frames = [samples.frames[i] for i in first]
-            spaces["frame"] = self._fit_space(self.frame_vectors(frames), groups[first],
+        crop_emb, frame_emb = self._embed_both(samples.crops, frames)
+        plain = self._plain_lesion_vectors(samples, features)
+        spaces = {"lesion": self._fit_space(self._join(plain, crop_emb), groups,
+                                            plain.shape[1] if self.embedding else None)}
+        if self.frame_check:
+            spaces["frame"] = self._fit_space(self._join(_statistics(frames), frame_emb), groups[first],
                                               len(IMAGE_STATISTICS) if self.embedding else None)
         if self.embedding is not None:
             self.embedding_probe_ = embed_images([_probe_image()], self._network(), int(self.embedding_size))[0]
@@ -408,6 +439,26 @@ class OODDetector(Component):
         space = self.spaces_["lesion"]
         scores = space.score(self.lesion_vectors(samples, features)) if len(samples) else np.zeros(0)
         return scores, scores > space.threshold
+
+    def score(self, samples, features: pd.DataFrame | None, frames: Sequence[np.ndarray]):
+        """``(lesion (scores, flags) or None, frame (scores, flags) or None)`` of a whole predict batch: the lesions
+        ``samples`` (None or empty: no lesion) and the batch's ``frames``, their crops and frames embedded in one
+        batched backbone pass (what :meth:`score_lesions` and :meth:`score_frames` give one by one)."""
+        self._check_fitted()
+        frames = list(frames) if "frame" in self.spaces_ else []
+        crops = [] if samples is None or not len(samples) else list(samples.crops)
+        crop_emb, frame_emb = self._embed_both(crops, frames)
+        lesion = None
+        if crops:
+            space = self.spaces_["lesion"]
+            scores = space.score(self._join(self._plain_lesion_vectors(samples, features), crop_emb))
+            lesion = scores, scores > space.threshold
+        frame = None
+        if "frame" in self.spaces_:
+            space = self.spaces_["frame"]
+            scores = space.score(self._join(_statistics(frames), frame_emb)) if frames else np.zeros(0)
+            frame = scores, scores > space.threshold
+        return lesion, frame
 
     def score_frames(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
         """``(scores, flags)`` of whole frames; None without the frame check."""

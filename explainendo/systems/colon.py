@@ -136,13 +136,16 @@ class ColonFrameDetector(Diagnoser):
     the detector approach reads the detector's label). ``min_box_score``: tumor boxes scored below it are dropped
     (a tumor call left without a box is ``background``). ``train_localizer`` False: the localizer is trained
     already and used as given. ``explain`` explains the frame's class on the whole frame: grouped SHAP of the
-    hybrid (the quality groups for unclear, ``deep`` and colour for tumor) or Grad-CAM of the CNN.
+    hybrid (the quality groups for unclear, ``deep`` and colour for tumor) or Grad-CAM of the CNN. ``ood``
+    ``"default"``: the out-of-distribution flag of :func:`~explainendo.explain.ood.default_ood_detector` on every
+    frame (None: none; the Diagnoser's ``ood``).
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, approach: str = "hybrid",
-                 min_box_score: float = 0.3, batch_size: int = 16, train_localizer: bool = True, seed: int = 0):
+                 min_box_score: float = 0.3, batch_size: int = 16, train_localizer: bool = True, seed: int = 0,
+                 ood: Any = "default"):
         super().__init__(localizer=localizer, predictor=predictor, enlarge=1.0, batch_size=batch_size,
-                         min_box_score=min_box_score, train_localizer=train_localizer)
+                         min_box_score=min_box_score, train_localizer=train_localizer, ood=ood)
         self.approach = approach
         self.seed = seed
 

@@ -107,14 +107,16 @@ class ERCPAssistant(Diagnoser):
     ``localizer`` None: :func:`ercp_localizer`. ``predictor`` None: the binary difficulty model of ``approach``
     (``"hybrid"``: :func:`ercp_predictor`; ``"cnn"``: :func:`ercp_cnn`). ``four_class`` None: the four-class model of
     the same approach on ``attr.difficulty``, reported as the task ``four_class``; False: none; or a predictor
-    (it learns its own ``label_column``). The other parameters are the :class:`~explainendo.engine.Diagnoser`'s.
+    (it learns its own ``label_column``). ``ood`` ``"default"``: the out-of-distribution flag of
+    :func:`~explainendo.explain.ood.default_ood_detector` (None: none). The other parameters are the
+    :class:`~explainendo.engine.Diagnoser`'s.
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, four_class: Any = None,
                  approach: str = "hybrid", enlarge: float = 1.0, batch_size: int = 16, min_box_score: float = 0.0,
-                 train_localizer: bool = True, seed: int = 0):
+                 train_localizer: bool = True, seed: int = 0, ood: Any = "default"):
         super().__init__(localizer=localizer, predictor=predictor, enlarge=enlarge, batch_size=batch_size,
-                         min_box_score=min_box_score, train_localizer=train_localizer)
+                         min_box_score=min_box_score, train_localizer=train_localizer, ood=ood)
         self.four_class = four_class
         self.approach = approach
         self.seed = seed

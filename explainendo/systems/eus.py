@@ -126,15 +126,16 @@ class EUSCystClassifier(Diagnoser):
 
     ``approach``: ``"hybrid"`` (:func:`eus_predictor`) or ``"cnn"`` (:func:`eus_cnn` with ``freeze_stages``).
     ``input``: ``"cyst"`` (the localized cyst, enlarged ``enlarge`` times) or ``"frame"`` (the whole frame).
-    ``localizer`` (input cyst) None: :func:`eus_localizer`. ``predictor`` None: the approach's default. The other
-    parameters are the :class:`~explainendo.engine.Diagnoser`'s.
+    ``localizer`` (input cyst) None: :func:`eus_localizer`. ``predictor`` None: the approach's default. ``ood``
+    ``"default"``: the out-of-distribution flag of :func:`~explainendo.explain.ood.default_ood_detector` (None: none).
+    The other parameters are the :class:`~explainendo.engine.Diagnoser`'s.
     """
 
     def __init__(self, localizer: Any = None, predictor: Any = None, approach: str = "hybrid", input: str = "cyst",
                  freeze_stages: int = 2, enlarge: float = CYST_ENLARGE, batch_size: int = 16,
-                 min_box_score: float = 0.0, train_localizer: bool = True, seed: int = 0):
+                 min_box_score: float = 0.0, train_localizer: bool = True, seed: int = 0, ood: Any = "default"):
         super().__init__(localizer=localizer, predictor=predictor, enlarge=enlarge, batch_size=batch_size,
-                         min_box_score=min_box_score, train_localizer=train_localizer)
+                         min_box_score=min_box_score, train_localizer=train_localizer, ood=ood)
         self.approach = approach
         self.input = input
         self.freeze_stages = freeze_stages

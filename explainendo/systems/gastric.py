@@ -98,12 +98,14 @@ def gastric_localizer(seed: int = 0, **options):
 @register_component("gastric_diagnoser")
 class GastricDiagnoser(Diagnoser):
     """The ENDOANGEL-ED system (module docstring). ``localizer`` / ``predictor`` None: the preset's
-    (:func:`gastric_localizer`, :func:`gastric_predictor`), built from ``seed`` when ``fit`` starts."""
+    (:func:`gastric_localizer`, :func:`gastric_predictor`), built from ``seed`` when ``fit`` starts. ``ood``:
+    ``"default"`` fits :func:`~explainendo.explain.ood.default_ood_detector` (every result and lesion carries
+    ``ood_score`` / ``ood``), an ``OODDetector(...)`` that one, None none (the Diagnoser's ``ood``)."""
 
     def __init__(self, localizer: Any = None, predictor: Any = None, enlarge: float = 1.0, batch_size: int = 16,
-                 min_box_score: float = 0.0, train_localizer: bool = True, seed: int = 0):
+                 min_box_score: float = 0.0, train_localizer: bool = True, seed: int = 0, ood: Any = "default"):
         super().__init__(localizer=localizer, predictor=predictor, enlarge=enlarge, batch_size=batch_size,
-                         min_box_score=min_box_score, train_localizer=train_localizer)
+                         min_box_score=min_box_score, train_localizer=train_localizer, ood=ood)
         self.seed = seed
 
     def _localizer(self):

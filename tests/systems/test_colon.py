@@ -16,6 +16,7 @@ from explainendo.synth import generate
 from explainendo.systems import colon_cnn, colon_localizer, colon_predictor
 from explainendo.systems.colon import QUALITY_GROUPS
 from explainendo.training import Training
+from ood_checks import check_default_ood
 
 
 def small_localizer():
@@ -129,7 +130,7 @@ def test_bad_settings_and_data_are_refused_before_training(data, tmp_path):
 def test_the_detector_approach_names_the_frame_by_its_top_box(data):
     detector = colon_localizer(image_size=64, class_agnostic=False,
                                training=DetectorTraining(epochs=10, batch_size=16, patience=None))
-    model = ColonFrameDetector(approach="detector", localizer=detector).fit(data[0])
+    model = ColonFrameDetector(approach="detector", localizer=detector, ood=None).fit(data[0])
     assert model.localizer_.classes_ == ["normal", "tumor", "unclear"]
     _, results = _predict(model, data[1])
     labels, _ = _truth(data[1])
@@ -158,3 +159,7 @@ def test_the_paper_report_splits_set_1_and_set_2(model, data, tmp_path):
     assert reports["set 1"].n_frames == len(dict.fromkeys(seen["image"]))
     assert sorted(reports["all"].matrices) == [0.45, 0.5, 0.55]
     assert "background" in reports["all"].matrices[0.5].columns
+
+
+def test_the_default_flags_noise_and_few_held_out_frames(model, data):
+    check_default_ood(model, _predict(model, data[1])[1])

@@ -173,8 +173,7 @@ def colon_folders(tmp_path_factory):
     train = generate("colon", 48, seed=0, size=96).write(root / "train")
     localizer = colon_localizer(image_size=64, training=DetectorTraining(epochs=2, batch_size=16, patience=None))
     cnn = colon_cnn(image_size=64, training=Training(epochs=1, batch_size=16))
-    extra = {"ood": None} if "ood" in ColonFrameDetector().get_params() else {}
-    model = ColonFrameDetector(localizer=localizer, min_box_score=0.0, seed=0, **extra,
+    model = ColonFrameDetector(localizer=localizer, min_box_score=0.0, seed=0, ood=None,  # the flag is not exported
                                predictor=colon_predictor(cnn=cnn, fitter="logistic_regression", stacking=InSample()))
     folder = model.fit(train).save(root / "model")
     exported = export_onnx(folder, root / "model_onnx")

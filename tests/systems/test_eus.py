@@ -18,6 +18,7 @@ from explainendo.synth import generate
 from explainendo.systems import eus_cnn, eus_heads, eus_localizer, eus_predictor
 from explainendo.training import Training
 from explainendo.types import Box
+from ood_checks import check_default_ood
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def hybrid_model(data):
     heads = eus_heads(image_size=64, training=Training(epochs=2, batch_size=16))
     localizer = eus_localizer(image_size=96, training=UNetTraining(epochs=12, batch_size=16))
     predictor = eus_predictor(heads=heads, fitter="logistic_regression", stacking=InSample())
-    return EUSCystClassifier(localizer=localizer, predictor=predictor).fit(data[0])
+    return EUSCystClassifier(localizer=localizer, predictor=predictor, ood=None).fit(data[0])  # OOD: cnn_model
 
 
 def test_hybrid_locates_the_cyst_and_names_attributes_and_texture(hybrid_model, data):
@@ -154,3 +155,7 @@ def test_data_validate_checks_the_cyst_attributes(data, tmp_path):
     assert "honeycomb" in res.output and "locularity" in res.output
     clean = CliRunner().invoke(app, ["data", "validate", str(train.root / "manifest.csv"), "--model", "eus"])
     assert clean.exit_code == 0, clean.output
+
+
+def test_the_default_flags_noise_and_few_held_out_frames(cnn_model, data):
+    check_default_ood(cnn_model, cnn_model.predict(_images(data[1])))

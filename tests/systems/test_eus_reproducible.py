@@ -27,7 +27,7 @@ from explainendo.systems import eus_cnn
 from explainendo.training import Training
 
 manifest = generate("eus", 20, seed=3, size=64, label_noise=0.1).write(Path(sys.argv[1]) / "phantoms")
-model = EUSCystClassifier(approach="cnn", input="frame", seed=3,
+model = EUSCystClassifier(approach="cnn", input="frame", seed=3, ood=None,
                           predictor=eus_cnn(2, seed=3, image_size=32,
                                             training=Training(epochs=2, batch_size=8, num_threads=1)))
 model.fit(manifest)

@@ -18,6 +18,7 @@ from explainendo.synth import generate
 from explainendo.systems.gastric import gastric_heads, gastric_predictor
 from explainendo.heads import PseudoLabel
 from explainendo.training import Training
+from ood_checks import check_default_ood
 
 TINY_HEADS = {"image_size": 32, "pretrained": False, "training": Training(epochs=1, batch_size=32, num_threads=1)}
 
@@ -97,6 +98,8 @@ def test_gastric_bundle_roundtrip(gastric):
     samples = LesionSamples.from_manifest(test)
     np.testing.assert_allclose(model.predictor_.predict_proba(samples), loaded.predictor_.predict_proba(samples),
                                atol=1e-6)
+    assert loaded.get_params()["ood"] == "default" and loaded.ood_.thresholds_ == model.ood_.thresholds_
+    np.testing.assert_allclose(loaded.ood_.score_lesions(samples)[0], model.ood_.score_lesions(samples)[0], rtol=1e-5)
 
 
 def test_semi_supervised_heads_through_the_facade_and_bad_settings_before_training(tmp_path):
@@ -120,3 +123,10 @@ def test_semi_supervised_heads_through_the_facade_and_bad_settings_before_traini
     assert sum(heads.pseudo_label_counts_.values()) > 0  # the unlabeled crops were pseudo-labelled
     assert semi.predictor.sources[0].get_params()["semi_supervised__threshold"] == 0.0
     assert not hasattr(semi.predictor.sources[0], "net_")  # fit trained clones, never the given heads
+
+
+def test_the_default_flags_noise_and_few_held_out_frames(gastric):
+    model, _, test, _ = gastric
+    names = test.images()
+    check_default_ood(model, model.predict([test.path(n) for n in names], boxes=[test.boxes_for(n) for n in names]),
+                      size=64)

@@ -22,7 +22,8 @@ def video_model(tmp_path_factory):
                           training=Training(epochs=1, batch_size=32, num_threads=1, device="cpu"))
     predictor = gastric_predictor(heads=heads, fitter="logistic_regression", stacking=InSample(),
                                   group_selection=None, seed=0)
-    return GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=predictor, seed=0).fit(train)
+    return GastricDiagnoser(localizer=WholeFrame(remove_border=False), predictor=predictor, seed=0,
+                            ood=None).fit(train)
 
 
 @pytest.fixture(scope="session")
