@@ -304,6 +304,17 @@ def main() -> None:
             if goal_key:
                 results[name][goal_key] = met
 
+    def report_sets(sets, pooled_label, goal_key):
+        """Each set's flagged shares per detector, then all the sets pooled (the goal's figure)."""
+        pooled = {name: {k: [] for k in ("frame", "lesion", "either")} for name in detectors}
+        for label, (frames, boxes) in sets.items():
+            found = {n: flags(d, frames, boxes) for n, d in detectors.items()}
+            report(label, found)
+            for n in detectors:
+                for k in pooled[n]:
+                    pooled[n][k].append(found[n][k])
+        report(pooled_label, {n: {k: np.concatenate(v) for k, v in p.items()} for n, p in pooled.items()}, goal_key)
+
     print("\n1. in-distribution, held out (flagged share; lower is better)")
     report(f"EDD2020, {args.folds} folds by frame",
            {name: held_out_in_distribution(edd, args.folds, args.seed, params) for name, params in DETECTORS.items()},
@@ -323,30 +334,15 @@ def main() -> None:
     sets = {"noise (uniform, Gaussian, salt & pepper)": noise_images(n_generated, args.seed),
             f"natural photographs ({len(loaded)} skimage.data + crops)": photos,
             "text rendered as an image": text_images(n_generated, args.seed)}
-    pooled = {name: {k: [] for k in ("frame", "lesion", "either")} for name in detectors}
-    for label, images in sets.items():
-        found = {n: flags(d, images, [central_box(im) for im in images]) for n, d in detectors.items()}
-        report(label, found)
-        for n in detectors:
-            for k in pooled[n]:
-                pooled[n][k].append(found[n][k])
-    report("all non-endoscopic", {n: {k: np.concatenate(v) for k, v in p.items()} for n, p in pooled.items()},
-           "non-endoscopic")
+    report_sets({label: (images, [central_box(im) for im in images]) for label, images in sets.items()},
+                "all non-endoscopic", "non-endoscopic")
     print(f"   skimage.data images used: {', '.join(loaded)}")
 
     print("\n3. another organ or system (flagged share; higher is better)")
     dsoc_frames, dsoc_boxes = manifest_inputs(load_dsoc(), n_small or None, args.seed)
     eus_frames, eus_boxes = eus_inputs(n_generated, args.seed)
-    pooled = {name: {k: [] for k in ("frame", "lesion", "either")} for name in detectors}
-    for label, (frames, boxes) in {"DSOC cholangioscopy frames (real)": (dsoc_frames, dsoc_boxes),
-                                   "EUS phantoms (ultrasound)": (eus_frames, eus_boxes)}.items():
-        found = {n: flags(d, frames, boxes) for n, d in detectors.items()}
-        report(label, found)
-        for n in detectors:
-            for k in pooled[n]:
-                pooled[n][k].append(found[n][k])
-    report("all other organ / system", {n: {k: np.concatenate(v) for k, v in p.items()} for n, p in pooled.items()},
-           "other organ / system")
+    report_sets({"DSOC cholangioscopy frames (real)": (dsoc_frames, dsoc_boxes),
+                 "EUS phantoms (ultrasound)": (eus_frames, eus_boxes)}, "all other organ / system", "other organ / system")
 
     n_timed = 6 if args.quick else 30
     print(f"\n4. time to score one frame and one lesion of it (median of {n_timed - 1} Kvasir-SEG frames, one at a time)")
