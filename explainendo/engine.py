@@ -151,10 +151,7 @@ class Diagnoser(Component):
         if ood is None:
             return None
         try:
-            ood.check_data(table)
-            if ood.frame_check and not has_frames:
-                raise ConfigError("OODDetector(frame_check=True) needs the training frames",
-                                  hint="LesionSamples with frames, or OODDetector(frame_check=False)")
+            ood.check_data(table, has_frames)
         except ConfigError as exc:
             if not (isinstance(self.ood, str) and self.ood == DEFAULT_OOD):
                 raise

@@ -286,9 +286,13 @@ class OODDetector(Component):
         c = float(self.coverage)
         return max(10, math.ceil(c / (1.0 - c) - 1e-9))
 
-    def check_data(self, table: pd.DataFrame) -> None:
-        """Before any training: enough rows and patients to calibrate (ConfigError saying what to change)."""
+    def check_data(self, table: pd.DataFrame, has_frames: bool = True) -> None:
+        """Before any training: enough rows and patients to calibrate, and (with the frame check) training frames
+        (``has_frames``: whether the samples carry them) -- a ConfigError saying what to change."""
         self.check_params()
+        if self.frame_check and not has_frames:
+            raise ConfigError("OODDetector(frame_check=True) needs the training frames",
+                              hint="LesionSamples with frames, or OODDetector(frame_check=False)")
         n = len(table)
         if n < self.min_rows():
             raise ConfigError(f"OODDetector(coverage={self.coverage}) needs at least {self.min_rows()} training "
@@ -344,17 +348,6 @@ class OODDetector(Component):
             return x
         return np.hstack([x, embedded]) if len(x) else np.zeros((0, 0))
 
-    def _with_embedding(self, x: np.ndarray, images: Sequence[np.ndarray]) -> np.ndarray:
-        """``x`` followed by the embedding of ``images`` (its raw pooled features; the space projects them)."""
-        if self.embedding is None:
-            return x
-        return np.hstack([x, self._embed(images).astype(float)]) if len(images) else np.zeros((0, 0))
-
-    def lesion_vectors(self, samples, features: pd.DataFrame | None = None) -> np.ndarray:
-        """The lesion space's raw rows: crop statistics [, the predictor's features] [, the crop's embedding]."""
-        x = self._plain_lesion_vectors(samples, features)
-        return self._with_embedding(x, samples.crops)
-
     def _plain_lesion_vectors(self, samples, features: pd.DataFrame | None = None) -> np.ndarray:
         x = _statistics(samples.crops)
         if not self.predictor_features:
@@ -369,17 +362,12 @@ class OODDetector(Component):
                               hint="train the model again")
         return np.hstack([x, features[names].to_numpy(dtype=float)])
 
-    def frame_vectors(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        """The frame space's raw rows: frame statistics [, the frame's embedding]."""
-        frames = list(frames)
-        return self._with_embedding(_statistics(frames), frames)
-
     def fit(self, samples, features: pd.DataFrame | None = None) -> "OODDetector":
         """Fit on training :class:`~explainendo.features.LesionSamples` (with ``patient`` in their table and
         ``frames``); ``features``: the predictor's features of the same lesions (``predictor_features=True``).
         The lesion space has one row per lesion; the frame space one row per distinct frame (the ``image`` column,
         else the frame array itself), so a frame with many lesions counts once in its fit and its calibration."""
-        self.check_data(samples.table)
+        self.check_data(samples.table, samples.frames is not None)
         if self.predictor_features and features is not None:
             self.feature_names_ = [str(c) for c in features.columns]
         for name in ("_embedding_network", "embedding_probe_"):  # a refit builds and probes the network again
@@ -387,9 +375,6 @@ class OODDetector(Component):
         groups = samples.table["patient"].astype(str).to_numpy()
         frames = []
         if self.frame_check:
-            if samples.frames is None:
-                raise ConfigError("OODDetector(frame_check=True) needs the training frames",
-                                  hint="LesionSamples with frames, or frame_check=False")
             first = _distinct_frames(samples)
             frames = [samples.frames[i] for i in first]
         crop_emb, frame_emb = self._embed_both(samples.crops, frames)
@@ -434,11 +419,10 @@ class OODDetector(Component):
         return {name: space.threshold for name, space in self.spaces_.items()}
 
     def score_lesions(self, samples, features: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(scores, flags)`` of each lesion: the Mahalanobis distance and ``score > threshold``."""
-        self._check_fitted()
-        space = self.spaces_["lesion"]
-        scores = space.score(self.lesion_vectors(samples, features)) if len(samples) else np.zeros(0)
-        return scores, scores > space.threshold
+        """``(scores, flags)`` of each lesion: the Mahalanobis distance and ``score > threshold`` (:meth:`score`
+        without frames)."""
+        lesion, _ = self.score(samples, features, [])
+        return lesion if lesion is not None else (np.zeros(0), np.zeros(0, dtype=bool))
 
     def score(self, samples, features: pd.DataFrame | None, frames: Sequence[np.ndarray]):
         """``(lesion (scores, flags) or None, frame (scores, flags) or None)`` of a whole predict batch: the lesions
@@ -461,13 +445,8 @@ class OODDetector(Component):
         return lesion, frame
 
     def score_frames(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(scores, flags)`` of whole frames; None without the frame check."""
-        self._check_fitted()
-        if "frame" not in self.spaces_:
-            return None
-        space = self.spaces_["frame"]
-        scores = space.score(self.frame_vectors(frames)) if len(frames) else np.zeros(0)
-        return scores, scores > space.threshold
+        """``(scores, flags)`` of whole frames (:meth:`score` without lesions); None without the frame check."""
+        return self.score(None, None, frames)[1]
 
     # ---- persistence: arrays in an npz (no pickle), numbers in component.yaml ------------------------
     def _save_state(self, directory: Path) -> dict:
