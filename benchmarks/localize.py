@@ -326,7 +326,7 @@ def main(argv=None) -> int:
                 curves[f"{ds}/{name}"] = curve
                 print(f"{ds:8s} {name:8s} mAP50 {res['mAP50']:.3f}  mAP50-95 {res['mAP50_95']:.3f}  "
                       f"mIoU {res['mIoU']:.3f}  centroid {res['centroid_distance_mean']:.3f}  "
-                      f"success@IoU0.3 {res['success_iou_0.3']:.3f}  success@d0.05 {res['success_centroid_0.05']:.3f}  "
+                      f"success@IoU0.3 {res['success_iou_0.3']:.3f} (per image {res['image_success_iou_0.3']:.3f})  success@d0.05 {res['success_centroid_0.05']:.3f}  "
                       f"{res['seconds_per_epoch']:.1f} s/epoch x {epochs}, {fit_s / 60:.1f} min ({a.device})  "
                       f"{res['ms_per_image']:.1f} ms/frame batched, {res['latency_ms']:.1f} ms one frame", flush=True)
                 if box and a.misses:

@@ -298,9 +298,13 @@ def confusion_matrices(predictions, ground_truth, classes=None, thresholds: Sequ
 def summarize(predictions, ground_truth, sizes, top_k: int | None = 1, min_score: float = 0.0) -> dict[str, float]:
     """The headline figures: mAP50, mAP50-95 (from every prediction), and from the ``top_k`` best-scoring
     predictions per image (default 1, the single-target setting): mIoU, mean/median centroid distance,
-    success at IoU 0.3 and 0.5, success at centroid distance 0.05, mean area precision and recall."""
+    success at IoU 0.3 and 0.5, success at centroid distance 0.05, mean area precision and recall; those are per
+    true box (an image with several lesions and ``top_k=1`` can succeed on one of them at most). Beside them, per
+    image: ``image_success_iou_0.3`` / ``_0.5``, the share of images with a true box whose kept predictions hit at
+    least one of its true boxes (the operating figure of a localizer that must put the crop on *a* lesion)."""
     t = localization_table(predictions, ground_truth, sizes, top_k, min_score)
     d = t["centroid_distance"].to_numpy()
+    per_image = t.groupby("image")["iou"].max() if len(t) else pd.Series(dtype=float)
     return {
         "mAP50": map50(predictions, ground_truth), "mAP50_95": map50_95(predictions, ground_truth),
         "mIoU": float(t["iou"].mean()) if len(t) else math.nan,
@@ -309,9 +313,11 @@ def summarize(predictions, ground_truth, sizes, top_k: int | None = 1, min_score
         "success_iou_0.3": success_rate(t["iou"], 0.3, "iou"),
         "success_iou_0.5": success_rate(t["iou"], 0.5, "iou"),
         "success_centroid_0.05": success_rate(d, 0.05, "centroid"),
+        "image_success_iou_0.3": success_rate(per_image, 0.3, "iou"),
+        "image_success_iou_0.5": success_rate(per_image, 0.5, "iou"),
         "area_precision": float(t["area_precision"].mean()) if len(t) else math.nan,
         "area_recall": float(t["area_recall"].mean()) if len(t) else math.nan,
-        "targets": int(len(t)),
+        "targets": int(len(t)), "target_images": int(len(per_image)),
     }
 
 

@@ -129,6 +129,16 @@ def test_summarize_keys():
     assert s["mAP50"] == 1 and s["mIoU"] == 1 and s["success_iou_0.3"] == 1 and s["targets"] == 1
 
 
+def test_image_success_counts_an_image_whose_top_box_hits_one_of_its_lesions():
+    # image 0: two lesions, the top box hits one; image 1: one lesion, missed; image 2: one lesion, hit
+    a, b = Box(0, 0, 10, 10), Box(50, 50, 60, 60)
+    preds = [[Box(0, 0, 10, 10, score=0.9)], [Box(70, 70, 80, 80, score=0.9)], [Box(0, 0, 10, 11, score=0.5)]]
+    s = summarize(preds, [[a, b], [a], [a]], [(100, 100)] * 3)
+    assert s["targets"] == 4 and s["target_images"] == 3
+    assert s["success_iou_0.3"] == pytest.approx(2 / 4)  # per true box: the second lesion of image 0 counts as missed
+    assert s["image_success_iou_0.3"] == pytest.approx(2 / 3) and s["image_success_iou_0.5"] == pytest.approx(2 / 3)
+
+
 def test_top_k_and_min_score_limit_the_predictions_compared():
     # a high-scoring miss and a low-scoring hit: best-overlap credits the hit, top_k=1 does not
     preds = [[Box(50, 50, 60, 60, score=0.9), Box(0, 0, 10, 10, score=0.01)]]
