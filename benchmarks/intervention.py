@@ -82,8 +82,8 @@ def build_hybrid(args):
         return HybridPredictor([heads], fitter="logistic_regression", stacking=HeldOut(0.5), seed=args.seed,
                                interventions=first)
     return gastric_predictor(heads=heads, fitter="logistic_regression", stacking=HeldOut(0.5), seed=args.seed,
-                             group_selection="default" if args.group_selection == "default" else None
-                             ).set_params(interventions=first)
+                             group_selection="default" if args.group_selection == "default" else None,
+                             interventions=first)
 
 
 def intervention_curve(hybrid, features: pd.DataFrame, truth: pd.DataFrame, labels: np.ndarray, order: str,

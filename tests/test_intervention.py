@@ -251,6 +251,12 @@ def test_cli_explain_with_set(model, image, tmp_path):
     assert r.exit_code == 2 and "unclear, clear" in r.output
 
 
+def test_the_gastric_preset_takes_an_intervention_strategy():
+    strategy = RandomInterventions(p=0.5, copies=1)
+    assert gastric_predictor(interventions=strategy).interventions is strategy
+    assert gastric_predictor().interventions is None  # off by default
+
+
 def test_intervention_training_with_real_heads(model, phantoms, result, tmp_path):
     """``HybridPredictor(interventions=RandomInterventions(...))`` on the gastric heads: every correctable attribute,
     the landmark head's ``location`` included, finds its truth (``attr.<attribute>``) in the phantoms' table; the

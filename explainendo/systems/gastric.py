@@ -70,8 +70,10 @@ def gastric_sources(seed: int = 0, heads: Any = None, handcrafted: Any = None) -
 
 
 def gastric_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = None, stacking: Any = None,
-                      group_selection: Any = "default", seed: int = 0):
-    """The ENDOANGEL-ED hybrid predictor (module docstring); ``group_selection=None`` keeps every group."""
+                      group_selection: Any = "default", seed: int = 0, interventions: Any = None):
+    """The ENDOANGEL-ED hybrid predictor (module docstring); ``group_selection=None`` keeps every group;
+    ``interventions``: None, or an intervention training strategy such as ``RandomInterventions(p=0.25, copies=2)``
+    (:mod:`explainendo.predict.interventions`; measured on gastric phantoms in docs/benchmarks.md)."""
     from ..fit import FitterSelector, GroupEliminator
     from ..predict import ATTRIBUTE_GROUPS, HeldOut, HybridPredictor
 
@@ -80,7 +82,7 @@ def gastric_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = 
     return HybridPredictor(sources=gastric_sources(seed, heads, handcrafted),
                            fitter=FitterSelector(cv=5, seed=seed) if fitter is None else fitter,
                            group_selection=group_selection, stacking=HeldOut(0.5) if stacking is None else stacking,
-                           positive_label=POSITIVE, seed=seed)
+                           positive_label=POSITIVE, seed=seed, interventions=interventions)
 
 
 def gastric_localizer(seed: int = 0, **options):
