@@ -154,9 +154,13 @@ class BoxNetLocalizer(Localizer):
             parts.clear()
             return out
 
-        self.history_ = train_network(net, len(imgs), batch_loss, training, generator=gen,
-                                      name=f"the {type(self).__name__}",
-                                      validate=None if val is None else validate, epoch_fields=record_parts)
+        # the box-regression head's dropout draws from torch's global RNG: seeded here (the same seed gives the same
+        # localizer whatever ran before in the process), and the caller's state restored after
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.history_ = train_network(net, len(imgs), batch_loss, training, generator=gen,
+                                          name=f"the {type(self).__name__}",
+                                          validate=None if val is None else validate, epoch_fields=record_parts)
         self.model_, self.classes_, self.fitted_ = net.eval(), classes, True
         self.device_ = device
         return self
