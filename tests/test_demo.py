@@ -18,7 +18,7 @@ def test_demo_trains_diagnoses_held_out_patients_and_writes_a_card(tmp_path):
     console = Console(record=True, width=120)
     result = run_gastric_demo(tmp_path, console, TINY)
     text = console.export_text()
-    assert 0.0 <= result["accuracy"] <= 1.0 and abs(result["bayes_rate"] - 0.890) < 0.01
+    assert abs(result["bayes_rate"] - 0.890) < 0.01  # the toy run's accuracy has no floor: the next test has one
     assert "Bayes rate (best possible)" in text and f"{result['accuracy']:.3f}" in text
     assert result["card"].read_bytes()[:4] == b"\x89PNG"
     assert "<html" in (tmp_path / "card.html").read_text().lower()
