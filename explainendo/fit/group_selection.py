@@ -40,6 +40,16 @@ log = logging.getLogger(__name__)
 MIN_CLASS_ROWS = 10
 
 
+def scored_on(folds, score_rows=None) -> list:
+    """``folds`` whose held-out parts keep only the rows of the boolean mask ``score_rows`` (None: every row). A
+    selection trained on extra rows (intervention training's copies of the lesions) is then scored on the real
+    lesions only, while every row still trains."""
+    if score_rows is None:
+        return list(folds)
+    mask = np.asarray(score_rows, dtype=bool)
+    return [(tr, te[mask[te]]) for tr, te in folds]
+
+
 def cv_scores(estimator, X: np.ndarray, y: np.ndarray, folds, metric: str) -> np.ndarray:
     """One score per fold (NaN where a fold lacks a class: the training part any class, the held-out part
     both of two classes, or, for a multiclass ROC AUC, any class; NaN too where the estimator cannot be
@@ -113,7 +123,9 @@ class GroupEliminator(BaseEstimator):
                 or (isinstance(prefer, (list, tuple)) and all(isinstance(g, str) for g in prefer))):
             raise ConfigError(f"prefer_keep must be a list of group names or 'attributes', got {prefer!r}")
 
-    def fit(self, X: pd.DataFrame, y, patients) -> "GroupEliminator":
+    def fit(self, X: pd.DataFrame, y, patients, score_rows=None) -> "GroupEliminator":
+        """Backward elimination by grouped CV on ``(X, y)`` with the ``patients`` as fold groups; ``score_rows``: a
+        boolean mask of the rows the held-out folds score (None: every row; :func:`scored_on`)."""
         self.check()
         if self.estimator is None or not self.groups:
             raise ConfigError("GroupEliminator needs an estimator and groups to fit",
@@ -130,8 +142,8 @@ class GroupEliminator(BaseEstimator):
             raise ConfigError(f"prefer_keep names groups {unknown} that are not among the groups",
                               hint=f"groups: {sorted(self.groups)}")
         y = np.asarray(y)
-        folds = grouped_folds(np.asarray(patients), self.cv, self.seed,
-                              hint="give more patients, or turn group selection off")
+        folds = scored_on(grouped_folds(np.asarray(patients), self.cv, self.seed,
+                                        hint="give more patients, or turn group selection off"), score_rows)
         keep = list(self.groups)
         best_mean, best_se = self._score(X, y, folds, keep)
         rows = [{"step": 0, "left_out": "", "mean": best_mean, "se": best_se, "chosen": True, "preferred": False}]

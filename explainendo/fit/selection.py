@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_consistent_length, validate_data
 
 from ..errors import ConfigError, NotFittedError
 from .fitters import FITTERS, fitter_name, make_fitter
-from .group_selection import cv_scores, grouped_folds
+from .group_selection import cv_scores, grouped_folds, scored_on
 
 #: simpler models first: a tie goes to the earlier candidate
 DEFAULT_CANDIDATES = ("sparse_logistic_regression", "logistic_regression", "decision_tree", "svm", "xgboost")
@@ -57,13 +57,15 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
             raise ConfigError("FitterSelector needs at least one candidate")
         return out
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, score_rows=None):
         """Score every candidate by grouped CV on ``(X, y)``, keep the winner refit on all rows.
 
         ``X``: a numeric table (NaN and inf refused: fill missing features first); ``y``: any labels,
         strings included (the candidates see them encoded as ``0 .. k-1`` in ``classes_`` order, which
         xgboost needs); ``groups``: the patient of each row, or ``None`` for plain K-fold (every row its own
-        group). The arguments are not modified. ``metric="roc_auc"`` means one-vs-rest for 3+ classes.
+        group). ``score_rows``: a boolean mask of the rows the held-out folds score (None: every row; every row
+        still trains: intervention training's copies learn, the real lesions judge). The arguments are not modified.
+        ``metric="roc_auc"`` means one-vs-rest for 3+ classes.
         """
         if self.rule not in ("best", "one_se"):
             raise ConfigError(f"unknown selection rule {self.rule!r}", hint="'one_se' (default) or 'best'")
@@ -78,8 +80,12 @@ class FitterSelector(ClassifierMixin, BaseEstimator):
         groups = np.asarray(groups)
         check_consistent_length(y, groups)
         metric = "roc_auc_ovr" if self.metric == "roc_auc" and len(self.classes_) > 2 else self.metric
-        folds = grouped_folds(groups, self.cv, self.seed,
-                              hint="give more patients, or choose a fitter by name instead of 'auto'")
+        if score_rows is not None:
+            score_rows = np.asarray(score_rows, dtype=bool)
+            check_consistent_length(y, score_rows)
+        folds = scored_on(grouped_folds(groups, self.cv, self.seed,
+                                        hint="give more patients, or choose a fitter by name instead of 'auto'"),
+                          score_rows)
         rows = []
         for name, est in self._candidate_estimators():
             scores = cv_scores(est, X, y, folds, metric)  # NaN: a fold missing a class says nothing

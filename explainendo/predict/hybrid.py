@@ -293,17 +293,21 @@ class HybridPredictor(Predictor):
         """The fitter (selected by grouped CV for a FitterSelector), group selection, column means and the
         SHAP background, from the fitter's rows ``X`` (``table``: their lesions' table rows, for the true attribute
         values that ``interventions`` set). The fitter, its selection and group selection learn from the rows
-        with the interventions' copies; the column means and the SHAP background from the real rows ``X``."""
+        with the interventions' copies, and their held-out folds score the real rows only; the column means and the
+        SHAP background come from the real rows ``X``."""
         self.training_features_ = X  # not saved: for the benchmark's feature tables right after fit
         self.feature_means_ = X.mean(axis=0, skipna=True).fillna(0.0).to_dict()
         self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
         self.selection_ = None
         real_y = y
         X_fit, y, groups = self._intervention_rows(X, y, groups, pd.DataFrame() if table is None else table)
+        # the selections' held-out folds score the real lesions only (the first rows; the copies train)
+        real = None if len(X_fit) == len(X) else np.arange(len(X_fit)) < len(X)
         inputs = self._fitter_input(X_fit)
         fitter = FitterSelector(seed=self.seed) if self.fitter is None else self.fitter
         if isinstance(fitter, FitterSelector):
-            selector = clone(fitter).set_params(metric=self._cv_metric(fitter.metric)).fit(inputs, y, groups)
+            selector = clone(fitter).set_params(metric=self._cv_metric(fitter.metric)).fit(inputs, y, groups,
+                                                                                           score_rows=real)
             self.fitter_, self.fitter_name_, self.selection_ = (selector.best_estimator_, selector.best_name_,
                                                                 selector.cv_results_)
         elif isinstance(fitter, str):
@@ -312,7 +316,7 @@ class HybridPredictor(Predictor):
             self.fitter_ = clone(fitter).fit(inputs, y)
             self.fitter_name_ = fitter_name(self.fitter_)
         if self.group_selection is not None:
-            self._select_groups(X_fit.fillna(self.feature_means_), y, groups)
+            self._select_groups(X_fit.fillna(self.feature_means_), y, groups, real)
             self.fitter_ = clone(self.fitter_).fit(self._fitter_input(X_fit), y)
         Xf = self._fitter_input(X)  # the real rows: SHAP explains the model's real predictions
         pool = np.arange(len(Xf))
@@ -326,7 +330,7 @@ class HybridPredictor(Predictor):
         self.background_ = Xf[keep]
         self._shap = None
 
-    def _select_groups(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> None:
+    def _select_groups(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, score_rows=None) -> None:
         present = {g: [c for c in cols if c in X.columns] for g, cols in self.groups_.items()}
         present = {g: c for g, c in present.items() if c}
         prefer = self.group_selection.prefer_keep
@@ -339,7 +343,7 @@ class HybridPredictor(Predictor):
                 log.warning("prefer_keep: no source produced %s (groups: %s)", unknown, sorted(self.groups_))
         eliminator = clone(self.group_selection).set_params(
             estimator=clone(self.fitter_), groups=present, prefer_keep=[g for g in present if g in names],
-            metric=self._cv_metric(self.group_selection.metric)).fit(X, y, groups)
+            metric=self._cv_metric(self.group_selection.metric)).fit(X, y, groups, score_rows=score_rows)
         kept = {c for g in eliminator.kept_ for c in present[g]}
         self.fitter_columns_ = [c for c in X.columns if c in kept]
         self.dropped_groups_ = list(eliminator.dropped_)

@@ -17,8 +17,9 @@ concept-bottleneck literature is to train the fitter on corrected values too:
 
 The copies of a lesion belong to its patient (its fold group), so the fitter's grouped CV
 (:class:`~explainendo.fit.FitterSelector`) and group selection (:class:`~explainendo.fit.GroupEliminator`) never
-validate on a copy of a lesion they trained on (their scores are over the real rows and the copies alike: the
-selection prefers a fitter good at both). The column means that fill missing values and the SHAP background
+validate on a copy of a lesion they trained on, and their held-out folds score the real lesions only (the copies
+train; ``score_rows``): the selection prefers the fitter that is best on the lesions as the heads read them. The
+column means that fill missing values and the SHAP background
 come from the real rows only: an explanation is of the model's real predictions.
 """
 

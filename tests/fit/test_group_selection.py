@@ -83,3 +83,21 @@ def test_min_groups_and_bad_settings():
         GroupEliminator(lr, {**groups, "extra": ["extra.0"]}).fit(X, y, patients)
     with pytest.raises(SplitError, match="1 patient group"):  # one patient: no folds
         GroupEliminator(lr, groups).fit(X, y, np.zeros(len(y)))
+
+
+def test_score_rows_judge_the_groups_on_the_real_rows_only():
+    """A group that only the added copies make useful (their label column) is kept when every row scores, and
+    dropped when the real rows alone are scored (on them it is noise)."""
+    rng = np.random.default_rng(0)
+    n = 160
+    y = rng.integers(0, 2, n)
+    signal = y + rng.normal(scale=0.8, size=n)
+    real = pd.DataFrame({"signal": signal, "copy_only": rng.normal(size=n)})
+    copies = pd.DataFrame({"signal": signal, "copy_only": y.astype(float)})
+    X = pd.concat([real, copies], ignore_index=True)
+    yy, patients = np.concatenate([y, y]), np.tile(np.arange(n) // 2, 2)
+    groups = {"signal": ["signal"], "copy_only": ["copy_only"]}
+    lr = make_fitter("logistic_regression")
+    everyone = GroupEliminator(lr, groups, seed=0).fit(X, yy, patients)
+    judged = GroupEliminator(lr, groups, seed=0).fit(X, yy, patients, score_rows=np.arange(2 * n) < n)
+    assert "copy_only" in everyone.kept_ and judged.kept_ == ["signal"], (everyone.kept_, judged.kept_)
