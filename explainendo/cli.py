@@ -196,7 +196,7 @@ def export(model: Path = typer.Argument(..., help="a saved model folder"),
                                                                  "there (default: add them to MODEL)"),
            atol: float = typer.Option(1e-4, "--atol", help="largest difference from torch allowed on random inputs")
            ) -> None:
-    """Export a saved model's networks (attribute heads, CNN, U-Net and box localizers) to ONNX, checked against
+    """Export a saved model's networks (attribute heads, CNN, U-Net, box localizers and the OOD embedding) to ONNX, checked against
     torch, and list them in the folder's checksums; then load it with explainendo.load(folder, runtime='onnx')."""
     from .errors import ConfigError, ExplainendoError
     from .runtime import export_onnx

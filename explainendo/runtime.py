@@ -2,11 +2,15 @@
 
 ``explainendo export MODEL --onnx`` (:func:`export_onnx`) writes one ``network.onnx`` beside the weights of every
 network of a model folder: the attribute heads (one graph: the shared backbone and every head, whether it reads
-the crop or the frame), a CNN classifier's network (the same class), the soft-mask U-Net localizer and the box
-localizers (CenterNet, box regression). Each graph is checked against torch on random inputs before anything is
-written (largest absolute difference of the probabilities, or of the raw outputs scaled by their size for the box
-localizers, at most ``atol`` = 1e-4; else :class:`~explainendo.errors.ModelFileError` and the folder is left as
-it was). The files are listed in the folder's ``checksums.sha256`` like every other file, and in ``onnx.yaml``::
+the crop or the frame), a CNN classifier's network (the same class), the soft-mask U-Net localizer, the box
+localizers (CenterNet, box regression) and the embedding backbone of a fitted OOD detector with ``embedding`` set
+(``ood/network.onnx``, output ``embedding``, input in [0, 1] as :func:`~explainendo.explain.ood.embed_images` feeds
+it; its weights are not in the folder but rebuilt from local ImageNet weights, so its entry records
+``weights: local-imagenet:<backbone>`` instead of ``weights_sha256``). Each graph is checked against torch on
+random inputs before anything is written (largest absolute difference of the probabilities, or of the raw outputs
+scaled by their size for the box localizers and the embedding, at most ``atol`` = 1e-4; else
+:class:`~explainendo.errors.ModelFileError` and the folder is left as it was). The files are listed in the folder's
+``checksums.sha256`` like every other file, and in ``onnx.yaml``::
 
     format: explainendo-onnx
     format_version: 1
@@ -27,16 +31,20 @@ it was). The files are listed in the folder's ``checksums.sha256`` like every ot
 and gives each exported network an onnxruntime session (CPU provider, intra-op threads = the torch thread count
 the network runs with: its ``training.num_threads``, else one per core) that its forward passes use from then on:
 :meth:`AttributeHeads.predict_proba` (hence a hybrid's features and a CNN classifier's probabilities),
-:meth:`SoftMaskLocalizer.predict_masks` and the box localizers' :meth:`forward_batches`. Everything else stays as
-it is. Grad-CAM needs gradients, so it keeps the torch network: the heads' graph also outputs the feature map ``A``
-of the backbone stage the heads' CAM reads (``HeadCAM.layer`` resolved when the graph was exported: output
-``gradcam_feature_map_stage<k>``, or ``gradcam_feature_map`` for the last stage, the only one graphs exported before
-issue 24 have), the forward pass up to it, and the stages after it, the heads and ``d score / d A`` run in torch
-(the maps equal torch's within float error). A graph without the output of the stage the heads read now (exported
-with another ``cam`` setting, or before) still runs the probabilities; Grad-CAM then computes ``A`` in torch.
-An ONNX file is data: it is read as bytes after its checksum is verified (no path or external-data file is
-resolved), and onnxruntime builds the graph from its standard operators; nothing from the folder is executed. A folder whose weights changed after the export
-(``weights_sha256``) or without an export is refused with a typed error naming the command that fixes it.
+:meth:`SoftMaskLocalizer.predict_masks`, the box localizers' :meth:`forward_batches` and the OOD detector's
+embedding (:meth:`OODDetector.use_onnx`: at load the session embeds the detector's probe image, which must give
+the saved ``embedding_probe_`` within the tolerance the torch check uses, else ModelFileError; the torch backbone
+is then never built for scoring). Everything else stays as it is. Grad-CAM needs gradients, so it keeps the torch
+network: the heads' graph also outputs the feature map ``A`` of the backbone stage the heads' CAM reads
+(``HeadCAM.layer`` resolved when the graph was exported: output ``gradcam_feature_map_stage<k>``, or
+``gradcam_feature_map`` for the last stage, the only one graphs exported before issue 24 have), the forward pass up
+to it, and the stages after it, the heads and ``d score / d A`` run in torch (the maps equal torch's within float
+error). A graph without the output of the stage the heads read now (exported with another ``cam`` setting, or
+before) still runs the probabilities; Grad-CAM then computes ``A`` in torch. An ONNX file is data: it is read as
+bytes after its checksum is verified (no path or external-data file is resolved), and onnxruntime builds the graph
+from its standard operators; nothing from the folder is executed. A folder whose weights changed after the export
+(``weights_sha256``) or without an export, or whose index lacks a network of the model (the OOD embedding of a
+folder exported before it joined the export), is refused with a typed error naming the command that fixes it.
 
 ``onnx`` (export) and ``onnxruntime`` (export and ``runtime="onnx"``) come with ``pip install 'explainendo[onnx]'``;
 without them a :class:`~explainendo.errors.MissingDependencyError` says so. The exporter is torch's TorchScript one
@@ -69,6 +77,10 @@ RUNTIMES = ("torch", "onnx")
 #: the attribute heads' graph's last output when their CAM reads the backbone's last stage: its feature map
 #: (Grad-CAM's ``A``); for an earlier stage ``k``, ``gradcam_feature_map_stage<k>`` (:func:`cam_output_name`)
 FEATURE_MAP = "gradcam_feature_map"
+#: the output of the OOD detector's embedding graph: the backbone's pooled features
+EMBEDDING_OUTPUT = "embedding"
+#: ``weights`` of an OOD embedding's entry in onnx.yaml: the local ImageNet weights of the backbone it names
+LOCAL_WEIGHTS = "local-imagenet:"
 OPSET = 17
 DEFAULT_ATOL = 1e-4
 INSTALL_HINT = "pip install 'explainendo[onnx]'"
@@ -215,10 +227,18 @@ def onnx_graph(component) -> OnnxGraph | None:
 
     from torch import nn
 
+    from .explain.ood import OODDetector
     from .heads.attribute_heads import AttributeHeads
     from .localize.box_localizer import BoxNetLocalizer
     from .localize.soft_mask_localizer import SoftMaskLocalizer
 
+    if isinstance(component, OODDetector):
+        if not _has_embedding(component):
+            return None
+        s = int(component.embedding_size)
+        # the backbone rebuilt from its local weights and checked against the detector's probe (OODDetector._network)
+        return OnnxGraph(component._network(), "images", (3, s, s), (0.0, 1.0), [EMBEDDING_OUTPUT],
+                         compare=lambda outs: [(outs[0], True)])
     if isinstance(component, AttributeHeads) and hasattr(component, "net_"):
         names = [s.name for s in component.net_specs_]
         stage = component._cam_stage()
@@ -264,12 +284,31 @@ def onnx_graph(component) -> OnnxGraph | None:
     return None
 
 
+def _has_embedding(component) -> bool:
+    """A fitted OOD detector with a backbone embedding (one of image statistics only has no network)."""
+    return getattr(component, "embedding", None) is not None and hasattr(component, "spaces_")
+
+
 def _is_network(component) -> bool:
+    from .explain.ood import OODDetector
     from .heads.attribute_heads import AttributeHeads
     from .localize.box_localizer import BoxNetLocalizer
     from .localize.soft_mask_localizer import SoftMaskLocalizer
 
+    if isinstance(component, OODDetector):
+        return _has_embedding(component)
     return isinstance(component, (AttributeHeads, SoftMaskLocalizer, BoxNetLocalizer))
+
+
+def _weights_record(component, rel: str, checksums: dict[str, str]) -> tuple[str, Any]:
+    """What an onnx.yaml entry records of the weights its graph was exported from: ``weights_sha256`` of the
+    component's ``model.safetensors``, or for an OOD detector's embedding (not saved in the folder: rebuilt from
+    local ImageNet weights, checked against its probe) ``weights: local-imagenet:<backbone>``."""
+    from .explain.ood import OODDetector
+
+    if isinstance(component, OODDetector):
+        return "weights", f"{LOCAL_WEIGHTS}{component.embedding}"
+    return "weights_sha256", checksums.get(_in(rel, "model.safetensors"))
 
 
 # ---- the networks of a model, found as it loads ------------------------------------------------------------------
@@ -312,7 +351,13 @@ def component_loaded(component, directory) -> None:
         return
     context.networks.append((rel, component))
     if context.runtime == "onnx":
-        component.onnx_ = _open_exported(context, rel, component)
+        session = _open_exported(context, rel, component)
+        if hasattr(component, "use_onnx"):  # the OOD detector: its probe embedding checks the graph first
+            component.use_onnx(session, source=str(context.root / _in(rel, ONNX_FILE)),
+                               hint=f"export again: explainendo export {context.root} --onnx (or load it with "
+                                    "runtime='torch')")
+        else:
+            component.onnx_ = session
 
 
 def _open_exported(context: _Loading, rel: str, component) -> OnnxNetwork:
@@ -320,10 +365,12 @@ def _open_exported(context: _Loading, rel: str, component) -> OnnxNetwork:
     entry = entries.get(rel)
     folder = context.root / rel
     if entry is None:
-        raise ModelFileError(f"no ONNX export of the network in {rel}", source=str(folder),
+        what = ("the OOD detector's embedding network (folders exported before it joined the export lack it)"
+                if hasattr(component, "use_onnx") else "the network")
+        raise ModelFileError(f"no ONNX export of {what} in {rel}", source=str(folder),
                              hint=f"run: explainendo export {context.root} --onnx")
-    weights = _in(rel, "model.safetensors")
-    if context.checksums.get(weights) != entry.get("weights_sha256"):
+    key, weights = _weights_record(component, rel, context.checksums)
+    if entry.get(key) != weights:
         raise ModelFileError("the ONNX file was exported from other weights than the folder holds now",
                              source=str(folder / ONNX_FILE), hint=f"export again: explainendo export {context.root} --onnx")
     file_rel = str(entry.get("file", ""))
@@ -448,8 +495,8 @@ def export_onnx(model_dir, out=None, *, atol: float = DEFAULT_ATOL, opset: int =
                                  "random inputs: not exported", source=str(source / rel),
                                  hint="keep runtime='torch' for this model, or report the network's layers")
         file_rel = _in(rel, ONNX_FILE)
-        weights = checksums.get(_in(rel, "model.safetensors"))
-        entry = {"path": rel, "kind": component.kind, "file": file_rel, "weights_sha256": weights,
+        key, weights = _weights_record(component, rel, checksums)
+        entry = {"path": rel, "kind": component.kind, "file": file_rel, key: weights,
                  "input": {"name": graph.input_name, "shape": ["n", *map(int, graph.shape)],
                            "range": [float(v) for v in graph.value_range]},
                  "outputs": list(graph.output_names), "max_abs_diff": float(diff)}

@@ -107,11 +107,37 @@ def embedding_network(name: str):
     return network
 
 
+def embedding_input(images: Sequence[np.ndarray], size: int) -> np.ndarray:
+    """The batch :func:`embed_images` feeds the network (torch or onnxruntime alike): each RGB uint8 image (grey
+    ones repeated to 3 channels, a 4th channel dropped) resized to ``size`` x ``size`` px (``cv2.INTER_AREA``), as
+    a float32 NCHW array scaled to [0, 1] (the network normalises itself)."""
+    import cv2
+
+    batch = []
+    for im in images:
+        img = np.asarray(im)
+        if img.ndim == 2:
+            img = np.repeat(img[..., None], 3, axis=2)
+        img = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
+        batch.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+    if not batch:
+        return np.zeros((0, 3, size, size), dtype=np.float32)
+    return np.stack(batch).transpose(0, 3, 1, 2).astype(np.float32) / np.float32(255.0)
+
+
 def embed_images(images: Sequence[np.ndarray], network, size: int = 128, batch_size: int = 64,
                  num_threads: int | None = None) -> np.ndarray:
     """Pooled backbone features (``network.feature_dim`` columns) of RGB uint8 images, each resized to
-    ``size`` x ``size`` px first (``cv2.INTER_AREA``), scaled to [0, 1] (the network normalises itself)."""
-    import cv2
+    ``size`` x ``size`` px first (``cv2.INTER_AREA``), scaled to [0, 1] (the network normalises itself:
+    :func:`embedding_input`). ``network``: the torch backbone, or an :class:`~explainendo.runtime.OnnxNetwork`
+    session of its exported graph (a loaded model with ``runtime="onnx"``; no torch then)."""
+    from ..runtime import OnnxNetwork
+
+    images = list(images)
+    if isinstance(network, OnnxNetwork):
+        chunks = [network(embedding_input(images[start:start + batch_size], size))[0]
+                  for start in range(0, len(images), batch_size)]
+        return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros((0, 0), np.float32)
     import torch
 
     from ..torch_threads import torch_threads
@@ -119,15 +145,8 @@ def embed_images(images: Sequence[np.ndarray], network, size: int = 128, batch_s
     out = np.zeros((len(images), int(network.feature_dim)), dtype=np.float32)
     with torch_threads(num_threads), torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = []
-            for im in images[start:start + batch_size]:
-                img = np.asarray(im)
-                if img.ndim == 2:
-                    img = np.repeat(img[..., None], 3, axis=2)
-                img = np.ascontiguousarray(img[..., :3], dtype=np.uint8)
-                batch.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
-            x = torch.from_numpy(np.stack(batch)).permute(0, 3, 1, 2).float().div_(255.0)
-            out[start:start + len(batch)] = network(x).numpy()
+            x = torch.from_numpy(embedding_input(images[start:start + batch_size], size))
+            out[start:start + len(x)] = network(x).numpy()
     return out
 
 
@@ -233,7 +252,10 @@ class OODDetector(Component):
         same space (one Mahalanobis distance, one threshold). Nothing downloads; the saved detector names the
         backbone, rebuilds it from the same local weights at load and checks them against a probe embedding.
         A diagnoser embeds the crops and frames of each predict batch in one batched forward (:meth:`score`;
-        its cost per frame: docs/benchmarks.md, "Out-of-distribution flag").
+        its cost per frame: docs/benchmarks.md, "Out-of-distribution flag"). ``explainendo export MODEL --onnx``
+        exports the backbone with the model's other networks (``<detector folder>/network.onnx``); a model loaded
+        with ``runtime="onnx"`` embeds in that onnxruntime session (:meth:`use_onnx`, checked against the probe
+        at load) and never builds the torch backbone.
     embedding_size : side in px the input is resized to before the backbone (at least 32); 160 by measurement.
     embedding_components : principal axes of the embedding kept (at least 1); 16 by measurement (more axes fit
         the training centres' own look: a new centre is flagged more often, docs/benchmarks.md).
@@ -315,23 +337,43 @@ class OODDetector(Component):
         network = self.__dict__.get("_embedding_network")
         if network is None:
             network = embedding_network(self.embedding)
-            probe = getattr(self, "embedding_probe_", None)
-            if probe is not None:
-                now = embed_images([_probe_image()], network, int(self.embedding_size))[0]
-                if not np.allclose(now, probe, rtol=1e-3, atol=1e-3 * float(np.abs(probe).max() + 1e-12)):
-                    raise ModelFileError(f"the local ImageNet weights of '{self.embedding}' are not those the OOD "
-                                         "detector was fitted with (its probe image embeds differently)",
-                                         hint="install the weights it was trained with, or train the model again")
+            self._check_probe(network, f"the local ImageNet weights of '{self.embedding}' are not those the OOD "
+                                       "detector was fitted with (its probe image embeds differently)",
+                              hint="install the weights it was trained with, or train the model again")
             self.__dict__["_embedding_network"] = network
         return network
+
+    def _check_probe(self, network, reason: str, hint: str, source: str | None = None) -> None:
+        """:class:`ModelFileError` (``reason``, ``hint``) unless ``network`` (the torch backbone or its ONNX
+        session) embeds :func:`_probe_image` as the fitted detector saved it (``embedding_probe_``; rtol 1e-3,
+        atol 1e-3 of its largest value). A detector not fitted yet has no probe: nothing to check."""
+        probe = getattr(self, "embedding_probe_", None)
+        if probe is None:
+            return
+        now = embed_images([_probe_image()], network, int(self.embedding_size))[0]
+        if now.shape != np.shape(probe) or not np.allclose(now, probe, rtol=1e-3,
+                                                           atol=1e-3 * float(np.abs(probe).max() + 1e-12)):
+            raise ModelFileError(reason, source=source, hint=hint)
+
+    def use_onnx(self, session, source: str | None = None, hint: str = "") -> None:
+        """Run the embedding in ``session`` (an :class:`~explainendo.runtime.OnnxNetwork` of the backbone's
+        exported graph; ``explainendo.load(folder, runtime="onnx")`` gives it) from now on, after checking it
+        against the probe embedding: :class:`ModelFileError` (with ``hint``) when it embeds differently. The torch
+        backbone is then never built for scoring."""
+        self._check_probe(session, "the ONNX graph of the OOD detector's embedding is not the network the detector "
+                                   "was fitted with (its probe image embeds differently)", source=source,
+                          hint=hint or "export the model again: explainendo export MODEL --onnx")
+        self.onnx_ = session
 
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_embedding_network", None)  # rebuilt from the local weights on first use
-        return state
+        return state  # onnx_ (a session) pickles as its graph's bytes and reopens (OnnxNetwork.__getstate__)
 
     def _embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        return embed_images(list(images), self._network(), int(self.embedding_size))
+        session = getattr(self, "onnx_", None)  # loaded with runtime="onnx" (explainendo.runtime)
+        return embed_images(list(images), session if session is not None else self._network(),
+                            int(self.embedding_size))
 
     def _embed_both(self, crops: Sequence[np.ndarray], frames: Sequence[np.ndarray]):
         """``(crop embeddings, frame embeddings)`` from one batched backbone pass over both lists (both are resized
@@ -372,6 +414,7 @@ class OODDetector(Component):
             self.feature_names_ = [str(c) for c in features.columns]
         for name in ("_embedding_network", "embedding_probe_"):  # a refit builds and probes the network again
             self.__dict__.pop(name, None)
+        self.onnx_ = None  # a session was checked against the loaded probe; a new fit embeds in torch
         groups = samples.table["patient"].astype(str).to_numpy()
         frames = []
         if self.frame_check:
