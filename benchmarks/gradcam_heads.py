@@ -9,7 +9,8 @@ Gastric phantoms (``--n`` images, 4 per patient), patients split 75 / 25 into tr
 ``--model`` the seven gastric heads (:func:`~explainendo.systems.gastric_heads`, EfficientNet-Lite0 with its
 ImageNet weights, ``--image-size`` px, ``--epochs`` epochs) train on the train lesions. Then, for every CAM
 setting in ``--cams`` (``method@layer``: ``gradcam@last`` is the map the heads gave before issue 24), on the
-test lesions cut 1.5x around their boxes (so the box is ~44% of the crop, as in ``benchmarks/trust.py``):
+test lesions cut ``--enlarge`` (1.5) x around their boxes (so the box is ~44% of the crop, as in
+``benchmarks/trust.py``; the heads train on ``--train-enlarge`` crops, 1.0 = the box as the systems cut them):
 
 * per crop head, the **heat ratio**: mean share of the map's heat inside the lesion box / mean box area share
   (``explain.metrics.box_agreement``; 1 = spread evenly, 2.25 = all heat in the box);
@@ -93,6 +94,10 @@ def main(argv=None):
     parser.add_argument("--cams", default="gradcam@last,gradcam++@last,layercam@last,layercam@7,gradcam@5,"
                         "gradcam++@5,layercam@5,gradcam@3,gradcam++@3,layercam@3,layercam@2",
                         help="comma list of method@layer (layer: last, auto or a stage index)")
+    parser.add_argument("--train-enlarge", type=float, default=1.0,
+                        help="the heads train on crops this many times their boxes (1.0: the box, the systems' default)")
+    parser.add_argument("--enlarge", type=float, default=1.5,
+                        help="the measured crops: this many times their boxes (1.5: the box ~44%% of the crop)")
     parser.add_argument("--train-only", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="smoke run: 48 images at 128 px, 64 px heads, 1 epoch")
@@ -110,8 +115,8 @@ def main(argv=None):
 
     torch.set_num_threads(args.threads)
     phantoms = generate("gastric", args.n, seed=args.seed, size=args.size)
-    samples = phantoms.to_samples()
-    wide_all = phantoms.to_samples(enlarge=1.5)
+    samples = phantoms.to_samples(enlarge=args.train_enlarge)
+    wide_all = phantoms.to_samples(enlarge=args.enlarge)
     train_i, test_i = patient_split(samples, args.seed)
     if args.model:
         heads = AttributeHeads.load(args.model)
@@ -120,7 +125,8 @@ def main(argv=None):
         heads = gastric_heads(args.seed, pretrained="auto", image_size=args.image_size,
                               training=Training(epochs=args.epochs, batch_size=32, patience=2,
                                                 num_threads=args.threads)).fit(samples.subset(train_i))
-        print(f"trained {len(train_i)} lesions, {args.image_size} px, {len(heads.history_)} epochs: "
+        print(f"trained {len(train_i)} lesions ({args.train_enlarge:g}x crops), {args.image_size} px, "
+              f"{len(heads.history_)} epochs: "
               f"{time.perf_counter() - start:.0f} s")
         print(heads.evaluate(samples.subset(test_i)).round(3).to_string())
         if args.save:
@@ -137,7 +143,7 @@ def main(argv=None):
         print(f"\n### {summary['cam']} (stage {summary['stage']}, {summary['grid']} grid)\n")
         print(markdown(table))
     overview = pd.DataFrame(summaries).set_index("cam")
-    print(f"\n### {len(wide)} held-out lesions, 1.5x crops, heads at {heads.image_size} px\n")
+    print(f"\n### {len(wide)} held-out lesions, {args.enlarge:g}x crops, heads at {heads.image_size} px\n")
     print(markdown(overview))
     if args.out:
         Path(args.out).write_text(json.dumps({"args": vars(args), "summary": summaries,
