@@ -15,7 +15,7 @@ run; times are medians of ``--repeats`` passes after a warm-up pass.
 
 1. ``predict`` per frame, batch 1 and ``batch_size`` 16, with the networks in torch and in onnxruntime
    (``explainendo.load(folder, runtime="onnx")`` after ``explainendo export MODEL --onnx``), and where the time goes
-   (localizer, heads, handcrafted features, fitter) at batch 16;
+   (localizer, heads, handcrafted features, fitter, the OOD flag) at batch 16;
 2. ``VideoSession`` on the clip (every frame diagnosed, no explanation), without and with box reuse, torch and
    onnxruntime: frames per second, frames whose box was reused, and how far a reused box lies from the box the
    localizer finds on that frame (IoU) and whether the label changed;
@@ -132,11 +132,15 @@ def stage_breakdown(model, frames, repeats: int) -> dict[str, float]:
     heads, handcrafted = model.predictor_.sources_[:2]
     features = model.predictor_.features(samples)
     n = len(frames)
-    return {"localizer": 1000 * median_seconds(lambda: model.localizer_.locate_batch(frames), repeats) / n,
-            "crops": 1000 * median_seconds(lambda: LesionSamples.from_images(frames, boxes), repeats) / n,
-            "heads": 1000 * median_seconds(lambda: heads.transform(samples), repeats) / n,
-            "handcrafted": 1000 * median_seconds(lambda: handcrafted.transform(samples), repeats) / n,
-            "fitter": 1000 * median_seconds(lambda: model.predictor_.predict_proba_features(features), repeats) / n}
+    times = {"localizer": 1000 * median_seconds(lambda: model.localizer_.locate_batch(frames), repeats) / n,
+             "crops": 1000 * median_seconds(lambda: LesionSamples.from_images(frames, boxes), repeats) / n,
+             "heads": 1000 * median_seconds(lambda: heads.transform(samples), repeats) / n,
+             "handcrafted": 1000 * median_seconds(lambda: handcrafted.transform(samples), repeats) / n,
+             "fitter": 1000 * median_seconds(lambda: model.predictor_.predict_proba_features(features), repeats) / n}
+    ood = getattr(model, "ood_", None)
+    if ood is not None:  # the default OOD flag: statistics + one embedding pass over the batch's crops and frames
+        times["ood"] = 1000 * median_seconds(lambda: ood.score(samples, features, frames), repeats) / n
+    return times
 
 
 def run_session(model, frames, reuse: bool):
