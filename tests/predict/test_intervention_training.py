@@ -124,13 +124,15 @@ def test_copies_stay_in_their_patient_group(samples, monkeypatch):
     seen = {}
     selector_fit, eliminator_fit = FitterSelector.fit, GroupEliminator.fit
 
-    def spy_selector(self, X, y, groups=None):
+    def spy_selector(self, X, y, groups=None, score_rows=None):
         seen["selector"] = (np.asarray(X).copy(), np.asarray(y).copy(), np.asarray(groups).copy())
-        return selector_fit(self, X, y, groups)
+        seen["selector_scores"] = score_rows
+        return selector_fit(self, X, y, groups, score_rows=score_rows)
 
-    def spy_eliminator(self, X, y, patients):
+    def spy_eliminator(self, X, y, patients, score_rows=None):
         seen["eliminator"] = (X.copy(), np.asarray(y).copy(), np.asarray(patients).copy())
-        return eliminator_fit(self, X, y, patients)
+        seen["eliminator_scores"] = score_rows
+        return eliminator_fit(self, X, y, patients, score_rows=score_rows)
 
     monkeypatch.setattr(FitterSelector, "fit", spy_selector)
     monkeypatch.setattr(GroupEliminator, "fit", spy_eliminator)
@@ -142,6 +144,8 @@ def test_copies_stay_in_their_patient_group(samples, monkeypatch):
     y_real = (samples.table["label"] == "neoplastic").to_numpy().astype(int)
     for X, y, groups in (seen["selector"], seen["eliminator"]):
         assert len(X) == 3 * n
+    for key in ("selector_scores", "eliminator_scores"):  # the copies train, the real lesions (first n rows) judge
+        np.testing.assert_array_equal(seen[key], np.arange(3 * n) < n)
         np.testing.assert_array_equal(groups, np.tile(patients, 3))  # each copy in its lesion's patient
         np.testing.assert_array_equal(y, np.tile(y_real, 3))
     X = seen["selector"][0]
