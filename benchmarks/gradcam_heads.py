@@ -15,6 +15,8 @@ test lesions cut ``--enlarge`` (1.5) x around their boxes (so the box is ~44% of
 * per crop head, the **heat ratio**: mean share of the map's heat inside the lesion box / mean box area share
   (``explain.metrics.box_agreement``; 1 = spread evenly, 2.25 = all heat in the box);
 * **pointing game** (the map's peak in the box);
+* **box AUC** (``explain.metrics.box_auc``: how well the map's values rank the box's pixels above the rest; 0.5 =
+  no preference; unlike the heat ratio, unchanged when the map is sharpened by a monotone transform);
 * how alike the heads' maps are: the **mean pairwise Pearson correlation** of the six crop heads' maps of each
   lesion, averaged over lesions (1 = one and the same map for every head);
 * the map grid (the chosen stage's feature map size) and the milliseconds of ``gradcam`` for one crop and all seven
@@ -56,7 +58,7 @@ def measure(heads, wide, one, cam, repeat: int) -> tuple[dict, pd.DataFrame]:
         agreement = box_agreement(maps[name], boxes)
         rows.append({"head": name, "heat": agreement["heat"].mean(), "area": agreement["area"].mean(),
                      "heat_ratio": agreement["heat"].mean() / agreement["area"].mean(),
-                     "pointing": agreement["pointing"].mean()})
+                     "pointing": agreement["pointing"].mean(), "box_auc": agreement["auc"].mean()})
     correlations = []
     for i in range(len(wide)):
         flat = [maps[name][i].ravel() for name in crop_heads]
@@ -75,6 +77,7 @@ def measure(heads, wide, one, cam, repeat: int) -> tuple[dict, pd.DataFrame]:
     summary = {"cam": f"{cam.method}@{cam.layer}", "stage": heads._cam_stage(), "grid": f"{grid[0]}x{grid[1]}",
                "heat_ratio_min": float(table["heat_ratio"].min()), "heat_ratio_mean": float(table["heat_ratio"].mean()),
                "pointing_mean": float(table["pointing"].mean()),
+               "box_auc_min": float(table["box_auc"].min()), "box_auc_mean": float(table["box_auc"].mean()),
                "head_correlation": float(np.mean(correlations)) if correlations else float("nan"),
                "gradcam_ms": float(np.median(times))}
     return summary, table

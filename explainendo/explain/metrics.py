@@ -122,10 +122,38 @@ def box_heat(saliency, box: Box, shape=None) -> dict:
     return region_heat(cam, Box(0, 0, w, h), box, (h, w))
 
 
+def box_auc(saliency, box: Box, shape=None) -> float:
+    """How well the map's values rank the pixels inside ``box`` above those outside it: the ROC AUC, i.e. the
+    probability that a pixel drawn inside has more heat than one drawn outside (ties count one half). 1.0: every
+    pixel inside outranks every pixel outside; 0.5: no preference (a random map); 0.0: the reverse. Unlike
+    :func:`box_heat`'s ratio it is unchanged by any strictly increasing transform of the map (squaring a map raises
+    the heat ratio without telling more about the model, and leaves this as it was: exactly at the map's own
+    resolution, nearly so through the resize). The map is resized to ``shape`` (H, W; default its own) bilinearly
+    first, as the reader sees it.
+    NaN for a flat map, or a box that covers all or none of the image's pixels."""
+    cam = _checked_map(saliency)
+    if float(cam.max()) <= float(cam.min()):
+        return float("nan")
+    h, w = _shape(shape, cam)
+    full = _upsampled(cam, h, w).ravel()
+    inside = np.zeros((h, w), dtype=bool)
+    inside[max(int(np.floor(box.y1)), 0):min(int(np.ceil(box.y2)), h),
+           max(int(np.floor(box.x1)), 0):min(int(np.ceil(box.x2)), w)] = True
+    inside = inside.ravel()
+    n_in, n_out = int(inside.sum()), int((~inside).sum())
+    if n_in == 0 or n_out == 0:
+        return float("nan")
+    from scipy.stats import rankdata
+
+    ranks = rankdata(full)  # average ranks: ties count one half (Mann-Whitney U)
+    u = float(ranks[inside].sum()) - n_in * (n_in + 1) / 2.0
+    return u / (n_in * n_out)
+
+
 def box_agreement(maps: Sequence, boxes: Sequence[Box], shapes: Sequence | None = None,
                   tolerance: float = 0.0) -> pd.DataFrame:
-    """One row per map: ``pointing`` (:func:`pointing_game`), ``heat``, ``area``, ``ratio`` (:func:`box_heat`).
-    ``shapes``: the (H, W) of each explained image (default: each map's own)."""
+    """One row per map: ``pointing`` (:func:`pointing_game`), ``heat``, ``area``, ``ratio`` (:func:`box_heat`),
+    ``auc`` (:func:`box_auc`). ``shapes``: the (H, W) of each explained image (default: each map's own)."""
     if len(maps) != len(boxes) or (shapes is not None and len(shapes) != len(maps)):
         raise EvaluationError(f"{len(maps)} maps, {len(boxes)} boxes"
                               + ("" if shapes is None else f", {len(shapes)} shapes"),
@@ -133,8 +161,9 @@ def box_agreement(maps: Sequence, boxes: Sequence[Box], shapes: Sequence | None 
     rows = []
     for i, (cam, box) in enumerate(zip(maps, boxes)):
         shape = None if shapes is None else shapes[i]
-        rows.append({"pointing": pointing_game(cam, box, shape, tolerance), **box_heat(cam, box, shape)})
-    return pd.DataFrame(rows, columns=["pointing", "heat", "area", "ratio"])
+        rows.append({"pointing": pointing_game(cam, box, shape, tolerance), **box_heat(cam, box, shape),
+                     "auc": box_auc(cam, box, shape)})
+    return pd.DataFrame(rows, columns=["pointing", "heat", "area", "ratio", "auc"])
 
 
 # ---------------------------------------------------------------------------------------- faithfulness

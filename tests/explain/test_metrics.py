@@ -65,6 +65,25 @@ def test_pointing_game_scales_a_small_map_to_the_image_and_honours_the_tolerance
         M.pointing_game(np.full((4, 4), np.nan), far)
 
 
+def test_box_auc_known_answers_and_invariance_to_sharpening():
+    box = Box(8, 4, 16, 16)
+    perfect = np.zeros((32, 32))
+    perfect[4:16, 8:16] = 1.0
+    assert M.box_auc(perfect, box) == 1.0 and M.box_auc(1.0 - perfect, box) == 0.0
+    assert np.isnan(M.box_auc(np.ones((32, 32)), box)) and np.isnan(M.box_auc(perfect, Box(0, 0, 32, 32)))
+    rng = np.random.default_rng(0)
+    assert np.mean([M.box_auc(rng.random((32, 32)), box) for _ in range(200)]) == pytest.approx(0.5, abs=0.01)
+    # by hand: inside values {3, 1}, outside {2, 0}: pairs (3>2, 3>0, 1<2, 1>0) -> 3 of 4
+    tiny = np.array([[3.0, 2.0], [1.0, 0.0]])
+    assert M.box_auc(tiny, Box(0, 0, 1, 2)) == pytest.approx(0.75)
+    blurred = rng.random((8, 8)) + np.outer(np.hanning(8), np.hanning(8))
+    squared = blurred ** 2
+    assert M.box_auc(squared, box, shape=(32, 32)) == pytest.approx(M.box_auc(blurred, box, shape=(32, 32)), abs=0.02)
+    assert M.box_heat(squared, box, shape=(32, 32))["ratio"] != pytest.approx(
+        M.box_heat(blurred, box, shape=(32, 32))["ratio"], abs=0.02)
+    assert M.box_agreement([perfect], [box])["auc"].tolist() == [1.0]
+
+
 def test_box_heat_reuses_region_heat_and_scales_small_maps():
     box = Box(0, 0, 16, 16)  # a quarter of 32 x 32
     uniform = M.box_heat(np.ones((32, 32)), box)
