@@ -130,15 +130,14 @@ def box_auc(saliency, box: Box, shape=None) -> float:
     the heat ratio without telling more about the model, and leaves this as it was: exactly at the map's own
     resolution, nearly so through the resize). The map is resized to ``shape`` (H, W; default its own) bilinearly
     first, as the reader sees it.
-    NaN for a flat map, or a box that covers all or none of the image's pixels."""
+    NaN for a flat map, or a box that covers the whole image."""
     cam = _checked_map(saliency)
     if float(cam.max()) <= float(cam.min()):
         return float("nan")
     h, w = _shape(shape, cam)
     full = _upsampled(cam, h, w).ravel()
     inside = np.zeros((h, w), dtype=bool)
-    inside[max(int(np.floor(box.y1)), 0):min(int(np.ceil(box.y2)), h),
-           max(int(np.floor(box.x1)), 0):min(int(np.ceil(box.x2)), w)] = True
+    inside[box.pixel_slice(w, h)] = True  # the box's pixels, as region_heat counts them
     inside = inside.ravel()
     n_in, n_out = int(inside.sum()), int((~inside).sum())
     if n_in == 0 or n_out == 0:
