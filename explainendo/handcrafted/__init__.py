@@ -18,10 +18,11 @@ extractor (= column group)  what it measures                                    
 ``cyst_echogenicity``       interior, wall and surroundings echo and contrasts       EUS cyst texture
 ``posterior_enhancement``   brightness below the cyst vs beside it, shadow           EUS cyst texture
 ``locule_count``            anechoic locules: count, sizes, septal share             EUS cyst texture
+``wall_profile``            the ring about the cyst in the radial grey profile       EUS cyst texture
 =========================== ======================================================== ==========================
 
 The first six are the defaults (``default_params.yaml``); the five frame-quality extractors are selected by
-``frame_quality_params.yaml`` (:data:`FRAME_QUALITY_PARAMS_PATH`), which the colonoscopy system uses; the four
+``frame_quality_params.yaml`` (:data:`FRAME_QUALITY_PARAMS_PATH`), which the colonoscopy system uses; the five
 EUS cyst extractors (with ``lbp``) by ``eus_texture_params.yaml`` (:data:`EUS_TEXTURE_PARAMS_PATH`), for crops of
 the cyst box enlarged 1.5 times.
 
@@ -39,12 +40,12 @@ from . import (aspect_ratio, color_principal_component, hsi_saturation_entropy, 
 # the colonoscopy frame-quality extractors (FRAME_QUALITY_PARAMS_PATH selects them)
 from . import sharpness, motion_blur, specular_highlights, fluid_colour, exposure  # noqa: F401,I001
 # the EUS cyst texture extractors (EUS_TEXTURE_PARAMS_PATH selects them, with lbp)
-from . import glcm, cyst_echogenicity, posterior_enhancement, locule_count  # noqa: F401,I001
+from . import glcm, cyst_echogenicity, posterior_enhancement, locule_count, wall_profile  # noqa: F401,I001
 from .params import DEFAULT_EXTRACTORS, DEFAULT_PARAMS_PATH, FRAME_QUALITY_PARAMS_PATH, load_params
 from .runner import extract
 from .transformer import HandcraftedFeatures
 
-#: The EUS cyst texture suite (GLCM, cyst echogenicity, posterior enhancement, locule count, LBP).
+#: The EUS cyst texture suite (GLCM, cyst echogenicity, wall profile, posterior enhancement, locule count, LBP).
 EUS_TEXTURE_PARAMS_PATH = DEFAULT_PARAMS_PATH.with_name("eus_texture_params.yaml")
 
 __all__ = ["DEFAULT_EXTRACTORS", "DEFAULT_PARAMS_PATH", "EUS_TEXTURE_PARAMS_PATH", "FRAME_QUALITY_PARAMS_PATH", "Extractor", "HandcraftedFeatures", "Param",

@@ -100,6 +100,11 @@ def load_params(path_or_dict: str | Path | Mapping[str, Any] | None = None) -> d
                 raise ConfigError(f"bad value for {section}.{key}: {problem}", source=source,
                                   hint=specs[key].doc)
             params[section][key] = value.item() if hasattr(value, "item") else value
+    for name in params["extractors"]:  # checks that span several keys live in the extractor's constructor
+        try:
+            EXTRACTORS.get(name)(**params.get(name, {}))
+        except ConfigError as error:
+            raise ConfigError(f"bad values for {name}: {error.reason}", source=source, hint=error.hint) from None
     return copy.deepcopy(params)
 
 

@@ -13,7 +13,7 @@ from skimage.feature import graycomatrix, graycoprops
 from explainendo.errors import ConfigError
 from explainendo.handcrafted import EUS_TEXTURE_PARAMS_PATH, HandcraftedFeatures, extract, load_params
 
-EUS_GROUPS = ("glcm", "cyst_echogenicity", "posterior_enhancement", "locule_count")
+EUS_GROUPS = ("glcm", "cyst_echogenicity", "wall_profile", "posterior_enhancement", "locule_count")
 
 
 def eus(crop, extractor, masks=None, **section):
@@ -126,6 +126,46 @@ def test_cyst_echogenicity_of_a_dark_disc_in_a_bright_ring():
     assert row["cyst_echogenicity.interior_mean"] == 0.0
     assert row["cyst_echogenicity.wall_interior_contrast"] == pytest.approx(1.0)
     assert row["cyst_echogenicity.interior_darkness"] == pytest.approx(1.0)
+
+
+def test_wall_profile_of_a_dark_disc_in_a_bright_ring_by_hand():
+    # disc_in_ring at enlarge 2: r = rho / 10, bands of 0.05 in r (0.5 px in rho). No pixel centre lies on a band
+    # edge (rho = j / 2 would need two odd squares summing to a square). Bands with centres 0.675 and below are
+    # interior (20), 0.725-0.975 wall (230), 1.025 and beyond surroundings (120). The ring: the first band of the
+    # largest mean in [0.6, 1.3], centre c = 0.725; S = 120 / 255 (bands >= 1.3); m = 20 / 255.
+    row = eus(disc_in_ring(), "wall_profile", enlarge=2.0)
+    assert row["wall_profile.peak"] == pytest.approx(230 / 255)
+    assert row["wall_profile.peak_surround_contrast"] == pytest.approx(110 / 350)
+    assert row["wall_profile.peak_interior_contrast"] == pytest.approx(210 / 250)
+    # half level L = 175: inward between 0.675 (20) and 0.725 (230): r_in = 0.725 - 0.05 * 55 / 210; outward
+    # between 0.975 (230) and 1.025 (120): r_out = 0.975 + 0.05 * 55 / 110 = 1.0; width (r_out - r_in) / 0.725
+    r_in = 0.725 - 0.05 * 55 / 210
+    assert row["wall_profile.ring_width"] == pytest.approx((1.0 - r_in) / 0.725)
+    # no ring brighter than the tissue (the search range ends inside the wall): width 0, the contrast with the
+    # surroundings negative
+    row = eus(disc_in_ring(wall=100), "wall_profile", enlarge=2.0, search_high=0.99)
+    assert row["wall_profile.ring_width"] == 0.0
+    assert row["wall_profile.peak_surround_contrast"] == pytest.approx(-20 / 220)
+
+
+def test_wall_profile_finds_the_wall_where_a_fixed_band_misses_it():
+    # the same cyst, its box taken 10% too small (enlarge 2.2: the wall now lies at r 0.77-1.1) and 10% too
+    # large (1.8: r 0.63-0.9): the fixed wall band of cyst_echogenicity takes in lumen or tissue and its mean
+    # moves; the profile's ring keeps its contrasts exactly and its width to within the band quantisation
+    exact = eus(disc_in_ring(), "wall_profile", enlarge=2.0)
+    fixed = eus(disc_in_ring(), "cyst_echogenicity", enlarge=2.0)["cyst_echogenicity.wall_mean"]
+    for enlarge in (2.2, 1.8):
+        off = eus(disc_in_ring(), "wall_profile", enlarge=enlarge)
+        for column in ("peak", "peak_surround_contrast", "peak_interior_contrast"):
+            assert off[f"wall_profile.{column}"] == pytest.approx(exact[f"wall_profile.{column}"]), (enlarge, column)
+        assert off["wall_profile.ring_width"] == pytest.approx(exact["wall_profile.ring_width"], rel=0.1)
+        moved = eus(disc_in_ring(), "cyst_echogenicity", enlarge=enlarge)["cyst_echogenicity.wall_mean"]
+        assert abs(moved - fixed) > 0.05, enlarge
+
+
+def test_wall_profile_search_range_is_checked_when_the_params_load():
+    with pytest.raises(ConfigError, match="bad values for wall_profile: search_low .* must be below search_high"):
+        load_params({"extractors": ["wall_profile"], "wall_profile": {"search_low": 1.3, "search_high": 1.3}})
 
 
 def test_cyst_echogenicity_contrasts_do_not_depend_on_the_gain():
@@ -294,7 +334,8 @@ def test_the_black_background_outside_the_sector_is_left_out():
 
 def test_eus_suite_loads_and_names_its_groups():
     params = load_params(EUS_TEXTURE_PARAMS_PATH)
-    assert params["extractors"] == ["locule_count", "cyst_echogenicity", "posterior_enhancement", "glcm", "lbp"]
+    assert params["extractors"] == ["locule_count", "cyst_echogenicity", "wall_profile", "posterior_enhancement",
+                                    "glcm", "lbp"]
     assert params["glcm"]["distances"] == [1, 2]
     groups = HandcraftedFeatures(params=EUS_TEXTURE_PARAMS_PATH).groups
     assert groups["glcm"] == ["glcm.contrast", "glcm.homogeneity", "glcm.energy", "glcm.correlation", "glcm.entropy"]
@@ -305,6 +346,8 @@ def test_eus_suite_loads_and_names_its_groups():
         "posterior_mean", "side_mean", "enhancement_ratio", "shadow_fraction")]
     assert groups["locule_count"] == [f"locule_count.{c}" for c in (
         "count", "mean_size", "largest_size", "septal_fraction")]
+    assert groups["wall_profile"] == [f"wall_profile.{c}" for c in (
+        "peak", "peak_surround_contrast", "peak_interior_contrast", "ring_width")]
     assert len(groups["lbp"]) == 13
     assert EUS_TEXTURE_PARAMS_PATH.name == "eus_texture_params.yaml" and EUS_TEXTURE_PARAMS_PATH.is_file()
 
@@ -340,9 +383,9 @@ def test_too_small_crops_are_undefined_not_errors(caplog):
     # a 1 x 1 crop has no wall, no band below and no pixel pair: NaN plus a warning per extractor; the batch survives
     with caplog.at_level(logging.WARNING, logger="explainendo.handcrafted"):
         frame = extract([np.zeros((1, 1, 3), np.uint8), speckled_cyst()], params=EUS_TEXTURE_PARAMS_PATH)
-    assert frame.iloc[0].filter(regex="^(glcm|cyst_echogenicity|posterior_enhancement)").isna().all()
+    assert frame.iloc[0].filter(regex="^(glcm|cyst_echogenicity|wall_profile|posterior_enhancement)").isna().all()
     assert np.isfinite(frame.iloc[1]).all()
-    assert len(caplog.records) == 3
+    assert len(caplog.records) == 4
 
 
 # ---- behaviour on the EUS phantoms --------------------------------------------------------------------------
