@@ -77,6 +77,9 @@ class HybridPredictor(Predictor):
     interventions : None, or an intervention training strategy such as
         :class:`~explainendo.predict.interventions.RandomInterventions` (module docstring); needs attribute heads
         among the sources and ``attr.<attribute>`` truth columns in the training table.
+    box_jitter : None, or a :class:`~explainendo.predict.box_jitter.BoxJitter`: the fitter also learns from
+        copies of its lesions cut about boxes moved and resized at random, as a localizer's are (that module's
+        docstring); needs the training frames, no crop masks, and stacking other than ``OutOfFold``.
     """
 
     values_feature_groups = True  # explain(..., group_values="exact") gives exact group Shapley values
@@ -84,7 +87,7 @@ class HybridPredictor(Predictor):
     def __init__(self, sources: Sequence[FeatureSource] = (), fitter: Any = None, group_selection: Any = None,
                  stacking: Any = None, positive_label: str | None = None, seed: int = 0,
                  folds_by: str = "patient", label_column: str = "label", contrast_class: str | None = None,
-                 interventions: Any = None):
+                 interventions: Any = None, box_jitter: Any = None):
         self.sources = sources
         self.fitter = fitter
         self.group_selection = group_selection
@@ -95,6 +98,7 @@ class HybridPredictor(Predictor):
         self.label_column = label_column
         self.contrast_class = contrast_class
         self.interventions = interventions
+        self.box_jitter = box_jitter
 
     # ---- checks (all before training) ------------------------------------------------------------
     def _checked(self) -> tuple[list[FeatureSource], Stacking]:
@@ -143,7 +147,44 @@ class HybridPredictor(Predictor):
             if not any(s.reads_attributes for s in sources):
                 raise ConfigError("interventions: no feature source reads named attributes, so there is nothing to "
                                   "set to its true value", hint="add attribute heads, or leave interventions=None")
+        if self.box_jitter is not None:
+            from .box_jitter import BoxJitter
+
+            BoxJitter.checked(self.box_jitter, "HybridPredictor(box_jitter=...)")
+            if isinstance(stacking, OutOfFold) and any(s.supervised for s in sources):
+                raise ConfigError("box_jitter with OutOfFold stacking: the jittered copies would be read by the "
+                                  "supervised sources' final models, which trained on those lesions",
+                                  hint="use stacking=HeldOut(...), or leave box_jitter=None")
         return sources, stacking
+
+    def _check_jitter_samples(self, samples: LesionSamples) -> None:
+        """``box_jitter`` re-cuts the lesions from their frames: it needs the frames and no crop masks."""
+        if self.box_jitter is None:
+            return
+        if samples.frames is None:
+            raise ConfigError("box_jitter re-cuts the training lesions from their frames, and these samples have "
+                              "none", hint="build them with LesionSamples.from_manifest(..., keep_frames=True) or "
+                                           "from_images, or leave box_jitter=None")
+        if samples.masks is not None and any(m is not None for m in samples.masks):
+            raise ConfigError("box_jitter with crop masks: a mask cut for one box does not fit a jittered box",
+                              hint="train without masks, or leave box_jitter=None")
+
+    def _jitter_rows(self, samples: LesionSamples) -> list[pd.DataFrame]:
+        """The fitted sources' features of ``box_jitter``'s copies of ``samples`` (one frame per copy, in the
+        fitter's column order); sets ``box_jitter_``. Empty without ``box_jitter``."""
+        self.box_jitter_ = None
+        if self.box_jitter is None:
+            return []
+        boxes, off_frame = self.box_jitter.jittered(list(samples.boxes), [np.shape(f) for f in samples.frames],
+                                                    self.seed)
+        copies = []
+        for moved in boxes:
+            copy = LesionSamples.from_images(samples.frames, moved, enlarge=samples.enlarge, table=samples.table)
+            copies.append(self.features(copy))
+        self.box_jitter_ = {"strategy": "box_jitter", "scale": float(self.box_jitter.scale),
+                            "shift": float(self.box_jitter.shift), "copies": len(boxes), "rows": len(samples),
+                            "rows_added": len(samples) * len(boxes), "off_frame_kept_true_box": int(off_frame)}
+        return copies
 
     def _check_intervention_truth(self, table: pd.DataFrame) -> None:
         """With ``interventions``: the training table has a true value for at least one attribute the sources
@@ -169,6 +210,7 @@ class HybridPredictor(Predictor):
     def fit(self, samples: LesionSamples, *, unlabeled: LesionSamples | None = None) -> "HybridPredictor":
         sources, stacking = self._checked()
         self._check_intervention_truth(samples.table)
+        self._check_jitter_samples(samples)
         self.classes_, y = training_labels(samples, self.positive_label, column=self.label_column)
         self._check_contrast_class(self.classes_)
         groups = self._fold_groups(samples)
@@ -219,7 +261,8 @@ class HybridPredictor(Predictor):
         self.feature_columns_ = list(X.columns)
         self.training_rows_ = fitter_rows  # the fitter's rows' positions among the training lesions
         self.n_training_lesions_ = int(len(samples))
-        self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows], fitter_samples.table)
+        self._fit_fitter_on(X, y[fitter_rows], groups[fitter_rows], fitter_samples.table,
+                            jittered=self._jitter_rows(fitter_samples))
         return self
 
     def _check_contrast_class(self, labels) -> None:
@@ -289,18 +332,23 @@ class HybridPredictor(Predictor):
         return rows, np.asarray(y)[origin], np.asarray(groups)[origin]
 
     def _fit_fitter_on(self, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray,
-                       table: pd.DataFrame | None = None) -> None:
+                       table: pd.DataFrame | None = None, jittered: Sequence[pd.DataFrame] = ()) -> None:
         """The fitter (selected by grouped CV for a FitterSelector), group selection, column means and the
         SHAP background, from the fitter's rows ``X`` (``table``: their lesions' table rows, for the true attribute
-        values that ``interventions`` set). The fitter, its selection and group selection learn from the rows
-        with the interventions' copies, and their held-out folds score the real rows only; the column means and the
-        SHAP background come from the real rows ``X``."""
+        values that ``interventions`` set; ``jittered``: ``box_jitter``'s copies of ``X``'s lesions, each a frame
+        in ``X``'s row order). The fitter, its selection and group selection learn from the rows with the
+        interventions' and the jitter's copies, and their held-out folds score the real rows only; the column means
+        and the SHAP background come from the real rows ``X``."""
         self.training_features_ = X  # not saved: for the benchmark's feature tables right after fit
         self.feature_means_ = X.mean(axis=0, skipna=True).fillna(0.0).to_dict()
         self.fitter_columns_, self.dropped_groups_, self.group_selection_ = list(X.columns), [], None
         self.selection_ = None
-        real_y = y
+        real_y, real_groups = y, groups
         X_fit, y, groups = self._intervention_rows(X, y, groups, pd.DataFrame() if table is None else table)
+        if len(jittered):  # the copies keep their lesion's label and fold group
+            X_fit = pd.concat([X_fit, *[copy[X.columns] for copy in jittered]], ignore_index=True)
+            y = np.concatenate([y, np.tile(np.asarray(real_y), len(jittered))])
+            groups = np.concatenate([groups, np.tile(np.asarray(real_groups), len(jittered))])
         # the selections' held-out folds score the real lesions only (the first rows; the copies train)
         real = None if len(X_fit) == len(X) else np.arange(len(X_fit)) < len(X)
         inputs = self._fitter_input(X_fit)
@@ -368,7 +416,9 @@ class HybridPredictor(Predictor):
                                 source="samples", hint="refit on lesions of the classes the model knows")
         y = np.array([self.classes_.index(classes[i]) for i in y])
         self._check_intervention_truth(samples.table)
-        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples), samples.table)
+        self._check_jitter_samples(samples)
+        self._fit_fitter_on(self.features(samples), y, self._fold_groups(samples), samples.table,
+                            jittered=self._jitter_rows(samples))
         self.training_rows_ = np.arange(len(samples))
         self.stacking_ = {**self.stacking_, "mode": "refit", "fitter_lesions": int(len(samples))}
         return self
@@ -611,7 +661,8 @@ class HybridPredictor(Predictor):
                 "sources_used": self.sources_used_, "skipped_sources": self.skipped_sources_,
                 "stacking": self.stacking_, "n_training_lesions": int(self.n_training_lesions_),
                 # only with interventions: a folder of a predictor without them saves what it saved before
-                **({"interventions": self.interventions_} if getattr(self, "interventions_", None) else {})}
+                **({"interventions": self.interventions_} if getattr(self, "interventions_", None) else {}),
+                **({"box_jitter": self.box_jitter_} if getattr(self, "box_jitter_", None) else {})}
 
     def _load_state(self, state: dict, directory: Path) -> None:
         from safetensors.numpy import load_file
@@ -634,6 +685,7 @@ class HybridPredictor(Predictor):
             self.stacking_ = dict(state.get("stacking") or {})
             self.n_training_lesions_ = int(state.get("n_training_lesions", 0))
             self.interventions_ = state.get("interventions") or None
+            self.box_jitter_ = state.get("box_jitter") or None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFileError(f"hybrid predictor state is incomplete or malformed ({exc!r})",
                                  source=str(directory)) from None

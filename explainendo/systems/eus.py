@@ -87,22 +87,28 @@ def eus_handcrafted_params(enlarge: float = CYST_ENLARGE) -> dict:
 
 
 def eus_predictor(heads: Any = None, handcrafted: Any = None, fitter: Any = None, stacking: Any = None,
-                  group_selection: Any = None, enlarge: float = CYST_ENLARGE, seed: int = 0):
+                  group_selection: Any = None, enlarge: float = CYST_ENLARGE, seed: int = 0,
+                  box_jitter: Any = "default"):
     """The hybrid cyst classifier: attribute heads (default :func:`eus_heads`) and the EUS texture features into a
     fitter chosen by patient-grouped CV (:class:`~explainendo.fit.FitterSelector`), held-out stacking (the heads
     train once on half the patients, the fitter learns from the other half). ``group_selection`` None keeps every
     group, so the explanation can name each drawn finding (a :class:`~explainendo.fit.GroupEliminator` drops the
-    groups the fitter does not need)."""
+    groups the fitter does not need). ``box_jitter``: the fitter also learns from two copies of its lesions cut
+    about jittered boxes (:class:`~explainendo.predict.BoxJitter` ``()``, the default), so the wall and posterior
+    bands hold up on the localizer's boxes, which are a few percent off (docs/eus.md); None: the annotated boxes
+    only."""
     from ..fit import FitterSelector
     from ..handcrafted import HandcraftedFeatures
-    from ..predict import HeldOut, HybridPredictor
+    from ..predict import BoxJitter, HeldOut, HybridPredictor
 
     return HybridPredictor(sources=[eus_heads(seed) if heads is None else heads,
                                     HandcraftedFeatures(params=eus_handcrafted_params(enlarge))
                                     if handcrafted is None else handcrafted],
                            fitter=FitterSelector(cv=5, seed=seed) if fitter is None else fitter,
                            group_selection=group_selection, stacking=HeldOut(0.5) if stacking is None else stacking,
-                           positive_label=POSITIVE, seed=seed)
+                           positive_label=POSITIVE, seed=seed,
+                           box_jitter=BoxJitter() if isinstance(box_jitter, str) and box_jitter == "default"
+                           else box_jitter)
 
 
 def eus_cnn(freeze_stages: int = 2, enlarge: float = 1.0, seed: int = 0, **options):
