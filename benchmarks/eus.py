@@ -43,6 +43,21 @@ FINDING_GROUPS = {"calcification": ("attr.calcification", "yes"), "central_scar"
                   "locularity": ("attr.locularity", "microcystic")}
 
 
+#: the four kinds of cyst the look-alike options draw
+KINDS = ("thick-walled mucinous", "thin-walled mucinous", "microcystic serous", "oligocystic serous")
+
+
+def drawn_kinds(table):
+    """Per row of a phantom table: the drawn type (``attr.cyst_type``, not the noisy label) and the kind of cyst."""
+    import pandas as pd
+
+    mucinous = table["attr.cyst_type"].astype(str).eq("mucinous")
+    thin = table["attr.wall"].astype(str).eq("thin")
+    unilocular = table["attr.locularity"].astype(str).eq("unilocular")
+    kind = np.where(mucinous, np.where(thin, KINDS[1], KINDS[0]), np.where(unilocular, KINDS[3], KINDS[2]))
+    return pd.DataFrame({"drawn": table["attr.cyst_type"].astype(str).to_numpy(), "kind": kind}, index=table.index)
+
+
 def models(a, freeze: int):
     """The contenders of ``classify``, unfitted."""
     from explainendo import EUSCystClassifier
@@ -161,6 +176,13 @@ def main(argv=None) -> int:
             rows.append({"model": name, "accuracy": acc, "fit_min": minutes, "localizer_reused": not model.train_localizer,
                          "fitter": getattr(fitted[name].predictor_, "fitter_name_", "cnn")})
             print(f"{name}: accuracy {acc:.3f} (Bayes {phantoms.bayes_rate:.3f}), fit {minutes:.1f} min", flush=True)
+            if a.p_oligocystic or a.p_thin_wall:  # against what was drawn (not the noisy label), by kind of cyst
+                kinds = drawn_kinds(test.df.groupby("image", sort=False).first().loc[truth.index])
+                right = called == kinds["drawn"].to_numpy()
+                rows[-1]["by_kind"] = {k: [int(right[kinds["kind"] == k].sum()), int((kinds["kind"] == k).sum())]
+                                       for k in KINDS}
+                print("  against the drawn type: " + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in
+                                                             rows[-1]["by_kind"].items()), flush=True)
         import pandas as pd  # the calls per frame, so runs of one model each can be compared afterwards
 
         pd.DataFrame({"image": list(truth.index), "label": y,
