@@ -31,14 +31,6 @@ COLUMNS = ("cyst_echogenicity.wall_mean", "cyst_echogenicity.wall_surround_contr
            "wall_profile.peak_surround_contrast", "wall_profile.ring_width")
 
 
-def resized(box, factor: float):
-    from explainendo.types import Box
-
-    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
-    w, h = (box.x2 - box.x1) * factor, (box.y2 - box.y1) * factor
-    return Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=400)
@@ -70,7 +62,7 @@ def main(argv=None) -> int:
           flush=True)
 
     def samples(rows, factor):
-        return LesionSamples.from_images([images[i] for i in rows], [resized(boxes[i], factor) for i in rows],
+        return LesionSamples.from_images([images[i] for i in rows], [boxes[i].enlarge(factor) for i in rows],
                                          enlarge=1.5, table=table.iloc[list(rows)].reset_index(drop=True))
 
     handcrafted = HandcraftedFeatures(params=eus_handcrafted_params())

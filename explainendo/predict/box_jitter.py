@@ -26,6 +26,7 @@ per-fold models are not kept.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -87,12 +88,9 @@ class BoxJitter(Settings):
         return out, off_frame
 
     def _move(self, box: Box, shape: tuple[int, ...], z: np.ndarray) -> Box | None:
-        width, height = box.x2 - box.x1, box.y2 - box.y1
-        factor = math.exp(float(z[0]) * float(self.scale))
-        cx = (box.x1 + box.x2) / 2 + float(z[1]) * float(self.shift) * width
-        cy = (box.y1 + box.y2) / 2 + float(z[2]) * float(self.shift) * height
-        half_w, half_h = factor * width / 2, factor * height / 2
-        moved = Box(cx - half_w, cy - half_h, cx + half_w, cy + half_h, score=box.score, label=box.label)
+        dx, dy = float(z[1]) * float(self.shift) * box.width, float(z[2]) * float(self.shift) * box.height
+        grown = box.enlarge(math.exp(float(z[0]) * float(self.scale)))  # about the centre; score and label kept
+        moved = replace(grown, x1=grown.x1 + dx, y1=grown.y1 + dy, x2=grown.x2 + dx, y2=grown.y2 + dy)
         try:
             return moved.clip(int(shape[1]), int(shape[0]))
         except InvalidBoxError:  # moved off the frame altogether (only with a large shift)

@@ -29,12 +29,6 @@ class SupervisedReadings(TableHeadReadings):
     supervised = True
 
 
-def resized(box: Box, factor: float) -> Box:
-    cx, cy = (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2
-    w, h = (box.x2 - box.x1) * factor, (box.y2 - box.y1) * factor
-    return Box(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-
-
 @pytest.fixture(scope="module")
 def eus():
     """160 training and 80 test EUS phantoms, all look-alikes (thin-walled mucinous, oligocystic serous: the wall
@@ -45,7 +39,7 @@ def eus():
     boxes = [Box(r.x1, r.y1, r.x2, r.y2) for r in table.itertuples()]
 
     def samples(rows, factor=1.0):
-        return LesionSamples.from_images([images[i] for i in rows], [resized(boxes[i], factor) for i in rows],
+        return LesionSamples.from_images([images[i] for i in rows], [boxes[i].enlarge(factor) for i in rows],
                                          enlarge=1.5, table=table.iloc[list(rows)].reset_index(drop=True))
 
     return samples(range(160)), samples, range(160, 240)
