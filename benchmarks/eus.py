@@ -12,6 +12,9 @@
 4. ``gradcam``: the CNN's Grad-CAM heat inside the true cyst box against the box's share of the frame;
 5. ``shap``: on the hybrid's correct test cases, how often each drawn finding (calcification, central scar,
    microcystic pattern) is among the three groups with the largest |SHAP|, overall and on the look-alikes.
+6. ``jitter`` (with ``classify``, run last): the hybrid's fitter refit on its own training rows (the heads kept)
+   without box jitter and with the settings of ``--jitter`` (``scale:shift:copies``), the accuracy of each on the
+   same test frames: what training on jittered boxes does (an ablation; the default was not chosen from it).
 
     nice python benchmarks/eus.py --quick                       # a few minutes: small phantoms, few epochs
     nice python benchmarks/eus.py --n 800 --out bench/eus       # the measured run (docs/benchmarks.md)
@@ -117,6 +120,8 @@ def main(argv=None) -> int:
     ap.add_argument("--freeze", default="0,2,4,6", help="frozen stages to compare (the first is the default)")
     ap.add_argument("--default-freeze", type=int, default=2, help="frozen stages of the classify contenders")
     ap.add_argument("--parts", default="classify,freeze,robustness,gradcam,shap")
+    ap.add_argument("--jitter", default="0.08:0.04:2,0.08:0.04:4,0.12:0.06:2",
+                    help="box-jitter settings the 'jitter' part refits the hybrid's fitter with (scale:shift:copies)")
     ap.add_argument("--models", default="", help="';'-separated contenders of classify to train (default: all three), "
                                                  "e.g. 'CNN, whole frame;hybrid, cyst'")
     ap.add_argument("--quick", action="store_true", help="small phantoms and few epochs (a smoke run)")
@@ -284,6 +289,33 @@ def main(argv=None) -> int:
               + ", ".join(f"{g} {c}" for g, c in sorted(groups.items(), key=lambda kv: -kv[1])), flush=True)
         report["shap"] = {"overall": total, **rates, "look_alikes": {k: rate(v) for k, v in alike.items()},
                           "top3_counts": groups}
+
+    if "jitter" in parts and "hybrid, cyst" in fitted:
+        from explainendo.features import LesionSamples
+        from explainendo.predict import BoxJitter
+
+        model = fitted["hybrid, cyst"]
+        predictor = model.predictor_
+        lesions = LesionSamples.from_manifest(train, enlarge=model.enlarge)  # the rows the hybrid trained on
+        lesions = lesions.subset(np.flatnonzero(lesions.table["label"].notna().to_numpy()))
+        fitter_rows = lesions.subset(predictor.training_rows_)
+        kinds = drawn_kinds(test.df.groupby("image", sort=False).first().loc[truth.index])
+        settings = [None] + [BoxJitter(*(float(v) for v in spec.split(":")[:2]), copies=int(spec.split(":")[2]))
+                             for spec in a.jitter.split(",") if spec]
+        report["jitter"] = []
+        print("\nthe hybrid's fitter refit on its training rows, the heads kept (accuracy; against the drawn type):",
+              flush=True)
+        for setting in settings:
+            predictor.set_params(box_jitter=setting)
+            predictor.refit_fitter(fitter_rows)
+            called, _ = positive_scores(model.predict(images))
+            right = called == kinds["drawn"].to_numpy()
+            entry = {"box_jitter": repr(setting), "fitter": predictor.fitter_name_, "accuracy": float(np.mean(called == y)),
+                     "by_kind": {k: [int(right[kinds["kind"] == k].sum()), int((kinds["kind"] == k).sum())]
+                                 for k in KINDS}}
+            report["jitter"].append(entry)
+            print(f"  {entry['box_jitter']:<48} {entry['fitter']:<28} {entry['accuracy']:.3f}; "
+                  + ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in entry["by_kind"].items()), flush=True)
 
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"\nreport: {out / 'report.json'}", flush=True)
