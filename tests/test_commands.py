@@ -121,6 +121,10 @@ def test_example_configs_build(tmp_path):
     heads, texture = eus.predictor.sources
     assert tuple(heads.specs) == EUS_ATTRIBUTES and isinstance(heads.augment, UltrasoundAugment)
     assert "locule_count" in texture.params["extractors"] and eus.predictor.positive_label == "mucinous"
+    assert "wall_profile" in texture.params["extractors"]
+    from explainendo.predict import BoxJitter
+
+    assert eus.predictor.box_jitter == BoxJitter()  # as eus_predictor()'s default
 
 
 def test_train_on_phantoms_writes_data_beside_the_model(tmp_path):
