@@ -139,14 +139,11 @@ def box_auc(saliency, box: Box, shape=None) -> float:
     inside = np.zeros((h, w), dtype=bool)
     inside[box.pixel_slice(w, h)] = True  # the box's pixels, as region_heat counts them
     inside = inside.ravel()
-    n_in, n_out = int(inside.sum()), int((~inside).sum())
-    if n_in == 0 or n_out == 0:
+    if inside.all() or not inside.any():
         return float("nan")
-    from scipy.stats import rankdata
+    from ..evaluate.auc import auc_score
 
-    ranks = rankdata(full)  # average ranks: ties count one half (Mann-Whitney U)
-    u = float(ranks[inside].sum()) - n_in * (n_in + 1) / 2.0
-    return u / (n_in * n_out)
+    return auc_score(inside, full, positive=True)  # Mann-Whitney form: ties count one half
 
 
 def box_agreement(maps: Sequence, boxes: Sequence[Box], shapes: Sequence | None = None,
